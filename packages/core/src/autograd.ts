@@ -1,0 +1,204 @@
+/**
+ * Reverse-mode automatic differentiation.
+ *
+ * `valueAndGrad(fn)` opens a tape, runs `fn`, and every op whose inputs depend on the differentiated
+ * arguments records a node holding its vector-Jacobian product (VJPs live next to their ops, in
+ * `ops/`). The backward pass walks the nodes in reverse creation order, which is a valid reverse
+ * topological order because an op's inputs always exist before it runs. The backward pass itself is
+ * not recorded (no higher-order gradients). Every tensor created while the tape is open is freed when
+ * it closes, except the value, the gradients and the aux output: this is what keeps training loops in
+ * constant memory without the user managing intermediates.
+ */
+import {
+  adopt,
+  closeTape,
+  collectTensors,
+  currentTape,
+  noGrad,
+  openTape,
+  record,
+  shareStorage,
+} from './engine.js';
+import { DTypeError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { Tensor } from './tensor.js';
+
+/** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
+export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
+
+/** Maps a tree of tensors to the same structure (used for gradients). */
+export type TreeLike<P> = P extends Tensor
+  ? Tensor
+  : P extends readonly unknown[]
+    ? { [K in keyof P]: TreeLike<P[K]> }
+    : P extends object
+      ? { [K in keyof P]: TreeLike<P[K]> }
+      : never;
+
+/** Result of a function differentiated with `valueAndGrad`. */
+export interface ValueAndGrad<P, A> {
+  /** The scalar value of the function. */
+  readonly value: Tensor;
+  /** Gradients of the value with respect to the first argument, with its structure. */
+  readonly grads: TreeLike<P>;
+  /** What the function returned beside the loss when `hasAux` is set. */
+  readonly aux: A;
+}
+
+/** Options of `valueAndGrad`. */
+export interface ValueAndGradOptions {
+  /** The function returns `[loss, aux]`; `aux` (tensors included) is passed through. */
+  readonly hasAux?: boolean;
+}
+
+function leaves(tree: unknown, op: string): Tensor[] {
+  const out: Tensor[] = [];
+  const walk = (x: unknown): void => {
+    if (x instanceof Tensor) out.push(x);
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (x !== null && typeof x === 'object') Object.values(x).forEach(walk);
+    else throw new ValueError(op, `differentiable arguments must be tensors, arrays or objects of tensors, got ${typeof x}`);
+  };
+  walk(tree);
+  return out;
+}
+
+function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
+  if (tree instanceof Tensor) return map.get(tree);
+  if (Array.isArray(tree)) return tree.map((x) => rebuild(x, map));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(tree as object)) out[k] = rebuild(v, map);
+  return out;
+}
+
+/**
+ * Turns `fn(params, ...rest)` returning a scalar float32 tensor into a function returning the value and
+ * the gradient with respect to `params` (a tensor or a tree of tensors). The one way to differentiate
+ * in mru.
+ *
+ * ```ts
+ * const { value, grads } = valueAndGrad((p: { w: Tensor }) => sum(square(p.w)))({ w });
+ * ```
+ */
+export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>(
+  fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
+  options: ValueAndGradOptions = {},
+): (params: P, ...rest: R) => ValueAndGrad<P, A> {
+  return (params: P, ...rest: R) => {
+    const inputs = leaves(params, 'valueAndGrad');
+    for (const x of inputs) {
+      if (x.dtype !== 'float32') {
+        throw new DTypeError('valueAndGrad', `can only differentiate float32 tensors, got ${x.dtype}${fmtShape(x.shape)}`);
+      }
+    }
+    const tape = openTape();
+    let value: Tensor;
+    let aux: A = undefined as A;
+    const results = new Set<Tensor>();
+    let gradMap: Map<Tensor, Tensor>;
+    try {
+      // Fresh views so that the same tensor passed twice, or also captured by fn, is tracked cleanly.
+      const views = new Map<Tensor, Tensor>();
+      for (const x of inputs) if (!views.has(x)) views.set(x, shareStorage(x, x.shape));
+      for (const v of views.values()) tape.tracked.add(v);
+      const out = fn(rebuild(params, views) as P, ...rest);
+      if (options.hasAux) {
+        if (!Array.isArray(out) || out.length !== 2) {
+          throw new ValueError('valueAndGrad', 'with hasAux the function must return [loss, aux]');
+        }
+        value = out[0] as Tensor;
+        aux = out[1] as A;
+      } else value = out as Tensor;
+      if (!(value instanceof Tensor) || value.size !== 1 || value.dtype !== 'float32') {
+        throw new ShapeError(
+          'valueAndGrad',
+          `the function must return a scalar float32 tensor, got ${value instanceof Tensor ? `${value.dtype}${fmtShape(value.shape)}` : typeof value}`,
+        );
+      }
+      const grads = backward(tape, value);
+      gradMap = new Map();
+      for (const [x, v] of views) {
+        const g = noGrad(() => grads.get(v) ?? zerosLikeFloat(x));
+        gradMap.set(x, g);
+        results.add(g);
+      }
+      results.add(value);
+      for (const t of collectTensors(aux)) results.add(t);
+    } finally {
+      closeTape(tape, results);
+    }
+    return { value, grads: rebuild(params, gradMap) as TreeLike<P>, aux };
+  };
+}
+
+function zerosLikeFloat(x: Tensor): Tensor {
+  const b = x.backend;
+  return adopt(b, b.fill(x.size, 'float32', 0), x.shape, 'float32');
+}
+
+/** Accumulates cotangents from `root` back through the tape. */
+function backward(tape: ReturnType<typeof openTape>, root: Tensor): Map<Tensor, Tensor> {
+  const grads = new Map<Tensor, Tensor>();
+  if (!tape.tracked.has(root)) return grads;
+  tape.paused++;
+  try {
+    const b = root.backend;
+    grads.set(root, adopt(b, b.fill(root.size, 'float32', 1), root.shape, 'float32'));
+    for (let i = tape.nodes.length - 1; i >= 0; i--) {
+      const node = tape.nodes[i];
+      const cts = node.outputs.map((o) => grads.get(o) ?? null);
+      if (cts.every((c) => c === null)) continue;
+      const ins = node.vjp(cts);
+      node.inputs.forEach((x, j) => {
+        const g = ins[j];
+        if (!g || !tape.tracked.has(x)) return;
+        if (!sameShape(g.shape, x.shape)) {
+          throw new ShapeError(
+            `vjp of ${node.name}`,
+            `cotangent of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(x.shape)}`,
+          );
+        }
+        const prev = grads.get(x);
+        grads.set(x, prev ? addSame(prev, g) : g);
+      });
+    }
+  } finally {
+    tape.paused--;
+  }
+  return grads;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function addSame(a: Tensor, b: Tensor): Tensor {
+  return adopt(a.backend, a.backend.binary('add', a, b, a.shape), a.shape, 'float32');
+}
+
+/**
+ * Defines a function with a hand-written gradient. `forward` computes the outputs (not recorded);
+ * `vjp(cotangent, inputs, output)` returns one cotangent per input (null for none). Used for
+ * surrogate gradients of step functions.
+ */
+export function customVjp<I extends Tensor[]>(
+  forward: (...inputs: I) => Tensor,
+  vjp: (cotangent: Tensor, inputs: I, output: Tensor) => readonly (Tensor | null)[],
+): (...inputs: I) => Tensor {
+  return (...inputs: I) => {
+    const tape = currentTape();
+    const out = tape ? noGrad(() => forward(...inputs)) : forward(...inputs);
+    record('customVjp', inputs, [out], ([g]) => {
+      const r = vjp(g as Tensor, inputs, out);
+      if (r.length !== inputs.length) {
+        throw new ValueError('customVjp', `vjp returned ${r.length} cotangents for ${inputs.length} inputs`);
+      }
+      return r;
+    });
+    return out;
+  };
+}
+
+/** The same values, cut from the gradient: nothing flows back through the result. */
+export function stopGradient(x: Tensor): Tensor {
+  return shareStorage(x, x.shape);
+}

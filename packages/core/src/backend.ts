@@ -1,0 +1,221 @@
+/**
+ * The backend interface: the whole contract between core and a compute device.
+ *
+ * Design: core owns shapes, dtypes, broadcasting rules, autograd and memory scopes; a backend owns
+ * storage and a small set of primitive kernels. Every tensor op in core is either one of these
+ * primitives or a composite of them, so a new backend implements only what is listed here and gets the
+ * rest (softmax, layer norm, losses, gradients, models) for free. Each primitive reads contiguous,
+ * row-major inputs and writes a fresh contiguous output; broadcasting is described by shapes, and the
+ * backend derives strides itself (`broadcastStrides` in core helps). Primitives never receive
+ * zero-size work they cannot express: sizes may be 0, in which case the output is an empty buffer.
+ *
+ * A backend proves it follows this contract by passing the conformance kit in `@mru/core/testing`.
+ */
+import type { DType, TypedArray } from './dtype.js';
+
+/** Opaque handle to a buffer owned by a backend. Core never looks inside. */
+export type DataId = object;
+
+/** What a kernel needs to know about one operand: its buffer, its (contiguous) shape and dtype. */
+export interface KernelTensor {
+  /** The backend buffer holding the values in row-major order. */
+  readonly id: DataId;
+  /** The logical shape; the buffer holds exactly `prod(shape)` elements. */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: DType;
+}
+
+/**
+ * Elementwise unary primitives. Input and output dtypes are equal, except `not` (bool to bool).
+ * Float-only: `exp log log1p sqrt tanh sigmoid sin cos floor`. `neg abs sign` accept float32 and int32.
+ * `sign(0) = 0`. `sigmoid` must be computed stably for large |x| (no NaN, saturates to 0 or 1).
+ */
+export type UnaryOp =
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'log1p'
+  | 'sqrt'
+  | 'tanh'
+  | 'sigmoid'
+  | 'sin'
+  | 'cos'
+  | 'floor'
+  | 'not';
+
+/**
+ * Elementwise binary primitives with NumPy broadcasting. Both operands have the same dtype.
+ * Arithmetic (`add sub mul div pow maximum minimum`) returns the operand dtype (float32 or int32;
+ * int32 `div` truncates toward zero, int32 `pow` is not allowed); comparisons (`eq ne lt le gt ge`)
+ * return bool; `and or` take and return bool. `maximum`/`minimum` propagate NaN.
+ */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge'
+  | 'and'
+  | 'or';
+
+/** Reductions over a set of axes. `max`/`min` of an empty set is an error caught by core. */
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** Index reductions over one axis, returning int32; ties resolve to the first index. */
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/** Distributions of the counter-based generator; see `random.ts` for the exact bit-level spec. */
+export type RandomDist = 'uniform' | 'normal' | 'bits';
+
+/**
+ * Geometry of a batched matrix product `out[p] = opA(a[p]) @ opB(b[p])` for `p < batch`, where
+ * `opX` transposes when `transposeX` is set. `a` is stored as contiguous `[batchA, m, k]`
+ * (`[batchA, k, m]` if transposed) and `b` as `[batchB, k, n]` (`[batchB, n, k]` if transposed);
+ * the batch stride of an operand is 0 when it is shared by every batch (`batchA = 1`), otherwise the
+ * size of one matrix. The output is contiguous `[batch, m, n]`, float32.
+ */
+export interface MatmulSpec {
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly aBatchStride: number;
+  readonly bBatchStride: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+}
+
+/**
+ * Arguments of the real scan primitive: `h[b,t,c] = a[b,t,c] * h[b,t-1,c] + x[b,t,c]` for t = 0..T-1
+ * with `h[b,-1,c] = h0[b,c]` (0 when `h0` is null). With `reverse`, time runs backwards:
+ * `h[b,t,c] = a[b,t,c] * h[b,t+1,c] + x[b,t,c]` with `h[b,T,c] = h0[b,c]`.
+ * `x` is `[B,T,C]`; `a` is `[Ba,Ta,C]` with `Ba` in {1,B} and `Ta` in {1,T} (size-1 dims broadcast);
+ * `h0` is `[B,C]` or null. All float32. The output `h` is `[B,T,C]`.
+ */
+export interface ScanArgs {
+  readonly a: KernelTensor;
+  readonly x: KernelTensor;
+  readonly h0: KernelTensor | null;
+  readonly reverse: boolean;
+}
+
+/**
+ * The complex scan: as `ScanArgs` with complex `a`, `x`, `h0` given as real and imaginary parts of
+ * equal shapes; the product is the complex product. Returns `[hRe, hIm]`.
+ */
+export interface ComplexScanArgs {
+  readonly aRe: KernelTensor;
+  readonly aIm: KernelTensor;
+  readonly xRe: KernelTensor;
+  readonly xIm: KernelTensor;
+  readonly h0Re: KernelTensor | null;
+  readonly h0Im: KernelTensor | null;
+  readonly reverse: boolean;
+}
+
+/** Bytes and buffers a backend holds right now. */
+export interface BackendMemory {
+  /** Bytes of live tensor buffers (pooled free buffers are reported separately, if any). */
+  readonly bytes: number;
+  /** Number of live buffers. */
+  readonly buffers: number;
+  /** Bytes held in a reuse pool but not owned by any tensor (0 for backends without a pool). */
+  readonly pooledBytes?: number;
+}
+
+/**
+ * A compute backend. Every method that returns a `DataId` allocates a new buffer which the caller
+ * owns and eventually releases with `free`. Methods may queue work and return before it completes
+ * (GPU); `read` resolves once the values are available.
+ */
+export interface Backend {
+  /** Short name, e.g. `'cpu'` or `'webgpu'`; shown in error messages and `memory()`. */
+  readonly name: string;
+
+  /** Uploads host values into a new buffer. The array's type must match `dtype`. */
+  write(values: TypedArray, dtype: DType): DataId;
+  /** A new buffer of `size` elements, every one equal to `value` (cast to `dtype`). */
+  fill(size: number, dtype: DType, value: number): DataId;
+  /** Reads a buffer back to the host. Resolves to a fresh array the caller may keep. */
+  read(t: KernelTensor): Promise<TypedArray>;
+  /** Synchronous read, for backends that can (CPU). Absent where reading must wait for a device. */
+  readSync?(t: KernelTensor): TypedArray;
+  /** Releases a buffer. Called exactly once per buffer. */
+  free(id: DataId): void;
+  /** Live bytes and buffers. */
+  memory(): BackendMemory;
+
+  /** Elementwise unary op; see `UnaryOp`. */
+  unary(op: UnaryOp, x: KernelTensor): DataId;
+  /** Elementwise binary op with broadcasting to `outShape`; see `BinaryOp`. */
+  binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: readonly number[]): DataId;
+  /** `out = cond ? a : b` elementwise, `cond` bool, `a`/`b` of one dtype, all broadcast to `outShape`. */
+  where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: readonly number[]): DataId;
+  /**
+   * Reduces over `axes` (sorted, distinct, non-empty). The output holds `x.shape` without those axes,
+   * in row-major order. `sum` of float32 should accumulate with at least pairwise or Kahan-level
+   * accuracy for long axes; int32 and bool sum to int32 (bool sums count trues). A sum over a
+   * zero-size axis is 0.
+   */
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): DataId;
+  /** Index of the max/min along `axis` (output shape: `x.shape` without `axis`), int32. */
+  argReduce(op: ArgReduceOp, x: KernelTensor, axis: number): DataId;
+  /** Batched matrix product of float32 operands; see `MatmulSpec`. */
+  matmul(a: KernelTensor, b: KernelTensor, spec: MatmulSpec): DataId;
+  /**
+   * Converts dtype. float32 to int32 truncates toward zero; anything to bool is `x != 0`;
+   * bool to a number is 0 or 1.
+   */
+  cast(x: KernelTensor, dtype: DType): DataId;
+  /**
+   * Strided gather of a view into a new contiguous buffer:
+   * `out[i_0..i_{r-1}] = x.flat[offset + sum_d i_d * strides[d]]` for every index of `shape`.
+   * Strides are non-negative (0 broadcasts). This single primitive implements permute, slice,
+   * expand and broadcastTo. The caller guarantees every address is inside `x`.
+   */
+  strided(x: KernelTensor, shape: readonly number[], strides: readonly number[], offset: number): DataId;
+  /** Constant padding: `widths[d] = [before, after]` (non-negative) for every dimension of `x`. */
+  pad(x: KernelTensor, widths: readonly (readonly [number, number])[], value: number): DataId;
+  /** Concatenation along `axis` of operands of one dtype whose other dimensions agree. */
+  concat(xs: readonly KernelTensor[], axis: number): DataId;
+  /**
+   * `out[pre, j..., post] = x[pre, indices[j...], post]` where `pre` indexes `x.shape[:axis]` and
+   * `post` indexes `x.shape[axis+1:]`; `indices` is int32 of any shape with values in
+   * `[0, x.shape[axis])`. Out-of-range indices throw where the backend can check synchronously (CPU)
+   * and are clamped otherwise.
+   */
+  gather(x: KernelTensor, indices: KernelTensor, axis: number): DataId;
+  /**
+   * Adjoint of `gather`: a float32 zeros tensor of shape
+   * `updates.shape[:axis] ++ [size] ++ updates.shape[axis+indices.rank:]` into which every update
+   * `updates[pre, j..., post]` is added at `[pre, indices[j...], post]` (repeated indices accumulate).
+   */
+  scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, size: number): DataId;
+  /**
+   * Counter-based random numbers (Philox4x32-10, specified bit for bit in core's `random.ts`):
+   * element `i` of the output is derived from `key` and counter `[offset + floor(i / 4), 0, 0, 0]`,
+   * lane `i % 4`. `uniform` and `bits` are bit-identical across backends; `normal` uses Box-Muller
+   * and agrees to float32 rounding of the transcendental functions. `bits` is int32, others float32.
+   */
+  random(dist: RandomDist, size: number, key: readonly [number, number], offset: number): DataId;
+  /** The real linear scan; see `ScanArgs`. Returns the buffer of `h`. */
+  scan(args: ScanArgs): DataId;
+  /** The complex linear scan; see `ComplexScanArgs`. Returns `[hRe, hIm]`. */
+  scanComplex(args: ComplexScanArgs): [DataId, DataId];
+
+  /** Waits until all queued work is done (no-op on synchronous backends). */
+  sync?(): Promise<void>;
+  /** Releases every buffer and device resource. The backend is unusable afterwards. */
+  dispose(): void;
+}

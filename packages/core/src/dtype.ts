@@ -1,0 +1,52 @@
+/** The element types mru tensors can hold, and the typed arrays that store them on the host. */
+
+/** Element type of a tensor. `bool` is stored as one byte per element (0 or 1). */
+export type DType = 'float32' | 'int32' | 'bool';
+
+/** The host typed array that holds the values of a tensor of the given dtype. */
+export type TypedArrayFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'int32'
+    ? Int32Array
+    : Uint8Array;
+
+/** Any of the host typed arrays used for tensor data. */
+export type TypedArray = Float32Array | Int32Array | Uint8Array;
+
+/** All dtypes, in promotion order. */
+export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32'];
+
+/** Bytes per element of each dtype (what backends count in `memory()`). */
+export function bytesPerElement(dtype: DType): number {
+  switch (dtype) {
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'bool':
+      return 1;
+  }
+}
+
+/** Allocates a zeroed typed array of `size` elements for `dtype`. */
+export function allocHost(dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'bool':
+      return new Uint8Array(size);
+  }
+}
+
+/** The dtype whose host storage is the given typed array. */
+export function dtypeOfArray(a: TypedArray): DType {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Int32Array) return 'int32';
+  return 'bool';
+}
+
+/** True for dtypes that carry gradients. */
+export function isFloat(dtype: DType): boolean {
+  return dtype === 'float32';
+}

@@ -1,0 +1,35 @@
+/**
+ * Typed errors. Every error raised at a public boundary of mru is one of these, and its message names
+ * the op, the shapes and the dtypes involved, so a user can fix the call without a debugger.
+ */
+
+/** Base class of every error mru throws on purpose. */
+export class MruError extends Error {
+  /** The op or function that raised the error, e.g. `'matmul'`. */
+  readonly op: string;
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+    this.name = new.target.name;
+    this.op = op;
+  }
+}
+
+/** Shapes that do not fit the op: incompatible broadcast, wrong rank, mismatched inner dimensions... */
+export class ShapeError extends MruError {}
+
+/** A dtype the op does not accept, or two operands whose dtypes differ. */
+export class DTypeError extends MruError {}
+
+/** Backend trouble: tensors of two backends meet, no backend registered, a lost device, no sync read. */
+export class BackendError extends MruError {}
+
+/** A tensor was used after `dispose()`. */
+export class DisposedError extends MruError {}
+
+/** A bad argument that is neither a shape nor a dtype: an out-of-range axis, a negative size, NaN seed. */
+export class ValueError extends MruError {}
+
+/** Formats a shape as `[2,3]` for messages. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}

@@ -1,0 +1,188 @@
+/**
+ * Creating tensors: from JS arrays or typed arrays, constant fills, ranges, identity, and random
+ * draws from the counter-based generator. Random ops take the next block of the global stream (see
+ * `seed`) unless an explicit `seed` is given, in which case the draw is a pure function of it.
+ */
+import type { Backend } from '../backend.js';
+import { allocHost, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
+import { getBackend, nextRandom, seedToKey } from '../engine.js';
+import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
+import { checkShape, sizeOf } from '../shape.js';
+import type { NestedArray, Tensor } from '../tensor.js';
+import { add, floor, minimum, mul } from './elementwise.js';
+import { cast } from './movement.js';
+import { wrap } from './util.js';
+
+/** Options shared by creation functions. */
+export interface CreateOptions {
+  /** Element type; default float32 (or the typed array's own type). */
+  readonly dtype?: DType;
+  /** Backend to create on; default the current one. */
+  readonly backend?: Backend;
+}
+
+function inferShape(x: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = x;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0] as NestedArray;
+    if (cur === undefined) break;
+  }
+  return shape;
+}
+
+function flattenInto(x: NestedArray, shape: number[], dim: number, out: number[]): void {
+  if (dim === shape.length) {
+    if (Array.isArray(x)) throw new ShapeError('tensor', 'ragged nested array');
+    out.push(typeof x === 'boolean' ? (x ? 1 : 0) : x);
+    return;
+  }
+  if (!Array.isArray(x) || x.length !== shape[dim]) throw new ShapeError('tensor', 'ragged nested array');
+  for (const v of x) flattenInto(v, shape, dim + 1, out);
+}
+
+/**
+ * A tensor from a number, a nested array, or a typed array with an explicit `shape`.
+ *
+ * ```ts
+ * tensor([[1, 2], [3, 4]]);                                 // float32 [2,2]
+ * tensor(new Int32Array([1, 2, 3]), { shape: [3] });       // int32 [3]
+ * ```
+ */
+export function tensor(
+  values: NestedArray | TypedArray,
+  options: CreateOptions & { readonly shape?: readonly number[] } = {},
+): Tensor {
+  const op = 'tensor';
+  const be = options.backend ?? getBackend();
+  if (ArrayBuffer.isView(values)) {
+    const dtype = options.dtype ?? dtypeOfArray(values);
+    const shape = options.shape ?? [values.length];
+    checkShape(op, shape);
+    if (sizeOf(shape) !== values.length) {
+      throw new ShapeError(op, `${values.length} values do not fill shape ${fmtShape(shape)}`);
+    }
+    const host = dtype === dtypeOfArray(values) ? values.slice() : convert(values, dtype);
+    return wrap(be, be.write(host, dtype), shape, dtype);
+  }
+  const shape = inferShape(values);
+  const flat: number[] = [];
+  flattenInto(values, shape, 0, flat);
+  const dtype = options.dtype ?? (firstLeafIsBool(values) ? 'bool' : 'float32');
+  if (options.shape && sizeOf(options.shape) !== flat.length) {
+    throw new ShapeError(op, `${flat.length} values do not fill shape ${fmtShape(options.shape)}`);
+  }
+  const host = allocHost(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) host[i] = dtype === 'bool' ? (flat[i] ? 1 : 0) : flat[i];
+  return wrap(be, be.write(host, dtype), options.shape ?? shape, dtype);
+}
+
+function firstLeafIsBool(x: NestedArray): boolean {
+  let cur: NestedArray = x;
+  while (Array.isArray(cur)) cur = cur[0];
+  return typeof cur === 'boolean';
+}
+
+function convert(values: TypedArray, dtype: DType): TypedArray {
+  const out = allocHost(dtype, values.length);
+  for (let i = 0; i < values.length; i++) {
+    out[i] = dtype === 'bool' ? (values[i] ? 1 : 0) : dtype === 'int32' ? Math.trunc(values[i]) : values[i];
+  }
+  return out;
+}
+
+/** A rank-0 tensor. */
+export function scalar(value: number | boolean, options: CreateOptions = {}): Tensor {
+  return tensor(value, options);
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
+  checkShape('full', shape);
+  const be = options.backend ?? getBackend();
+  const dtype = options.dtype ?? 'float32';
+  return wrap(be, be.fill(sizeOf(shape), dtype, value), shape, dtype);
+}
+
+/** Zeros of `shape`. */
+export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
+/** Ones of `shape`. */
+export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
+/** Zeros of `x`'s shape, dtype and backend. */
+export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, { dtype: x.dtype, backend: x.backend });
+/** Ones of `x`'s shape, dtype and backend. */
+export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, { dtype: x.dtype, backend: x.backend });
+
+/** `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers. */
+export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) throw new ValueError('arange', `step must be finite and non-zero, got ${step}`);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const dtype = options.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const host = allocHost(dtype, n);
+  for (let i = 0; i < n; i++) host[i] = start + i * step;
+  return tensor(host, { ...options, dtype, shape: [n] });
+}
+
+/** `num` evenly spaced float32 values from `start` to `stop` inclusive. */
+export function linspace(start: number, stop: number, num: number, options: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(num) || num < 0) throw new ValueError('linspace', `num must be a non-negative integer, got ${num}`);
+  const host = new Float32Array(num);
+  for (let i = 0; i < num; i++) host[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
+  return tensor(host, { ...options, shape: [num] });
+}
+
+/** The `n x m` identity (m defaults to n). */
+export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  checkShape('eye', [n, m]);
+  const dtype = options.dtype ?? 'float32';
+  const host = allocHost(dtype, n * m);
+  for (let i = 0; i < Math.min(n, m); i++) host[i * m + i] = 1;
+  return tensor(host, { ...options, dtype, shape: [n, m] });
+}
+
+/** Options of random creation functions. */
+export interface RandomOptions extends CreateOptions {
+  /** Draw as a pure function of this seed instead of the global stream. */
+  readonly seed?: number;
+}
+
+function draw(op: string, dist: 'uniform' | 'normal' | 'bits', shape: readonly number[], options: RandomOptions): Tensor {
+  checkShape(op, shape);
+  const be = options.backend ?? getBackend();
+  const size = sizeOf(shape);
+  let key: [number, number];
+  let offset: number;
+  if (options.seed !== undefined) {
+    if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
+      throw new ValueError(op, `seed must be a non-negative safe integer, got ${options.seed}`);
+    }
+    key = seedToKey(options.seed);
+    offset = 0;
+  } else ({ key, offset } = nextRandom(Math.ceil(size / 4)));
+  return wrap(be, be.random(dist, size, key, offset), shape, dist === 'bits' ? 'int32' : 'float32');
+}
+
+/** Uniform float32 values in `[lo, hi)`. */
+export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
+  const u = draw('rand', 'uniform', shape, options);
+  return lo === 0 && hi === 1 ? u : add(mul(u, hi - lo), lo);
+}
+
+/** Normal float32 values with the given mean and standard deviation. */
+export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
+  const z = draw('randn', 'normal', shape, options);
+  return mean === 0 && std === 1 ? z : add(mul(z, std), mean);
+}
+
+/** Uniform int32 values in `[lo, hi)`. */
+export function randint(shape: readonly number[], lo: number, hi: number, options: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {
+    throw new ValueError('randint', `needs integers lo < hi, got [${lo}, ${hi})`);
+  }
+  if ((options.dtype ?? 'int32') !== 'int32') throw new DTypeError('randint', `dtype must be int32`);
+  const u = draw('randint', 'uniform', shape, options);
+  // float32 rounding can lift u * n to n for large n: clamp to the last value.
+  return add(minimum(cast(floor(mul(u, hi - lo)), 'int32'), hi - lo - 1), lo);
+}

@@ -1,0 +1,176 @@
+/**
+ * Elementwise ops: the unary and binary primitives with their VJPs, `where`, comparisons, and the
+ * elementwise composites (relu, gelu, softplus, clamp...). A VJP of a broadcasting binary op sums the
+ * cotangent back to each operand's shape (`unbroadcast`).
+ */
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { DType } from '../dtype.js';
+import { record } from '../engine.js';
+import { ValueError, fmtShape } from '../errors.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { reshape } from './movement.js';
+import { sum } from './reduce.js';
+import { backendOf, checkDType, checkSameDType, pair, type TensorLike, wrap } from './util.js';
+
+const FLOAT: readonly DType[] = ['float32'];
+const NUMERIC: readonly DType[] = ['float32', 'int32'];
+
+function unary(op: UnaryOp, x: Tensor, allowed: readonly DType[], vjp?: (g: Tensor, x: Tensor, y: Tensor) => Tensor): Tensor {
+  const b = backendOf(op, x);
+  checkDType(op, allowed, x);
+  const y = wrap(b, b.unary(op, x), x.shape, x.dtype);
+  if (vjp) record(op, [x], [y], ([g]) => [vjp(g as Tensor, x, y)]);
+  return y;
+}
+
+/** Sums a cotangent of the broadcast shape back to an operand's `shape`. @internal */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = axes.length ? sum(g, axes) : g;
+  return reshape(s, shape);
+}
+
+function binary(
+  op: BinaryOp,
+  a: TensorLike,
+  b: TensorLike,
+  allowed: readonly DType[],
+  outDType: DType | null,
+  vjp?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null],
+): Tensor {
+  const [x, z] = pair(op, a, b);
+  checkSameDType(op, x, z);
+  checkDType(op, allowed, x);
+  const be = backendOf(op, x, z);
+  const shape = broadcastShapes(op, x.shape, z.shape);
+  const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
+  if (vjp) {
+    record(op, [x, z], [y], ([g]) => {
+      const [ga, gb] = vjp(g as Tensor, x, z, y);
+      return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
+    });
+  }
+  return y;
+}
+
+/** `-x`. */
+export const neg = (x: Tensor): Tensor => unary('neg', x, NUMERIC, (g) => neg(g));
+/** `|x|`; its gradient at 0 is 0. */
+export const abs = (x: Tensor): Tensor => unary('abs', x, NUMERIC, (g, x) => mul(g, sign(x)));
+/** -1, 0 or 1 by the sign of `x` (no gradient). */
+export const sign = (x: Tensor): Tensor => unary('sign', x, NUMERIC);
+/** `e^x`. */
+export const exp = (x: Tensor): Tensor => unary('exp', x, FLOAT, (g, _x, y) => mul(g, y));
+/** Natural logarithm. */
+export const log = (x: Tensor): Tensor => unary('log', x, FLOAT, (g, x) => div(g, x));
+/** `log(1 + x)`, accurate near 0. */
+export const log1p = (x: Tensor): Tensor => unary('log1p', x, FLOAT, (g, x) => div(g, add(x, 1)));
+/** Square root. */
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, FLOAT, (g, _x, y) => div(g, mul(y, 2)));
+/** `1 / sqrt(x)`. */
+export const rsqrt = (x: Tensor): Tensor => div(1, sqrt(x));
+/** Hyperbolic tangent. */
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, FLOAT, (g, _x, y) => mul(g, sub(1, mul(y, y))));
+/** Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|. */
+export const sigmoid = (x: Tensor): Tensor =>
+  unary('sigmoid', x, FLOAT, (g, _x, y) => mul(g, mul(y, sub(1, y))));
+/** Sine. */
+export const sin = (x: Tensor): Tensor => unary('sin', x, FLOAT, (g, x) => mul(g, cos(x)));
+/** Cosine. */
+export const cos = (x: Tensor): Tensor => unary('cos', x, FLOAT, (g, x) => neg(mul(g, sin(x))));
+/** Largest integer not above `x` (no gradient). */
+export const floor = (x: Tensor): Tensor => unary('floor', x, FLOAT);
+/** Logical not of a bool tensor. */
+export const logicalNot = (x: Tensor): Tensor => unary('not', x, ['bool']);
+
+/** `a + b` with broadcasting. */
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, NUMERIC, null, (g) => [g, g]);
+/** `a - b` with broadcasting. */
+export const sub = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('sub', a, b, NUMERIC, null, (g) => [g, neg(g)]);
+/** `a * b` with broadcasting. */
+export const mul = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('mul', a, b, NUMERIC, null, (g, a, b) => [mul(g, b), mul(g, a)]);
+/** `a / b` with broadcasting (int32 truncates toward zero). */
+export const div = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('div', a, b, NUMERIC, null, (g, a, b) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
+/** `a ** b` (float32); the gradient to `b` is taken as 0 where `a <= 0`. */
+export const pow = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('pow', a, b, FLOAT, null, (g, a, b, y) => [
+    mul(g, mul(b, pow(a, sub(b, 1)))),
+    mul(g, where(gt(a, 0), mul(y, log(maximum(a, 1e-30))), 0)),
+  ]);
+/** Elementwise maximum; ties send the gradient to `a`. */
+export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('maximum', a, b, NUMERIC, null, (g, a, b) => {
+    const m = ge(a, b);
+    return [where(m, g, 0), where(m, 0, g)];
+  });
+/** Elementwise minimum; ties send the gradient to `a`. */
+export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('minimum', a, b, NUMERIC, null, (g, a, b) => {
+    const m = le(a, b);
+    return [where(m, g, 0), where(m, 0, g)];
+  });
+
+const ALL: readonly DType[] = ['float32', 'int32', 'bool'];
+/** `a == b` as bool. */
+export const equal = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b, ALL, 'bool');
+/** `a != b` as bool. */
+export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a, b, ALL, 'bool');
+/** `a < b` as bool. */
+export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b, NUMERIC, 'bool');
+/** `a <= b` as bool. */
+export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b, NUMERIC, 'bool');
+/** `a > b` as bool. */
+export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b, NUMERIC, 'bool');
+/** `a >= b` as bool. */
+export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b, NUMERIC, 'bool');
+/** Logical and of bool tensors. */
+export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binary('and', a, b, ['bool'], 'bool');
+/** Logical or of bool tensors. */
+export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['bool'], 'bool');
+
+/** `cond ? a : b` elementwise with broadcasting; `cond` is bool, `a` and `b` share a dtype. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const op = 'where';
+  checkDType(op, ['bool'], cond);
+  if (typeof a === 'number' && typeof b === 'number') {
+    [a, b] = pair(op, a, b);
+  }
+  const [x, z] = pair(op, a, b);
+  checkSameDType(op, x, z);
+  const be = backendOf(op, cond, x, z);
+  const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
+  const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
+  record(op, [cond, x, z], [y], ([g]) => {
+    const gg = g as Tensor;
+    return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
+  });
+  return y;
+}
+
+/** `x * x`. */
+export const square = (x: Tensor): Tensor => mul(x, x);
+/** `max(x, 0)`; the gradient at 0 is 0. */
+export const relu = (x: Tensor): Tensor => where(gt(x, 0), x, 0);
+/** `log(1 + e^x)`, computed stably as `max(x, 0) + log1p(e^-|x|)`. */
+export const softplus = (x: Tensor): Tensor => add(relu(x), log1p(exp(neg(abs(x)))));
+/**
+ * GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+ */
+export function gelu(x: Tensor): Tensor {
+  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return mul(mul(x, 0.5), add(tanh(inner), 1));
+}
+/** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  if (!(lo <= hi)) throw new ValueError('clamp', `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`);
+  return minimum(maximum(x, lo), hi);
+}

@@ -1,0 +1,103 @@
+/**
+ * Neural-network composites built from primitives: softmax, log-softmax, layer and RMS
+ * normalisation, and the losses. Being composites, their gradients come from the primitives' VJPs
+ * and are checked by the conformance kit like everything else.
+ */
+import { DTypeError, fmtShape, ShapeError } from '../errors.js';
+import { normAxis, shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { add, exp, mul, neg, rsqrt, square, sub } from './elementwise.js';
+import { oneHot } from './movement.js';
+import { logsumexp, mean, sum, variance } from './reduce.js';
+import { checkDType } from './util.js';
+
+/** `exp(x) / sum(exp(x))` along `axis`. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return exp(logSoftmax(x, axis));
+}
+
+/** `x - logsumexp(x)` along `axis`. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkDType('logSoftmax', ['float32'], x);
+  const ax = normAxis('logSoftmax', axis, x.rank);
+  return sub(x, logsumexp(x, ax, true));
+}
+
+/** Options of the normalisations. */
+export interface NormOptions {
+  /** Added to the variance (or mean square) before the square root; default 1e-5. */
+  readonly eps?: number;
+  /** Scale multiplied after normalising, broadcast against the last axis. */
+  readonly weight?: Tensor;
+  /** Shift added after scaling (layer norm only). */
+  readonly bias?: Tensor;
+}
+
+/** Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`. */
+export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
+  checkDType('layerNorm', ['float32'], x);
+  if (x.rank === 0) throw new ShapeError('layerNorm', 'needs rank >= 1');
+  const m = mean(x, -1, true);
+  const v = variance(x, -1, true);
+  let y = mul(sub(x, m), rsqrt(add(v, options.eps ?? 1e-5)));
+  if (options.weight) y = mul(y, options.weight);
+  if (options.bias) y = add(y, options.bias);
+  return y;
+}
+
+/** RMS normalisation over the last axis: `x / sqrt(mean(x^2) + eps) * weight`. */
+export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Tensor {
+  checkDType('rmsNorm', ['float32'], x);
+  if (x.rank === 0) throw new ShapeError('rmsNorm', 'needs rank >= 1');
+  const y = mul(x, rsqrt(add(mean(square(x), -1, true), options.eps ?? 1e-5)));
+  return options.weight ? mul(y, options.weight) : y;
+}
+
+/** How a loss reduces over examples. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/**
+ * Cross-entropy between `logits` `[..., classes]` and int32 class `labels` `[...]` (or float32
+ * probabilities of the logits' shape). Mean over examples by default.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
+  const op = 'crossEntropy';
+  checkDType(op, ['float32'], logits);
+  if (logits.rank === 0) throw new ShapeError(op, 'logits need a class axis');
+  const classes = logits.shape[logits.rank - 1];
+  let target: Tensor;
+  if (labels.dtype === 'int32') {
+    if (!shapesEqual(labels.shape, logits.shape.slice(0, -1))) {
+      throw new ShapeError(op, `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
+    }
+    target = oneHot(labels, classes);
+  } else if (labels.dtype === 'float32') {
+    if (!shapesEqual(labels.shape, logits.shape)) {
+      throw new ShapeError(op, `probabilities ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
+    }
+    target = labels;
+  } else throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
+  const perExample = neg(sum(mul(target, logSoftmax(logits, -1)), -1));
+  return reduce(perExample, reduction);
+}
+
+/** Mean squared error between `prediction` and `target` of one shape. */
+export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  const op = 'mse';
+  checkDType(op, ['float32'], prediction, target);
+  if (!shapesEqual(prediction.shape, target.shape)) {
+    throw new ShapeError(op, `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} differ`);
+  }
+  return reduce(square(sub(prediction, target)), reduction);
+}
+
+function reduce(x: Tensor, reduction: Reduction): Tensor {
+  switch (reduction) {
+    case 'mean':
+      return mean(x);
+    case 'sum':
+      return sum(x);
+    case 'none':
+      return x;
+  }
+}
