@@ -186,3 +186,9 @@ export function randint(shape: readonly number[], lo: number, hi: number, option
   // float32 rounding can lift u * n to n for large n: clamp to the last value.
   return add(minimum(cast(floor(mul(u, hi - lo)), 'int32'), hi - lo - 1), lo);
 }
+
+/** Copies a tensor to another backend (reads it back, then uploads it). */
+export async function toBackend(x: Tensor, backend: Backend): Promise<Tensor> {
+  const values = await x.data();
+  return wrap(backend, backend.write(values, x.dtype), x.shape, x.dtype);
+}

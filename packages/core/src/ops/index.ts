@@ -6,3 +6,4 @@ export * from './movement.js';
 export * from './nn.js';
 export * from './reduce.js';
 export type { TensorLike } from './util.js';
+export * from './scan.js';
