@@ -19,7 +19,7 @@ import {
   record,
   shareStorage,
 } from './engine.js';
-import { DTypeError, ShapeError, ValueError, fmtShape } from './errors.js';
+import { DTypeError, fmtShape, ShapeError, ValueError } from './errors.js';
 import { Tensor } from './tensor.js';
 
 /** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
@@ -56,7 +56,11 @@ function leaves(tree: unknown, op: string): Tensor[] {
     if (x instanceof Tensor) out.push(x);
     else if (Array.isArray(x)) x.forEach(walk);
     else if (x !== null && typeof x === 'object') Object.values(x).forEach(walk);
-    else throw new ValueError(op, `differentiable arguments must be tensors, arrays or objects of tensors, got ${typeof x}`);
+    else
+      throw new ValueError(
+        op,
+        `differentiable arguments must be tensors, arrays or objects of tensors, got ${typeof x}`,
+      );
   };
   walk(tree);
   return out;
@@ -87,7 +91,10 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
     const inputs = leaves(params, 'valueAndGrad');
     for (const x of inputs) {
       if (x.dtype !== 'float32') {
-        throw new DTypeError('valueAndGrad', `can only differentiate float32 tensors, got ${x.dtype}${fmtShape(x.shape)}`);
+        throw new DTypeError(
+          'valueAndGrad',
+          `can only differentiate float32 tensors, got ${x.dtype}${fmtShape(x.shape)}`,
+        );
       }
     }
     const tape = openTape();

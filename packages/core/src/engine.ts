@@ -54,12 +54,11 @@ interface EngineState {
   liveTensors: Map<Backend, number>;
   seed: number;
   randomOffset: number;
-  debugLeaks: boolean;
 }
 
 const KEY = Symbol.for('@mru/core/engine');
 const g = globalThis as unknown as { [KEY]?: EngineState };
-const state: EngineState = (g[KEY] ??= {
+g[KEY] ??= {
   registry: new Map(),
   current: null,
   scopes: [],
@@ -67,8 +66,8 @@ const state: EngineState = (g[KEY] ??= {
   liveTensors: new Map(),
   seed: 0,
   randomOffset: 0,
-  debugLeaks: false,
-});
+};
+const state: EngineState = g[KEY];
 
 // ---------------------------------------------------------------------------------------------------
 // Backends
@@ -172,14 +171,24 @@ function reallyDispose(t: Tensor): void {
 
 /** Throws a `DisposedError` if `t` was disposed. @internal */
 export function assertLive(op: string, t: Tensor): void {
-  if (t.isDisposed) throw new DisposedError(op, `a tensor of shape [${t.shape.join(',')}] was used after dispose()`);
+  if (t.isDisposed)
+    throw new DisposedError(op, `a tensor of shape [${t.shape.join(',')}] was used after dispose()`);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Scopes
 
 /** Anything a `tidy` function may return: tensors nested in arrays and plain objects are kept. */
-export type TensorContainer = Tensor | void | undefined | null | number | string | boolean | TensorContainer[] | { [key: string]: TensorContainer } | readonly TensorContainer[];
+export type TensorContainer =
+  | Tensor
+  | undefined
+  | null
+  | number
+  | string
+  | boolean
+  | TensorContainer[]
+  | { [key: string]: TensorContainer }
+  | readonly TensorContainer[];
 
 /** Collects every tensor nested in arrays and plain objects. */
 export function collectTensors(x: unknown, out: Set<Tensor> = new Set()): Set<Tensor> {
@@ -256,7 +265,8 @@ export function currentTape(): Tape | null {
 
 /** Opens a tape (valueAndGrad). Nesting is not supported. @internal */
 export function openTape(): Tape {
-  if (state.tape) throw new ValueError('valueAndGrad', 'nested valueAndGrad (higher-order gradients) is not supported');
+  if (state.tape)
+    throw new ValueError('valueAndGrad', 'nested valueAndGrad (higher-order gradients) is not supported');
   const tape = new Tape();
   state.tape = tape;
   return tape;
@@ -318,7 +328,8 @@ export function noGrad<T>(fn: () => T): T {
  * block of Philox counters of the stream, so a program replays exactly after the same `seed(n)`.
  */
 export function seed(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new ValueError('seed', `seed must be a non-negative safe integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ValueError('seed', `seed must be a non-negative safe integer, got ${n}`);
   state.seed = n;
   state.randomOffset = 0;
 }
@@ -328,7 +339,10 @@ export function nextRandom(blocks: number): { key: [number, number]; offset: num
   const offset = state.randomOffset;
   state.randomOffset += blocks;
   if (state.randomOffset >= 2 ** 32) {
-    throw new ValueError('random', 'the random stream of this seed is exhausted (2^32 blocks); call seed() again');
+    throw new ValueError(
+      'random',
+      'the random stream of this seed is exhausted (2^32 blocks); call seed() again',
+    );
   }
   return { key: seedToKey(state.seed), offset };
 }

@@ -70,7 +70,7 @@ export function philox4x32(
 
 /** The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`. */
 export function uniformOfBits(w: number): number {
-  return (w >>> 8) * 5.960464477539063e-8;
+  return (w >>> 8) * 2 ** -24;
 }
 
 /** Fills `out` per the specification above (reference implementation, used by the CPU backend). */

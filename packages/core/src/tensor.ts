@@ -99,7 +99,11 @@ export class Tensor implements KernelTensor {
 
   /** The single value of a one-element tensor, synchronously (CPU). */
   item(): number {
-    if (this.size !== 1) throw new BackendError('Tensor.item', `tensor of shape [${this.shape.join(',')}] has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new BackendError(
+        'Tensor.item',
+        `tensor of shape [${this.shape.join(',')}] has ${this.size} elements, not 1`,
+      );
     return this.dataSync()[0];
   }
 

@@ -106,9 +106,11 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
 }
 
 /** Zeros of `shape`. */
-export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
+export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
+  full(shape, 0, options);
 /** Ones of `shape`. */
-export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
+export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
+  full(shape, 1, options);
 /** Zeros of `x`'s shape, dtype and backend. */
 export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, { dtype: x.dtype, backend: x.backend });
 /** Ones of `x`'s shape, dtype and backend. */
@@ -117,7 +119,8 @@ export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, { dtype: x.dtype
 /** `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers. */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new ValueError('arange', `step must be finite and non-zero, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new ValueError('arange', `step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dtype = options.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   const host = allocHost(dtype, n);
@@ -127,7 +130,8 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
 
 /** `num` evenly spaced float32 values from `start` to `stop` inclusive. */
 export function linspace(start: number, stop: number, num: number, options: CreateOptions = {}): Tensor {
-  if (!Number.isInteger(num) || num < 0) throw new ValueError('linspace', `num must be a non-negative integer, got ${num}`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new ValueError('linspace', `num must be a non-negative integer, got ${num}`);
   const host = new Float32Array(num);
   for (let i = 0; i < num; i++) host[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
   return tensor(host, { ...options, shape: [num] });
@@ -148,7 +152,12 @@ export interface RandomOptions extends CreateOptions {
   readonly seed?: number;
 }
 
-function draw(op: string, dist: 'uniform' | 'normal' | 'bits', shape: readonly number[], options: RandomOptions): Tensor {
+function draw(
+  op: string,
+  dist: 'uniform' | 'normal' | 'bits',
+  shape: readonly number[],
+  options: RandomOptions,
+): Tensor {
   checkShape(op, shape);
   const be = options.backend ?? getBackend();
   const size = sizeOf(shape);
@@ -177,7 +186,12 @@ export function randn(shape: readonly number[], mean = 0, std = 1, options: Rand
 }
 
 /** Uniform int32 values in `[lo, hi)`. */
-export function randint(shape: readonly number[], lo: number, hi: number, options: RandomOptions = {}): Tensor {
+export function randint(
+  shape: readonly number[],
+  lo: number,
+  hi: number,
+  options: RandomOptions = {},
+): Tensor {
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {
     throw new ValueError('randint', `needs integers lo < hi, got [${lo}, ${hi})`);
   }

@@ -6,7 +6,7 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { record } from '../engine.js';
-import { ValueError, fmtShape } from '../errors.js';
+import { fmtShape, ValueError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
@@ -16,7 +16,12 @@ import { backendOf, checkDType, checkSameDType, pair, type TensorLike, wrap } fr
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
 
-function unary(op: UnaryOp, x: Tensor, allowed: readonly DType[], vjp?: (g: Tensor, x: Tensor, y: Tensor) => Tensor): Tensor {
+function unary(
+  op: UnaryOp,
+  x: Tensor,
+  allowed: readonly DType[],
+  vjp?: (g: Tensor, x: Tensor, y: Tensor) => Tensor,
+): Tensor {
   const b = backendOf(op, x);
   checkDType(op, allowed, x);
   const y = wrap(b, b.unary(op, x), x.shape, x.dtype);
@@ -90,7 +95,8 @@ export const floor = (x: Tensor): Tensor => unary('floor', x, FLOAT);
 export const logicalNot = (x: Tensor): Tensor => unary('not', x, ['bool']);
 
 /** `a + b` with broadcasting. */
-export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, NUMERIC, null, (g) => [g, g]);
+export const add = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('add', a, b, NUMERIC, null, (g) => [g, g]);
 /** `a - b` with broadcasting. */
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
   binary('sub', a, b, NUMERIC, null, (g) => [g, neg(g)]);
@@ -171,6 +177,7 @@ export function gelu(x: Tensor): Tensor {
 }
 /** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
-  if (!(lo <= hi)) throw new ValueError('clamp', `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`);
+  if (!(lo <= hi))
+    throw new ValueError('clamp', `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`);
   return minimum(maximum(x, lo), hi);
 }

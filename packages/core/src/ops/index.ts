@@ -5,5 +5,5 @@ export * from './linalg.js';
 export * from './movement.js';
 export * from './nn.js';
 export * from './reduce.js';
-export type { TensorLike } from './util.js';
 export * from './scan.js';
+export type { TensorLike } from './util.js';

@@ -59,7 +59,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   backendOf(op, a, b);
   checkDType(op, ['float32'], a, b);
   if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError(op, `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      op,
+      `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;

@@ -27,7 +27,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   checkShape(op, target);
   if (sizeOf(target) !== x.size) {
-    throw new ShapeError(op, `cannot reshape ${x.dtype}${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`);
+    throw new ShapeError(
+      op,
+      `cannot reshape ${x.dtype}${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
+    );
   }
   const y = shareStorage(x, target);
   record(op, [x], [y], ([g]) => [reshape(g as Tensor, x.shape)]);
@@ -50,7 +53,13 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   }
   if (p.every((a, i) => a === i)) return reshape(x, x.shape);
   const s = stridesOf(x.shape);
-  const y = strided(op, x, p.map((a) => x.shape[a]), p.map((a) => s[a]), 0);
+  const y = strided(
+    op,
+    x,
+    p.map((a) => x.shape[a]),
+    p.map((a) => s[a]),
+    0,
+  );
   const inv = new Array<number>(p.length);
   p.forEach((a, i) => {
     inv[a] = i;
@@ -78,11 +87,16 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 /** Removes dimensions of size 1: the given `axes`, or all of them. */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const op = 'squeeze';
-  const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes(op, axes, x.rank);
+  const ax =
+    axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes(op, axes, x.rank);
   for (const a of ax) {
-    if (x.shape[a] !== 1) throw new ShapeError(op, `axis ${a} of ${x.dtype}${fmtShape(x.shape)} is not of size 1`);
+    if (x.shape[a] !== 1)
+      throw new ShapeError(op, `axis ${a} of ${x.dtype}${fmtShape(x.shape)} is not of size 1`);
   }
-  return reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !ax.includes(i)),
+  );
 }
 
 /** Broadcasts `x` to `shape` (NumPy rules); materialises a copy. */
@@ -142,7 +156,13 @@ export function slice(
   }
   if (sizes.some((s) => s === 0)) offset = 0;
   if (shapesEqual(sizes, x.shape)) return reshape(x, x.shape);
-  const y = strided(op, x, sizes, own.map((s, d) => s * steps[d]), offset);
+  const y = strided(
+    op,
+    x,
+    sizes,
+    own.map((s, d) => s * steps[d]),
+    offset,
+  );
   record(op, [x], [y], ([g]) => [unslice(g as Tensor, x.shape, starts, steps)]);
   return y;
 }
@@ -159,7 +179,11 @@ function unslice(g: Tensor, shape: readonly number[], starts: number[], steps: n
       const z = pad(ex, ex.shape.map((_, i) => (i === d + 1 ? [0, s - 1] : [0, 0])) as [number, number][], 0);
       const merged = [...y.shape];
       merged[d] = n * s;
-      y = slice(reshape(z, merged), [], merged.map((m, i) => (i === d ? (n - 1) * s + 1 : m)));
+      y = slice(
+        reshape(z, merged),
+        [],
+        merged.map((m, i) => (i === d ? (n - 1) * s + 1 : m)),
+      );
     }
   }
   const widths = shape.map((dim, d) => {
@@ -205,7 +229,10 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
       throw new DTypeError(op, `dtypes differ: ${xs.map((t) => t.dtype + fmtShape(t.shape)).join(', ')}`);
     }
     if (x.rank !== first.rank || x.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
-      throw new ShapeError(op, `shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')} do not agree off axis ${ax}`);
+      throw new ShapeError(
+        op,
+        `shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')} do not agree off axis ${ax}`,
+      );
     }
   }
   const shape = [...first.shape];
@@ -244,7 +271,10 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   const ax = normAxis('split', axis, x.rank);
   if (sizes.reduce((a, b) => a + b, 0) !== x.shape[ax]) {
-    throw new ShapeError('split', `sizes [${sizes.join(',')}] do not sum to axis ${ax} of ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'split',
+      `sizes [${sizes.join(',')}] do not sum to axis ${ax} of ${fmtShape(x.shape)}`,
+    );
   }
   let at = 0;
   return sizes.map((s) => {
@@ -281,7 +311,8 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
   const op = 'oneHot';
   const be = backendOf(op, indices);
   checkDType(op, ['int32'], indices);
-  if (!Number.isInteger(depth) || depth < 1) throw new ValueError(op, `depth must be a positive integer, got ${depth}`);
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new ValueError(op, `depth must be a positive integer, got ${depth}`);
   const eye = wrap(be, be.write(identity(depth), 'float32'), [depth, depth], 'float32');
   return take(eye, indices, 0);
 }

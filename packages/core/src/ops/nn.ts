@@ -68,15 +68,22 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   let target: Tensor;
   if (labels.dtype === 'int32') {
     if (!shapesEqual(labels.shape, logits.shape.slice(0, -1))) {
-      throw new ShapeError(op, `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
+      throw new ShapeError(
+        op,
+        `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
+      );
     }
     target = oneHot(labels, classes);
   } else if (labels.dtype === 'float32') {
     if (!shapesEqual(labels.shape, logits.shape)) {
-      throw new ShapeError(op, `probabilities ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
+      throw new ShapeError(
+        op,
+        `probabilities ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
+      );
     }
     target = labels;
-  } else throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
+  } else
+    throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
   const perExample = neg(sum(mul(target, logSoftmax(logits, -1)), -1));
   return reduce(perExample, reduction);
 }
@@ -86,7 +93,10 @@ export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = '
   const op = 'mse';
   checkDType(op, ['float32'], prediction, target);
   if (!shapesEqual(prediction.shape, target.shape)) {
-    throw new ShapeError(op, `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} differ`);
+    throw new ShapeError(
+      op,
+      `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} differ`,
+    );
   }
   return reduce(square(sub(prediction, target)), reduction);
 }

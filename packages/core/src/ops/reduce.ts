@@ -75,12 +75,18 @@ export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   const m = maxNoGrad(x, ax);
   const safe = where(equal(m, Number.NEGATIVE_INFINITY), 0, m);
   const s = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
-  return keepDims ? s : reshape(s, x.shape.filter((_, i) => !ax.includes(i)));
+  return keepDims
+    ? s
+    : reshape(
+        s,
+        x.shape.filter((_, i) => !ax.includes(i)),
+      );
 }
 
 function maxNoGrad(x: Tensor, axes: number[]): Tensor {
   const be = backendOf('logsumexp', x);
-  if (axes.length === 0) return wrap(be, be.strided(x, x.shape, stridesOfShape(x.shape), 0), x.shape, 'float32');
+  if (axes.length === 0)
+    return wrap(be, be.strided(x, x.shape, stridesOfShape(x.shape), 0), x.shape, 'float32');
   return wrap(be, be.reduce('max', x, axes), keptShape(x.shape, axes), 'float32');
 }
 
@@ -89,11 +95,18 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: b
   checkDType(op, ['float32', 'int32'], x);
   const ax = normAxis(op, axis, x.rank);
   if (x.shape[ax] === 0) throw new ShapeError(op, `zero-size axis ${ax} of ${x.dtype}${fmtShape(x.shape)}`);
-  const out = wrap(be, be.argReduce(op, x, ax), x.shape.filter((_, i) => i !== ax), 'int32');
+  const out = wrap(
+    be,
+    be.argReduce(op, x, ax),
+    x.shape.filter((_, i) => i !== ax),
+    'int32',
+  );
   return keepDims ? reshape(out, keptShape(x.shape, [ax])) : out;
 }
 
 /** Index of the maximum along `axis` (int32; first on ties). */
-export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor => argReduce('argmax', x, axis, keepDims);
+export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor =>
+  argReduce('argmax', x, axis, keepDims);
 /** Index of the minimum along `axis` (int32; first on ties). */
-export const argmin = (x: Tensor, axis = -1, keepDims = false): Tensor => argReduce('argmin', x, axis, keepDims);
+export const argmin = (x: Tensor, axis = -1, keepDims = false): Tensor =>
+  argReduce('argmin', x, axis, keepDims);

