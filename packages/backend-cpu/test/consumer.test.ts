@@ -24,14 +24,21 @@ function pnpm(args: string[], cwd: string): void {
 
 it('a project outside the workspace installs the packed packages and computes a gradient', () => {
   const packs = join(work, 'packs');
-  for (const pkg of ['core', 'backend-cpu']) pnpm(['pack', '--pack-destination', packs], join(root, 'packages', pkg));
+  for (const pkg of ['core', 'backend-cpu'])
+    pnpm(['pack', '--pack-destination', packs], join(root, 'packages', pkg));
   const tarballs = readdirSync(packs).map((f) => join(packs, f));
   expect(tarballs).toHaveLength(2);
 
   const app = join(work, 'app');
   execFileSync('mkdir', ['-p', app]);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: app, stdio: 'pipe' });
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], {
+    cwd: app,
+    stdio: 'pipe',
+  });
   writeFileSync(
     join(app, 'main.mjs'),
     `import { setBackend, tensor, valueAndGrad, sum, mul, matmul, ShapeError } from '@mru/core';

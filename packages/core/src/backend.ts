@@ -49,8 +49,10 @@ export type UnaryOp =
 /**
  * Elementwise binary primitives with NumPy broadcasting. Both operands have the same dtype.
  * Arithmetic (`add sub mul div pow maximum minimum`) returns the operand dtype (float32 or int32;
- * int32 `div` truncates toward zero, int32 `pow` is not allowed); comparisons (`eq ne lt le gt ge`)
- * return bool; `and or` take and return bool. `maximum`/`minimum` propagate NaN.
+ * int32 arithmetic wraps, int32 `div` truncates toward zero and gives 0 for a zero divisor, int32
+ * `pow` is not allowed); comparisons (`eq ne lt le gt ge`) return bool; `and or` take and return
+ * bool. `maximum`/`minimum` propagate NaN. float32 `pow(a, b)` is specified for `a >= 0` only (WGSL
+ * leaves negative bases undefined); core's composites never rely on it.
  */
 export type BinaryOp =
   | 'add'
@@ -69,10 +71,13 @@ export type BinaryOp =
   | 'and'
   | 'or';
 
-/** Reductions over a set of axes. `max`/`min` of an empty set is an error caught by core. */
+/**
+ * Reductions over a set of axes. `max`/`min` over a zero-size axis is an error caught by core;
+ * `max`/`min` propagate NaN.
+ */
 export type ReduceOp = 'sum' | 'max' | 'min';
 
-/** Index reductions over one axis, returning int32; ties resolve to the first index. */
+/** Index reductions over one axis, returning int32; ties resolve to the first index, as does NaN. */
 export type ArgReduceOp = 'argmax' | 'argmin';
 
 /** Distributions of the counter-based generator; see `random.ts` for the exact bit-level spec. */
@@ -151,7 +156,7 @@ export interface Backend {
   read(t: KernelTensor): Promise<TypedArray>;
   /** Synchronous read, for backends that can (CPU). Absent where reading must wait for a device. */
   readSync?(t: KernelTensor): TypedArray;
-  /** Releases a buffer. Called exactly once per buffer. */
+  /** Releases a buffer. Called exactly once per buffer; a no-op after `dispose()`. */
   free(id: DataId): void;
   /** Live bytes and buffers. */
   memory(): BackendMemory;
@@ -163,7 +168,7 @@ export interface Backend {
   /** `out = cond ? a : b` elementwise, `cond` bool, `a`/`b` of one dtype, all broadcast to `outShape`. */
   where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: readonly number[]): DataId;
   /**
-   * Reduces over `axes` (sorted, distinct, non-empty). The output holds `x.shape` without those axes,
+   * Reduces over `axes` (sorted, distinct, never empty: core handles the no-axis case itself). The output holds `x.shape` without those axes,
    * in row-major order. `sum` of float32 should accumulate with at least pairwise or Kahan-level
    * accuracy for long axes; int32 and bool sum to int32 (bool sums count trues). A sum over a
    * zero-size axis is 0.
@@ -174,8 +179,8 @@ export interface Backend {
   /** Batched matrix product of float32 operands; see `MatmulSpec`. */
   matmul(a: KernelTensor, b: KernelTensor, spec: MatmulSpec): DataId;
   /**
-   * Converts dtype. float32 to int32 truncates toward zero; anything to bool is `x != 0`;
-   * bool to a number is 0 or 1.
+   * Converts dtype. float32 to int32 truncates toward zero and saturates at the int32 range (NaN
+   * gives 0, as in WGSL); anything to bool is `x != 0`; bool to a number is 0 or 1.
    */
   cast(x: KernelTensor, dtype: DType): DataId;
   /**
