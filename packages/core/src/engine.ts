@@ -210,9 +210,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (error) {
+    // Nothing escapes a scope whose function threw: release what it made so far.
     state.scopes.pop();
+    for (const t of scope) if (!t.kept) disposeTensor(t);
+    throw error;
   }
+  state.scopes.pop();
   if (result instanceof Promise) {
     throw new ValueError('tidy', 'the function returned a Promise; tidy scopes must be synchronous');
   }

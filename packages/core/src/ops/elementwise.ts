@@ -166,8 +166,16 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 export const square = (x: Tensor): Tensor => mul(x, x);
 /** `max(x, 0)`; the gradient at 0 is 0. */
 export const relu = (x: Tensor): Tensor => where(gt(x, 0), x, 0);
-/** `log(1 + e^x)`, computed stably as `max(x, 0) + log1p(e^-|x|)`. */
-export const softplus = (x: Tensor): Tensor => add(relu(x), log1p(exp(neg(abs(x)))));
+/**
+ * `log(1 + e^x)`, computed stably: `x + log1p(e^-x)` for `x > 0`, `log1p(e^x)` otherwise. Each branch
+ * only sees arguments clipped to its own side (so the unused one never overflows to a NaN gradient),
+ * and the gradient is `sigmoid(x)` everywhere, including `0.5` at `x = 0` (a `relu`/`abs` form
+ * would give 0 there, where both kinks meet).
+ */
+export function softplus(x: Tensor): Tensor {
+  const pos = gt(x, 0);
+  return where(pos, add(x, log1p(exp(neg(maximum(x, 0))))), log1p(exp(minimum(x, 0))));
+}
 /**
  * GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
  */

@@ -27,11 +27,11 @@ function reduceOp(op: ReduceOp, x: Tensor, axesIn: Axes | undefined, keepDims: b
   if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(op, `cannot take the ${op} over a zero-size axis of ${x.dtype}${fmtShape(x.shape)}`);
   }
+  // No axes (a rank-0 input, or an empty list): the identity, whose reshape already records its VJP.
+  if (axes.length === 0) return op === 'sum' && x.dtype === 'bool' ? cast(x, 'int32') : reshape(x, x.shape);
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const dtype = x.dtype === 'float32' ? 'float32' : 'int32';
-  let y: Tensor;
-  if (axes.length === 0) y = op === 'sum' && x.dtype === 'bool' ? cast(x, 'int32') : reshape(x, x.shape);
-  else y = wrap(be, be.reduce(op, x, axes), outShape, dtype);
+  let y = wrap(be, be.reduce(op, x, axes), outShape, dtype);
   if (keepDims) y = reshape(y, keptShape(x.shape, axes));
   if (x.dtype === 'float32') {
     const kept = keptShape(x.shape, axes);

@@ -136,10 +136,21 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
 }
 
 /**
- * The linear recurrence `h_t = a_t * h_{t-1} + b_t` over the time axis of `b` (`[batch, time,
- * channels]`), from `h0` (default zeros); with `reverse`, `h_t = a_t * h_{t+1} + b_t` from the end.
- * `a` may be `[channels]`, `[time, channels]` or `[batch or 1, time or 1, channels]`. Returns every
- * state `h`, `[batch, time, channels]`. Differentiable in `a`, `b` and `h0`.
+ * The diagonal linear recurrence along the time axis, independently for every batch row and channel:
+ *
+ *     h_t = a_t * h_{t-1} + b_t     for t = 0 .. T-1, with h_{-1} = h0 (default zeros)
+ *
+ * With `reverse`, time runs backwards: `h_t = a_t * h_{t+1} + b_t` for t = T-1 .. 0, with `h_T = h0`.
+ *
+ * Shapes: `b` is `[batch, time, channels]` (`[B, T, C]`); `a` is `[C]`, `[T, C]` or `[Ba, Ta, C]`
+ * with `Ba` in {1, B} and `Ta` in {1, T} (missing leading dims and size-1 dims broadcast, e.g. a
+ * time-invariant decay `[C]`); `h0` is `[B, C]` or broadcastable to it (`[C]`, `[1, C]`). Returns every
+ * state `h`, `[B, T, C]`, float32; `T = 0` gives `[B, 0, C]`. All operands must be float32
+ * (`DTypeError`); shapes that do not fit raise a `ShapeError` before any work is done.
+ *
+ * Differentiable in `a`, `b` and `h0`. The adjoint is a scan in the opposite direction: with
+ * `g_t = dL/dh_t`, `u_t = g_t + a_{t+1} u_{t+1}`, then `dL/db_t = u_t`, `dL/da_t = u_t h_{t-1}`
+ * (summed over the axes `a` broadcasts along) and `dL/dh0 = a_0 u_0`.
  *
  * ```ts
  * const h = scan(tensor([0.5]), tensor([[[1], [1], [1]]]));   // [[[1], [1.5], [1.75]]]
@@ -179,9 +190,21 @@ function checkComplex(op: string, name: string, z: Complex): void {
 }
 
 /**
- * The complex form of `scan`, for the LRU's `h_t = λ_t h_{t-1} + b_t` with complex `λ`. Each complex
- * operand is a pair of real tensors `{ re, im }`; `a` broadcasts as in `scan`. Differentiable in every
- * part of `a`, `b` and `h0`.
+ * The complex form of `scan`, for the LRU's `h_t = λ_t h_{t-1} + b_t` with complex `λ` (complex
+ * multiplication; `reverse` and `h0` as in `scan`). Each complex operand is a pair of real tensors
+ * `{ re, im }` whose two parts have equal shapes (`ShapeError` otherwise); `a` and `h0` broadcast as in
+ * `scan` and `b` is `[B, T, C]`. Returns `{ re, im }`, each `[B, T, C]`.
+ *
+ * Differentiable in every part of `a`, `b` and `h0`. For a real loss, with the convention
+ * `dL/dz = dL/dRe z + i dL/dIm z`, the adjoint is the complex scan over `conj(a)` in the opposite
+ * direction: `u_t = g_t + conj(a_{t+1}) u_{t+1}`, `dL/db_t = u_t`, `dL/da_t = u_t conj(h_{t-1})`,
+ * `dL/dh0 = conj(a_0) u_0`; the real and imaginary parts of each are the gradients of the parts.
+ *
+ * ```ts
+ * // λ = i rotates an impulse by 90 degrees a step: re [1, 0, -1, 0], im [0, 1, 0, -1].
+ * const lambda = { re: tensor([0]), im: tensor([1]) };
+ * const h = scanComplex(lambda, { re: tensor([[[1], [0], [0], [0]]]), im: zeros([1, 4, 1]) });
+ * ```
  */
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
   const op = 'scanComplex';

@@ -30,7 +30,14 @@ export async function readKernel(
 }
 
 /** Random values with chosen extra values appended (special cases), as a 1-D host tensor. */
-export function withExtras(ctx: ConformanceContext, seed: number, n: number, lo: number, hi: number, extras: readonly number[]): HostTensor {
+export function withExtras(
+  ctx: ConformanceContext,
+  seed: number,
+  n: number,
+  lo: number,
+  hi: number,
+  extras: readonly number[],
+): HostTensor {
   const base = ctx.uniform(seed, [n], lo, hi).values;
   const values = new Float64Array(n + extras.length);
   values.set(base);
@@ -41,7 +48,13 @@ export function withExtras(ctx: ConformanceContext, seed: number, n: number, lo:
 }
 
 /** Random integers in `[lo, hi]` (inclusive) as a host tensor. */
-export function ints(ctx: ConformanceContext, seed: number, shape: readonly number[], lo: number, hi: number): HostTensor {
+export function ints(
+  ctx: ConformanceContext,
+  seed: number,
+  shape: readonly number[],
+  lo: number,
+  hi: number,
+): HostTensor {
   const r = ctx.rng(seed);
   const h = ctx.uniform(seed, shape);
   const values = h.values.map(() => lo + Math.floor(r() * (hi - lo + 1)));
@@ -54,7 +67,12 @@ export function f32(values: ArrayLike<number>): Float64Array {
 }
 
 /** Seeded host values suited to `dtype`: uniform floats, integers in [-99, 99], or 0/1 for bool. */
-export function sample(ctx: ConformanceContext, seed: number, shape: readonly number[], dtype: DType): HostTensor {
+export function sample(
+  ctx: ConformanceContext,
+  seed: number,
+  shape: readonly number[],
+  dtype: DType,
+): HostTensor {
   if (dtype === 'float32') return ctx.uniform(seed, shape);
   return ints(ctx, seed, shape, dtype === 'bool' ? 0 : -99, dtype === 'bool' ? 1 : 99);
 }

@@ -64,14 +64,20 @@ export function compositeSuite(ctx: ConformanceContext): void {
   it('composite softmax', async () => {
     const x = logits(1000);
     await expectOp([x], (t) => softmax(t), softmaxRef(x), { ...TOL, what: 'softmax last axis' });
-    await expectOp([x], (t) => softmax(t, 0), lastAxisRef(x, 0, softmaxRef), { ...TOL, what: 'softmax axis 0' });
+    await expectOp([x], (t) => softmax(t, 0), lastAxisRef(x, 0, softmaxRef), {
+      ...TOL,
+      what: 'softmax axis 0',
+    });
   });
 
   it('composite logSoftmax', async () => {
     const x = logits(1001);
     await expectOp([x], (t) => logSoftmax(t), logSoftmaxRef(x), { rtol: 1e-5, atol: 2e-5 });
     const y = ctx.normal(1002, [3, 4, 5]);
-    await expectOp([y], (t) => logSoftmax(t, 1), lastAxisRef(y, 1, logSoftmaxRef), { rtol: 1e-5, atol: 2e-5 });
+    await expectOp([y], (t) => logSoftmax(t, 1), lastAxisRef(y, 1, logSoftmaxRef), {
+      rtol: 1e-5,
+      atol: 2e-5,
+    });
   });
 
   it('composite logsumexp', async () => {
@@ -129,7 +135,12 @@ export function compositeSuite(ctx: ConformanceContext): void {
         return (v - m.values[f]) ** 2;
       });
       const vr = reduceRef({ values: dev, shape: x.shape }, axes, 0, (p, v) => p + v);
-      await expectOp([x], (t) => variance(t, axes), map1(vr, (v) => v / n), { rtol: 1e-5, atol: 1e-5, what: `variance [${axes}]` });
+      await expectOp(
+        [x],
+        (t) => variance(t, axes),
+        map1(vr, (v) => v / n),
+        { rtol: 1e-5, atol: 1e-5, what: `variance [${axes}]` },
+      );
     }
   });
 
@@ -211,7 +222,12 @@ export function compositeSuite(ctx: ConformanceContext): void {
   it('composite gelu', async () => {
     const x = ctx.uniform(1060, [40], -6, 6);
     const c = Math.sqrt(2 / Math.PI);
-    await expectOp([x], E.gelu, map1(x, (v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3)))), TOL);
+    await expectOp(
+      [x],
+      E.gelu,
+      map1(x, (v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3)))),
+      TOL,
+    );
   });
 
   it('composite softplus', async () => {
@@ -222,11 +238,31 @@ export function compositeSuite(ctx: ConformanceContext): void {
 
   it('composite relu, clamp, square, rsqrt', async () => {
     const x = host([...ctx.uniform(1062, [30], -3, 3).values, 0, -1, 1], [33]);
-    await expectOp([x], E.relu, map1(x, (v) => Math.max(v, 0)), EXACT);
-    await expectOp([x], (t) => E.clamp(t, -1.5, 0.75), map1(x, (v) => Math.min(Math.max(v, -1.5), 0.75)), EXACT);
-    await expectOp([x], E.square, map1(x, (v) => Math.fround(v * v)), EXACT);
+    await expectOp(
+      [x],
+      E.relu,
+      map1(x, (v) => Math.max(v, 0)),
+      EXACT,
+    );
+    await expectOp(
+      [x],
+      (t) => E.clamp(t, -1.5, 0.75),
+      map1(x, (v) => Math.min(Math.max(v, -1.5), 0.75)),
+      EXACT,
+    );
+    await expectOp(
+      [x],
+      E.square,
+      map1(x, (v) => Math.fround(v * v)),
+      EXACT,
+    );
     const p = ctx.uniform(1063, [20], 0.1, 10);
-    await expectOp([p], E.rsqrt, map1(p, (v) => 1 / Math.sqrt(v)), TOL);
+    await expectOp(
+      [p],
+      E.rsqrt,
+      map1(p, (v) => 1 / Math.sqrt(v)),
+      TOL,
+    );
   });
 
   it('composite stack', async () => {
@@ -241,7 +277,10 @@ export function compositeSuite(ctx: ConformanceContext): void {
         axis,
       );
     for (const axis of [0, 1, 2]) {
-      await expectOp(hs, (...xs) => stack(xs, axis), withAxis(axis), { ...EXACT, what: `stack axis ${axis}` });
+      await expectOp(hs, (...xs) => stack(xs, axis), withAxis(axis), {
+        ...EXACT,
+        what: `stack axis ${axis}`,
+      });
     }
     await expectOp(hs, (...xs) => stack(xs, -1), withAxis(2), EXACT);
   });
@@ -263,7 +302,11 @@ export function compositeSuite(ctx: ConformanceContext): void {
             const begin = axis === 0 ? [at, 0] : [0, at];
             const end = axis === 0 ? [at + sizes[i], 6] : [4, at + sizes[i]];
             const e = sliceRef(xh, begin, end, [1, 1]);
-            await ctx.check(parts[i], e.values, { ...EXACT, shape: e.shape, what: `split axis ${axis} part ${i}` });
+            await ctx.check(parts[i], e.values, {
+              ...EXACT,
+              shape: e.shape,
+              what: `split axis ${axis} part ${i}`,
+            });
             at += sizes[i];
           }
         } finally {

@@ -9,11 +9,11 @@ import { it } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { dispose, seedToKey } from '../engine.js';
-import { cast, concat, pad, slice, take, transpose, broadcastTo } from '../ops/movement.js';
+import { full, rand, randn } from '../ops/creation.js';
 import * as E from '../ops/elementwise.js';
-import { argmax, argmin, max, min, sum } from '../ops/reduce.js';
 import { matmul } from '../ops/linalg.js';
-import { rand, randn, full } from '../ops/creation.js';
+import { broadcastTo, cast, concat, pad, slice, take, transpose } from '../ops/movement.js';
+import { argmax, argmin, max, min, sum } from '../ops/reduce.js';
 import { philoxFill } from '../random.js';
 import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -46,17 +46,72 @@ interface UnaryCase {
   readonly tol: Tolerance;
 }
 
-const stableSigmoid = (v: number): number => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+const stableSigmoid = (v: number): number =>
+  v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
 
 const UNARY: readonly UnaryCase[] = [
   { op: 'neg', dtype: 'float32', fn: E.neg, ref: (v) => -v, lo: -5, hi: 5, extras: [0], tol: EXACT },
   { op: 'abs', dtype: 'float32', fn: E.abs, ref: Math.abs, lo: -5, hi: 5, extras: [0, -3], tol: EXACT },
-  { op: 'sign', dtype: 'float32', fn: E.sign, ref: (v) => Math.sign(v) + 0, lo: -5, hi: 5, extras: [0, -0, 1e-30], tol: EXACT },
-  { op: 'exp', dtype: 'float32', fn: E.exp, ref: Math.exp, lo: -5, hi: 5, extras: [0, -20, 10], tol: TRANSCENDENTAL },
-  { op: 'log', dtype: 'float32', fn: E.log, ref: Math.log, lo: 0.05, hi: 20, extras: [1, 1e-6, 1e6], tol: TRANSCENDENTAL },
-  { op: 'log1p', dtype: 'float32', fn: E.log1p, ref: Math.log1p, lo: -0.5, hi: 5, extras: [0, 1e-7, -1e-7], tol: TRANSCENDENTAL },
-  { op: 'sqrt', dtype: 'float32', fn: E.sqrt, ref: Math.sqrt, lo: 0, hi: 50, extras: [0, 4, 1e-8], tol: TRANSCENDENTAL },
-  { op: 'tanh', dtype: 'float32', fn: E.tanh, ref: Math.tanh, lo: -4, hi: 4, extras: [0, 20, -20], tol: TRANSCENDENTAL },
+  {
+    op: 'sign',
+    dtype: 'float32',
+    fn: E.sign,
+    ref: (v) => Math.sign(v) + 0,
+    lo: -5,
+    hi: 5,
+    extras: [0, -0, 1e-30],
+    tol: EXACT,
+  },
+  {
+    op: 'exp',
+    dtype: 'float32',
+    fn: E.exp,
+    ref: Math.exp,
+    lo: -5,
+    hi: 5,
+    extras: [0, -20, 10],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    op: 'log',
+    dtype: 'float32',
+    fn: E.log,
+    ref: Math.log,
+    lo: 0.05,
+    hi: 20,
+    extras: [1, 1e-6, 1e6],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    op: 'log1p',
+    dtype: 'float32',
+    fn: E.log1p,
+    ref: Math.log1p,
+    lo: -0.5,
+    hi: 5,
+    extras: [0, 1e-7, -1e-7],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    op: 'sqrt',
+    dtype: 'float32',
+    fn: E.sqrt,
+    ref: Math.sqrt,
+    lo: 0,
+    hi: 50,
+    extras: [0, 4, 1e-8],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    op: 'tanh',
+    dtype: 'float32',
+    fn: E.tanh,
+    ref: Math.tanh,
+    lo: -4,
+    hi: 4,
+    extras: [0, 20, -20],
+    tol: TRANSCENDENTAL,
+  },
   {
     op: 'sigmoid',
     dtype: 'float32',
@@ -67,12 +122,66 @@ const UNARY: readonly UnaryCase[] = [
     extras: [0, 100, -100, 1000, -1000, 3e38, -3e38],
     tol: TRANSCENDENTAL,
   },
-  { op: 'sin', dtype: 'float32', fn: E.sin, ref: Math.sin, lo: -3, hi: 3, extras: [0], tol: { rtol: 1e-5, atol: 1e-5 } },
-  { op: 'cos', dtype: 'float32', fn: E.cos, ref: Math.cos, lo: -3, hi: 3, extras: [0], tol: { rtol: 1e-5, atol: 1e-5 } },
-  { op: 'floor', dtype: 'float32', fn: E.floor, ref: Math.floor, lo: -5, hi: 5, extras: [0, -2, 2, -1.5, 0.5, -0.5], tol: EXACT },
-  { op: 'neg', dtype: 'int32', fn: E.neg, ref: (v) => -v, lo: -100, hi: 100, extras: [0, 2147483647, -2147483647], tol: EXACT },
-  { op: 'abs', dtype: 'int32', fn: E.abs, ref: Math.abs, lo: -100, hi: 100, extras: [0, -2147483647], tol: EXACT },
-  { op: 'sign', dtype: 'int32', fn: E.sign, ref: (v) => Math.sign(v) + 0, lo: -100, hi: 100, extras: [0, -1, 1], tol: EXACT },
+  {
+    op: 'sin',
+    dtype: 'float32',
+    fn: E.sin,
+    ref: Math.sin,
+    lo: -3,
+    hi: 3,
+    extras: [0],
+    tol: { rtol: 1e-5, atol: 1e-5 },
+  },
+  {
+    op: 'cos',
+    dtype: 'float32',
+    fn: E.cos,
+    ref: Math.cos,
+    lo: -3,
+    hi: 3,
+    extras: [0],
+    tol: { rtol: 1e-5, atol: 1e-5 },
+  },
+  {
+    op: 'floor',
+    dtype: 'float32',
+    fn: E.floor,
+    ref: Math.floor,
+    lo: -5,
+    hi: 5,
+    extras: [0, -2, 2, -1.5, 0.5, -0.5],
+    tol: EXACT,
+  },
+  {
+    op: 'neg',
+    dtype: 'int32',
+    fn: E.neg,
+    ref: (v) => -v,
+    lo: -100,
+    hi: 100,
+    extras: [0, 2147483647, -2147483647],
+    tol: EXACT,
+  },
+  {
+    op: 'abs',
+    dtype: 'int32',
+    fn: E.abs,
+    ref: Math.abs,
+    lo: -100,
+    hi: 100,
+    extras: [0, -2147483647],
+    tol: EXACT,
+  },
+  {
+    op: 'sign',
+    dtype: 'int32',
+    fn: E.sign,
+    ref: (v) => Math.sign(v) + 0,
+    lo: -100,
+    hi: 100,
+    extras: [0, -1, 1],
+    tol: EXACT,
+  },
 ];
 
 interface BinaryCase {
@@ -81,18 +190,30 @@ interface BinaryCase {
   readonly fn: (a: Tensor, b: Tensor) => Tensor;
   readonly ref: (a: number, b: number) => number;
   /** Makes the two operands for the given shapes. */
-  readonly data: (ctx: ConformanceContext, seed: number, sa: readonly number[], sb: readonly number[]) => [HostTensor, HostTensor];
+  readonly data: (
+    ctx: ConformanceContext,
+    seed: number,
+    sa: readonly number[],
+    sb: readonly number[],
+  ) => [HostTensor, HostTensor];
   readonly tol: Tolerance;
 }
 
 const uniformPair =
   (lo: number, hi: number, lo2 = lo, hi2 = hi) =>
-  (ctx: ConformanceContext, seed: number, sa: readonly number[], sb: readonly number[]): [HostTensor, HostTensor] => [
-    ctx.uniform(seed, sa, lo, hi),
-    ctx.uniform(seed + 1, sb, lo2, hi2),
-  ];
+  (
+    ctx: ConformanceContext,
+    seed: number,
+    sa: readonly number[],
+    sb: readonly number[],
+  ): [HostTensor, HostTensor] => [ctx.uniform(seed, sa, lo, hi), ctx.uniform(seed + 1, sb, lo2, hi2)];
 /** Divisors away from zero, of both signs. */
-const divisorPair = (ctx: ConformanceContext, seed: number, sa: readonly number[], sb: readonly number[]): [HostTensor, HostTensor] => {
+const divisorPair = (
+  ctx: ConformanceContext,
+  seed: number,
+  sa: readonly number[],
+  sb: readonly number[],
+): [HostTensor, HostTensor] => {
   const b = ctx.uniform(seed + 1, sb, 0.5, 2);
   const sgn = ctx.rng(seed + 2);
   return [ctx.uniform(seed, sa, -4, 4), map1(b, (v) => (sgn() < 0.5 ? -v : v))];
@@ -100,7 +221,12 @@ const divisorPair = (ctx: ConformanceContext, seed: number, sa: readonly number[
 /** Small integers (as floats or ints), so that comparisons see ties. */
 const intPair =
   (lo: number, hi: number, nonzeroB = false) =>
-  (ctx: ConformanceContext, seed: number, sa: readonly number[], sb: readonly number[]): [HostTensor, HostTensor] => {
+  (
+    ctx: ConformanceContext,
+    seed: number,
+    sa: readonly number[],
+    sb: readonly number[],
+  ): [HostTensor, HostTensor] => {
     const a = ints(ctx, seed, sa, lo, hi);
     let b = ints(ctx, seed + 1, sb, lo, hi);
     if (nonzeroB) b = map1(b, (v) => (v === 0 ? 3 : v));
@@ -110,27 +236,71 @@ const boolPair = intPair(0, 1);
 
 const b01 = (x: boolean): number => (x ? 1 : 0);
 const int32 = (v: number): number => v | 0;
-const nanMax = (a: number, b: number): number => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.max(a, b));
-const nanMin = (a: number, b: number): number => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.min(a, b));
+const nanMax = (a: number, b: number): number =>
+  Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.max(a, b);
+const nanMin = (a: number, b: number): number =>
+  Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.min(a, b);
 
 const BINARY: readonly BinaryCase[] = [
   { op: 'add', dtype: 'float32', fn: E.add, ref: (a, b) => a + b, data: uniformPair(-10, 10), tol: ARITH },
   { op: 'sub', dtype: 'float32', fn: E.sub, ref: (a, b) => a - b, data: uniformPair(-10, 10), tol: ARITH },
   { op: 'mul', dtype: 'float32', fn: E.mul, ref: (a, b) => a * b, data: uniformPair(-10, 10), tol: ARITH },
   { op: 'div', dtype: 'float32', fn: E.div, ref: (a, b) => a / b, data: divisorPair, tol: ARITH },
-  { op: 'pow', dtype: 'float32', fn: E.pow, ref: (a, b) => a ** b, data: uniformPair(0.2, 3, -2.5, 2.5), tol: TRANSCENDENTAL },
+  {
+    op: 'pow',
+    dtype: 'float32',
+    fn: E.pow,
+    ref: (a, b) => a ** b,
+    data: uniformPair(0.2, 3, -2.5, 2.5),
+    tol: TRANSCENDENTAL,
+  },
   { op: 'maximum', dtype: 'float32', fn: E.maximum, ref: nanMax, data: intPair(-3, 3), tol: EXACT },
   { op: 'minimum', dtype: 'float32', fn: E.minimum, ref: nanMin, data: intPair(-3, 3), tol: EXACT },
   { op: 'eq', dtype: 'float32', fn: E.equal, ref: (a, b) => b01(a === b), data: intPair(-2, 2), tol: EXACT },
-  { op: 'ne', dtype: 'float32', fn: E.notEqual, ref: (a, b) => b01(a !== b), data: intPair(-2, 2), tol: EXACT },
+  {
+    op: 'ne',
+    dtype: 'float32',
+    fn: E.notEqual,
+    ref: (a, b) => b01(a !== b),
+    data: intPair(-2, 2),
+    tol: EXACT,
+  },
   { op: 'lt', dtype: 'float32', fn: E.lt, ref: (a, b) => b01(a < b), data: intPair(-2, 2), tol: EXACT },
   { op: 'le', dtype: 'float32', fn: E.le, ref: (a, b) => b01(a <= b), data: intPair(-2, 2), tol: EXACT },
   { op: 'gt', dtype: 'float32', fn: E.gt, ref: (a, b) => b01(a > b), data: intPair(-2, 2), tol: EXACT },
   { op: 'ge', dtype: 'float32', fn: E.ge, ref: (a, b) => b01(a >= b), data: intPair(-2, 2), tol: EXACT },
-  { op: 'add', dtype: 'int32', fn: E.add, ref: (a, b) => int32(a + b), data: intPair(-1000, 1000), tol: EXACT },
-  { op: 'sub', dtype: 'int32', fn: E.sub, ref: (a, b) => int32(a - b), data: intPair(-1000, 1000), tol: EXACT },
-  { op: 'mul', dtype: 'int32', fn: E.mul, ref: (a, b) => Math.imul(a, b), data: intPair(-1000, 1000), tol: EXACT },
-  { op: 'div', dtype: 'int32', fn: E.div, ref: (a, b) => Math.trunc(a / b), data: intPair(-20, 20, true), tol: EXACT },
+  {
+    op: 'add',
+    dtype: 'int32',
+    fn: E.add,
+    ref: (a, b) => int32(a + b),
+    data: intPair(-1000, 1000),
+    tol: EXACT,
+  },
+  {
+    op: 'sub',
+    dtype: 'int32',
+    fn: E.sub,
+    ref: (a, b) => int32(a - b),
+    data: intPair(-1000, 1000),
+    tol: EXACT,
+  },
+  {
+    op: 'mul',
+    dtype: 'int32',
+    fn: E.mul,
+    ref: (a, b) => Math.imul(a, b),
+    data: intPair(-1000, 1000),
+    tol: EXACT,
+  },
+  {
+    op: 'div',
+    dtype: 'int32',
+    fn: E.div,
+    ref: (a, b) => Math.trunc(a / b),
+    data: intPair(-20, 20, true),
+    tol: EXACT,
+  },
   { op: 'maximum', dtype: 'int32', fn: E.maximum, ref: Math.max, data: intPair(-5, 5), tol: EXACT },
   { op: 'minimum', dtype: 'int32', fn: E.minimum, ref: Math.min, data: intPair(-5, 5), tol: EXACT },
   { op: 'eq', dtype: 'int32', fn: E.equal, ref: (a, b) => b01(a === b), data: intPair(-2, 2), tol: EXACT },
@@ -139,8 +309,22 @@ const BINARY: readonly BinaryCase[] = [
   { op: 'le', dtype: 'int32', fn: E.le, ref: (a, b) => b01(a <= b), data: intPair(-2, 2), tol: EXACT },
   { op: 'gt', dtype: 'int32', fn: E.gt, ref: (a, b) => b01(a > b), data: intPair(-2, 2), tol: EXACT },
   { op: 'ge', dtype: 'int32', fn: E.ge, ref: (a, b) => b01(a >= b), data: intPair(-2, 2), tol: EXACT },
-  { op: 'and', dtype: 'bool', fn: E.logicalAnd, ref: (a, b) => b01(a !== 0 && b !== 0), data: boolPair, tol: EXACT },
-  { op: 'or', dtype: 'bool', fn: E.logicalOr, ref: (a, b) => b01(a !== 0 || b !== 0), data: boolPair, tol: EXACT },
+  {
+    op: 'and',
+    dtype: 'bool',
+    fn: E.logicalAnd,
+    ref: (a, b) => b01(a !== 0 && b !== 0),
+    data: boolPair,
+    tol: EXACT,
+  },
+  {
+    op: 'or',
+    dtype: 'bool',
+    fn: E.logicalOr,
+    ref: (a, b) => b01(a !== 0 || b !== 0),
+    data: boolPair,
+    tol: EXACT,
+  },
   { op: 'eq', dtype: 'bool', fn: E.equal, ref: (a, b) => b01(a === b), data: boolPair, tol: EXACT },
   { op: 'ne', dtype: 'bool', fn: E.notEqual, ref: (a, b) => b01(a !== b), data: boolPair, tol: EXACT },
 ];
@@ -286,7 +470,11 @@ export function primitiveSuite(ctx: ConformanceContext): void {
         // Negative axes count from the end.
         const y = fn(x, [-1, -3]);
         try {
-          await ctx.check(y, reduceRef(xh, [0, 2], init, comb).values, { rtol: 1e-6, atol: 1e-5, shape: [4] });
+          await ctx.check(y, reduceRef(xh, [0, 2], init, comb).values, {
+            rtol: 1e-6,
+            atol: 1e-5,
+            shape: [4],
+          });
         } finally {
           y.dispose();
         }
@@ -298,6 +486,46 @@ export function primitiveSuite(ctx: ConformanceContext): void {
   reduceCase('sum');
   reduceCase('max');
   reduceCase('min');
+
+  it('primitive reduce over size-1 axes', async () => {
+    // Reducing axes of extent 1 still visits their one element (an easy case for a layout optimiser
+    // to drop entirely).
+    const cases: readonly [number[], number[]][] = [
+      [[1], [0]],
+      [
+        [1, 1],
+        [0, 1],
+      ],
+      [[3, 1], [1]],
+      [[1, 3], [0]],
+      [[2, 1, 3], [1]],
+    ];
+    for (const [shape, axes] of cases) {
+      const xh = ctx.uniform(405, shape, -3, -1);
+      const x = ctx.upload(xh);
+      try {
+        for (const [name, fn, init, comb] of [
+          ['sum', sum, 0, (p: number, v: number) => p + v],
+          ['max', max, -Infinity, Math.max],
+          ['min', min, Infinity, Math.min],
+        ] as const) {
+          const y = fn(x, axes);
+          const e = reduceRef(xh, axes, init, comb);
+          try {
+            await ctx.check(y, e.values, {
+              ...EXACT,
+              shape: e.shape,
+              what: `${name} of [${shape}] over [${axes}]`,
+            });
+          } finally {
+            y.dispose();
+          }
+        }
+      } finally {
+        x.dispose();
+      }
+    }
+  });
 
   it('primitive reduce sum (int32, bool)', async () => {
     const ih = ints(ctx, 410, [4, 6], -1000, 1000);
@@ -311,8 +539,16 @@ export function primitiveSuite(ctx: ConformanceContext): void {
         const sb = sum(xb, axes);
         outs.push(si, sb);
         const add = (p: number, v: number) => p + v;
-        await ctx.check(si, reduceRef(ih, axes, 0, add).values, { ...EXACT, dtype: 'int32', what: `int32 sum [${axes}]` });
-        await ctx.check(sb, reduceRef(bh, axes, 0, add).values, { ...EXACT, dtype: 'int32', what: `bool sum [${axes}]` });
+        await ctx.check(si, reduceRef(ih, axes, 0, add).values, {
+          ...EXACT,
+          dtype: 'int32',
+          what: `int32 sum [${axes}]`,
+        });
+        await ctx.check(sb, reduceRef(bh, axes, 0, add).values, {
+          ...EXACT,
+          dtype: 'int32',
+          what: `bool sum [${axes}]`,
+        });
       }
     } finally {
       dispose([xi, xb, outs]);
@@ -326,8 +562,16 @@ export function primitiveSuite(ctx: ConformanceContext): void {
     const y2 = min(x, 0);
     const y3 = max(x);
     try {
-      await ctx.check(y1, reduceRef(ih, [1], -Infinity, Math.max).values, { ...EXACT, dtype: 'int32', shape: [5] });
-      await ctx.check(y2, reduceRef(ih, [0], Infinity, Math.min).values, { ...EXACT, dtype: 'int32', shape: [3] });
+      await ctx.check(y1, reduceRef(ih, [1], -Infinity, Math.max).values, {
+        ...EXACT,
+        dtype: 'int32',
+        shape: [5],
+      });
+      await ctx.check(y2, reduceRef(ih, [0], Infinity, Math.min).values, {
+        ...EXACT,
+        dtype: 'int32',
+        shape: [3],
+      });
       await ctx.check(y3, [Math.max(...ih.values)], { ...EXACT, dtype: 'int32', shape: [] });
     } finally {
       dispose([x, y1, y2, y3]);
@@ -347,7 +591,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
             const y = fn(t, axis);
             const expected = argRef(xh, axis, name === 'argmax');
             try {
-              await ctx.check(y, expected.values, { ...EXACT, shape: expected.shape, dtype: 'int32', what: `${name} axis ${axis} ${t.dtype}` });
+              await ctx.check(y, expected.values, {
+                ...EXACT,
+                shape: expected.shape,
+                dtype: 'int32',
+                what: `${name} axis ${axis} ${t.dtype}`,
+              });
             } finally {
               y.dispose();
             }
@@ -391,7 +640,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
       const y = matmul(a, b);
       const expected = matmulRef(ah, bh);
       try {
-        await ctx.check(y, expected.values, { rtol: 1e-5, atol: 1e-5, shape: expected.shape, dtype: 'float32' });
+        await ctx.check(y, expected.values, {
+          rtol: 1e-5,
+          atol: 1e-5,
+          shape: expected.shape,
+          dtype: 'float32',
+        });
       } finally {
         dispose([a, b, y]);
       }
@@ -406,7 +660,13 @@ export function primitiveSuite(ctx: ConformanceContext): void {
       for (const transposeB of [false, true]) {
         for (const shared of [false, true]) {
           const ash = transposeA ? [batch, k, m] : [batch, m, k];
-          const bsh = shared ? (transposeB ? [1, n, k] : [1, k, n]) : transposeB ? [batch, n, k] : [batch, k, n];
+          const bsh = shared
+            ? transposeB
+              ? [1, n, k]
+              : [1, k, n]
+            : transposeB
+              ? [batch, n, k]
+              : [batch, k, n];
           const ah = ctx.uniform(700, ash);
           const bh = ctx.uniform(701, bsh);
           const a = ctx.upload(ah);
@@ -451,12 +711,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
           from === 'float32'
             ? [0, -0, 0.5, -0.5, 2.7, -2.7, 3, -3, 1e6 + 0.5, -123.99, 1e-20]
             : from === 'int32'
-              ? [0, 1, -1, 7, -123456, 16777217, 2147483647, -2147483648]
+              ? // 16777217 rounds to 16777216 both to nearest and toward zero (WGSL allows either).
+                [0, 1, -1, 7, -123456, 16777217, 2147483520, -2147483648]
               : [0, 1, 1, 0, 1];
         const xh = host(values, [values.length]);
         const x = ctx.upload(xh, undefined, from);
         const y = cast(x, to);
-        // The input as stored (float32 rounds 16777217 on the way in for int32 -> float32 below).
         const stored = from === 'float32' ? f32(values) : Float64Array.from(values);
         const expected = stored.map((v) => (to === 'float32' ? Math.fround(castRef(v, to)) : castRef(v, to)));
         try {
@@ -485,7 +745,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
           const y = transpose(x, perm);
           const expected = transposeRef(xh, perm);
           try {
-            await ctx.check(y, expected.values, { ...EXACT, shape: expected.shape, dtype, what: `perm [${perm}] ${dtype}` });
+            await ctx.check(y, expected.values, {
+              ...EXACT,
+              shape: expected.shape,
+              dtype,
+              what: `perm [${perm}] ${dtype}`,
+            });
           } finally {
             y.dispose();
           }
@@ -502,17 +767,49 @@ export function primitiveSuite(ctx: ConformanceContext): void {
     const cases: readonly [number[], (number | null)[], number[], number[], number[], number[]][] = [
       // begin, end, step as given; then the normalised begin, end, step for the reference.
       [[1], [6], [1], [1, 0, 0], [6, 9, 4], [1, 1, 1]],
-      [[1, 0], [7, 9], [2, 3], [1, 0, 0], [7, 9, 4], [2, 3, 1]],
-      [[-3, 2, 1], [null, -1, 4], [1, 2, 2], [4, 2, 1], [7, 8, 4], [1, 2, 2]],
-      [[0, 8], [7, 100], [3, 1], [0, 8, 0], [7, 9, 4], [3, 1, 1]],
-      [[2, 1, 3], [3, 2, 4], [1, 1, 1], [2, 1, 3], [3, 2, 4], [1, 1, 1]],
+      [
+        [1, 0],
+        [7, 9],
+        [2, 3],
+        [1, 0, 0],
+        [7, 9, 4],
+        [2, 3, 1],
+      ],
+      [
+        [-3, 2, 1],
+        [null, -1, 4],
+        [1, 2, 2],
+        [4, 2, 1],
+        [7, 8, 4],
+        [1, 2, 2],
+      ],
+      [
+        [0, 8],
+        [7, 100],
+        [3, 1],
+        [0, 8, 0],
+        [7, 9, 4],
+        [3, 1, 1],
+      ],
+      [
+        [2, 1, 3],
+        [3, 2, 4],
+        [1, 1, 1],
+        [2, 1, 3],
+        [3, 2, 4],
+        [1, 1, 1],
+      ],
     ];
     try {
       for (const [b, e, s, nb, ne, ns] of cases) {
         const y = slice(x, b, e, s);
         const expected = sliceRef(xh, nb, ne, ns);
         try {
-          await ctx.check(y, expected.values, { ...EXACT, shape: expected.shape, what: `slice [${b}]:[${e}]:[${s}]` });
+          await ctx.check(y, expected.values, {
+            ...EXACT,
+            shape: expected.shape,
+            what: `slice [${b}]:[${e}]:[${s}]`,
+          });
         } finally {
           y.dispose();
         }
@@ -524,11 +821,20 @@ export function primitiveSuite(ctx: ConformanceContext): void {
 
   it('primitive strided via broadcastTo', async () => {
     const cases: readonly [number[], number[]][] = [
-      [[3, 1], [2, 3, 4]],
+      [
+        [3, 1],
+        [2, 3, 4],
+      ],
       [[4], [3, 4]],
       [[], [2, 2]],
-      [[1, 1, 5], [2, 3, 5]],
-      [[2, 1, 3], [2, 4, 3]],
+      [
+        [1, 1, 5],
+        [2, 3, 5],
+      ],
+      [
+        [2, 1, 3],
+        [2, 4, 3],
+      ],
     ];
     for (const [from, to] of cases) {
       const xh = ctx.uniform(820, from);
@@ -557,10 +863,14 @@ export function primitiveSuite(ctx: ConformanceContext): void {
       ];
       for (const [shape, strides, offset] of cases) {
         const id = be.strided(x, shape, strides, offset);
-        ctx.expectClose(await readKernel(be, id, shape, 'float32'), stridedRef(xh, shape, strides, offset).values, {
-          ...EXACT,
-          what: `shape [${shape}] strides [${strides}] offset ${offset}`,
-        });
+        ctx.expectClose(
+          await readKernel(be, id, shape, 'float32'),
+          stridedRef(xh, shape, strides, offset).values,
+          {
+            ...EXACT,
+            what: `shape [${shape}] strides [${strides}] offset ${offset}`,
+          },
+        );
       }
     } finally {
       x.dispose();
@@ -599,7 +909,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
           const y = pad(x, widths, value);
           const expected = padRef(xh, widths, value);
           try {
-            await ctx.check(y, expected.values, { ...EXACT, shape: expected.shape, dtype, what: `pad ${dtype} ${JSON.stringify(widths)}` });
+            await ctx.check(y, expected.values, {
+              ...EXACT,
+              shape: expected.shape,
+              dtype,
+              what: `pad ${dtype} ${JSON.stringify(widths)}`,
+            });
           } finally {
             y.dispose();
           }
@@ -624,7 +939,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
         const y = concat(xs, axis);
         const expected = concatRef(hs, axis);
         try {
-          await ctx.check(y, expected.values, { ...EXACT, shape: expected.shape, dtype, what: `concat ${dtype} axis ${axis}` });
+          await ctx.check(y, expected.values, {
+            ...EXACT,
+            shape: expected.shape,
+            dtype,
+            what: `concat ${dtype} axis ${axis}`,
+          });
         } finally {
           dispose([xs, y]);
         }
@@ -653,7 +973,11 @@ export function primitiveSuite(ctx: ConformanceContext): void {
         const yi = take(xi, idx, axis);
         try {
           const e = takeRef(xh, ih, axis);
-          await ctx.check(y, e.values, { ...EXACT, shape: e.shape, what: `take axis ${axis} indices [${ih.shape}]` });
+          await ctx.check(y, e.values, {
+            ...EXACT,
+            shape: e.shape,
+            what: `take axis ${axis} indices [${ih.shape}]`,
+          });
           await ctx.check(yi, takeRef(xih, ih, axis).values, { ...EXACT, shape: e.shape, dtype: 'int32' });
         } finally {
           dispose([idx, y, yi]);
@@ -691,7 +1015,12 @@ export function primitiveSuite(ctx: ConformanceContext): void {
   // ------------------------------------------------------------------------------------------------
   // Random numbers
 
-  const philox = (dist: 'uniform' | 'normal' | 'bits', size: number, key: readonly [number, number], offset: number) => {
+  const philox = (
+    dist: 'uniform' | 'normal' | 'bits',
+    size: number,
+    key: readonly [number, number],
+    offset: number,
+  ) => {
     const out = dist === 'bits' ? new Int32Array(size) : new Float32Array(size);
     philoxFill(dist, out, key, offset);
     return Float64Array.from(out);
@@ -723,7 +1052,10 @@ export function primitiveSuite(ctx: ConformanceContext): void {
     ] as const) {
       const id = be.random('uniform', size, key, offset);
       const got = await readKernel(be, id, [size], 'float32');
-      ctx.expectClose(got, philox('uniform', size, key, offset), { ...EXACT, what: `uniform key [${key}] offset ${offset}` });
+      ctx.expectClose(got, philox('uniform', size, key, offset), {
+        ...EXACT,
+        what: `uniform key [${key}] offset ${offset}`,
+      });
     }
     // Through core: an explicit seed is key seedToKey(seed), offset 0, also above 2^32.
     for (const seed of [42, 2 ** 40 + 5]) {
@@ -779,8 +1111,13 @@ export function primitiveSuite(ctx: ConformanceContext): void {
     };
     check('uniform mean', mu, 0.5, 0.01);
     check('uniform variance', vu, 1 / 12, 0.005);
-    check('uniform min', Math.min(...u), 0, 0.001);
-    if (!(Math.max(...u) < 1)) throw new Error('uniform values must be below 1');
+    check(
+      'uniform min',
+      u.reduce((p, v) => Math.min(p, v), 1),
+      0,
+      0.001,
+    );
+    if (!(u.reduce((p, v) => Math.max(p, v), 0) < 1)) throw new Error('uniform values must be below 1');
     check('normal mean', mz, 0, 0.03);
     check('normal variance', vz, 1, 0.03);
     let ones = 0;
@@ -803,7 +1140,10 @@ export function primitiveSuite(ctx: ConformanceContext): void {
       const want = ref
         ? await readKernel(ref, ref.random(dist, size, key, offset), [size], dtype)
         : philox(dist, size, key, offset);
-      ctx.expectClose(got, want, { ...(dist === 'normal' ? { rtol: 1e-5, atol: 1e-5 } : EXACT), what: `${dist} vs reference` });
+      ctx.expectClose(got, want, {
+        ...(dist === 'normal' ? { rtol: 1e-5, atol: 1e-5 } : EXACT),
+        what: `${dist} vs reference`,
+      });
     }
   });
 
@@ -824,12 +1164,19 @@ export function primitiveSuite(ctx: ConformanceContext): void {
     for (const [dtype, value, expected] of cases) {
       const t = full([3, 5], value, { dtype });
       try {
-        await ctx.check(t, new Array(15).fill(expected), { ...EXACT, shape: [3, 5], dtype, what: `fill ${dtype} ${value}` });
+        await ctx.check(t, new Array(15).fill(expected), {
+          ...EXACT,
+          shape: [3, 5],
+          dtype,
+          what: `fill ${dtype} ${value}`,
+        });
       } finally {
         t.dispose();
       }
     }
     const be = ctx.backend();
-    ctx.expectClose(await readKernel(be, be.fill(0, 'float32', 1), [0], 'float32'), [], { what: 'empty fill' });
+    ctx.expectClose(await readKernel(be, be.fill(0, 'float32', 1), [0], 'float32'), [], {
+      what: 'empty fill',
+    });
   });
 }

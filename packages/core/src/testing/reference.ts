@@ -150,7 +150,12 @@ export function transposeRef(x: HostTensor, perm: readonly number[]): HostTensor
 }
 
 /** `x[b0:e0:s0, ...]` with non-negative, in-range bounds. */
-export function sliceRef(x: HostTensor, begin: readonly number[], end: readonly number[], step: readonly number[]): HostTensor {
+export function sliceRef(
+  x: HostTensor,
+  begin: readonly number[],
+  end: readonly number[],
+  step: readonly number[],
+): HostTensor {
   const shape = x.shape.map((_, d) => Math.max(0, Math.ceil((end[d] - begin[d]) / step[d])));
   const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) {
@@ -161,7 +166,12 @@ export function sliceRef(x: HostTensor, begin: readonly number[], end: readonly 
 }
 
 /** Strided gather: `out[idx] = x.flat[offset + sum idx[d] * strides[d]]`. */
-export function stridedRef(x: HostTensor, shape: readonly number[], strides: readonly number[], offset: number): HostTensor {
+export function stridedRef(
+  x: HostTensor,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): HostTensor {
   const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) {
     const idx = unravel(i, shape);
@@ -173,7 +183,11 @@ export function stridedRef(x: HostTensor, shape: readonly number[], strides: rea
 }
 
 /** Constant padding. */
-export function padRef(x: HostTensor, widths: readonly (readonly [number, number])[], value: number): HostTensor {
+export function padRef(
+  x: HostTensor,
+  widths: readonly (readonly [number, number])[],
+  value: number,
+): HostTensor {
   const shape = x.shape.map((d, i) => d + widths[i][0] + widths[i][1]);
   const out = new Float64Array(sizeOf(shape)).fill(value);
   for (let i = 0; i < x.values.length; i++) {
