@@ -131,11 +131,18 @@ export interface ComplexScanArgs {
 
 /** Bytes and buffers a backend holds right now. */
 export interface BackendMemory {
-  /** Bytes of live tensor buffers (pooled free buffers are reported separately, if any). */
+  /**
+   * Logical bytes of live buffers: elements times `bytesPerElement(dtype)` (one byte per bool), so
+   * every backend reports the same figure for the same tensors. Padding, size classes and wider
+   * device representations are not counted here.
+   */
   readonly bytes: number;
   /** Number of live buffers. */
   readonly buffers: number;
-  /** Bytes held in a reuse pool but not owned by any tensor (0 for backends without a pool). */
+  /**
+   * Device bytes held beyond the logical figure: free buffers kept in a reuse pool, and the padding
+   * or wider storage of live ones (0 or absent for backends without either).
+   */
   readonly pooledBytes?: number;
 }
 

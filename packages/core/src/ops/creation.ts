@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend.js';
 import { allocHost, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
-import { getBackend, nextRandom, seedToKey } from '../engine.js';
+import { getBackend, nextRandom, tidy as scoped, seedToKey } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { checkShape, sizeOf } from '../shape.js';
 import type { NestedArray, Tensor } from '../tensor.js';
@@ -175,14 +175,18 @@ function draw(
 
 /** Uniform float32 values in `[lo, hi)`. */
 export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
-  const u = draw('rand', 'uniform', shape, options);
-  return lo === 0 && hi === 1 ? u : add(mul(u, hi - lo), lo);
+  return scoped(() => {
+    const u = draw('rand', 'uniform', shape, options);
+    return lo === 0 && hi === 1 ? u : add(mul(u, hi - lo), lo);
+  });
 }
 
 /** Normal float32 values with the given mean and standard deviation. */
 export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
-  const z = draw('randn', 'normal', shape, options);
-  return mean === 0 && std === 1 ? z : add(mul(z, std), mean);
+  return scoped(() => {
+    const z = draw('randn', 'normal', shape, options);
+    return mean === 0 && std === 1 ? z : add(mul(z, std), mean);
+  });
 }
 
 /** Uniform int32 values in `[lo, hi)`. */
@@ -192,13 +196,15 @@ export function randint(
   hi: number,
   options: RandomOptions = {},
 ): Tensor {
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {
-    throw new ValueError('randint', `needs integers lo < hi, got [${lo}, ${hi})`);
-  }
-  if ((options.dtype ?? 'int32') !== 'int32') throw new DTypeError('randint', `dtype must be int32`);
-  const u = draw('randint', 'uniform', shape, options);
-  // float32 rounding can lift u * n to n for large n: clamp to the last value.
-  return add(minimum(cast(floor(mul(u, hi - lo)), 'int32'), hi - lo - 1), lo);
+  return scoped(() => {
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {
+      throw new ValueError('randint', `needs integers lo < hi, got [${lo}, ${hi})`);
+    }
+    if ((options.dtype ?? 'int32') !== 'int32') throw new DTypeError('randint', `dtype must be int32`);
+    const u = draw('randint', 'uniform', shape, options);
+    // float32 rounding can lift u * n to n for large n: clamp to the last value.
+    return add(minimum(cast(floor(mul(u, hi - lo)), 'int32'), hi - lo - 1), lo);
+  });
 }
 
 /** Copies a tensor to another backend (reads it back, then uploads it). */

@@ -5,13 +5,13 @@
  */
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
-import { record } from '../engine.js';
+import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ValueError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
 import { sum } from './reduce.js';
-import { backendOf, checkDType, checkSameDType, pair, type TensorLike, wrap } from './util.js';
+import { backendOf, checkDType, checkSameDType, pair, scalarOn, type TensorLike, wrap } from './util.js';
 
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
@@ -41,6 +41,17 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return reshape(s, shape);
 }
 
+/**
+ * Disposes the rank-0 tensors made from JS number operands once the kernel has them, so that
+ * `mul(x, 2)` outside `tidy` leaves nothing behind (a VJP that needs one keeps it: disposal of a tensor
+ * made under an open tape waits for the tape to close).
+ */
+function releaseScalars(given: readonly TensorLike[], made: readonly Tensor[]): void {
+  given.forEach((g, i) => {
+    if (typeof g === 'number') made[i].dispose();
+  });
+}
+
 function binary(
   op: BinaryOp,
   a: TensorLike,
@@ -61,6 +72,7 @@ function binary(
       return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
     });
   }
+  releaseScalars([a, b], [x, z]);
   return y;
 }
 
@@ -79,7 +91,7 @@ export const log1p = (x: Tensor): Tensor => unary('log1p', x, FLOAT, (g, x) => d
 /** Square root. */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, FLOAT, (g, _x, y) => div(g, mul(y, 2)));
 /** `1 / sqrt(x)`. */
-export const rsqrt = (x: Tensor): Tensor => div(1, sqrt(x));
+export const rsqrt = (x: Tensor): Tensor => scoped(() => div(1, sqrt(x)));
 /** Hyperbolic tangent. */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, FLOAT, (g, _x, y) => mul(g, sub(1, mul(y, y))));
 /** Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|. */
@@ -147,10 +159,9 @@ export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
-  if (typeof a === 'number' && typeof b === 'number') {
-    [a, b] = pair(op, a, b);
-  }
-  const [x, z] = pair(op, a, b);
+  const home = backendOf(op, cond);
+  const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype) : a;
+  const z = typeof b === 'number' ? scalarOn(home, b, x.dtype) : b;
   checkSameDType(op, x, z);
   const be = backendOf(op, cond, x, z);
   const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
@@ -159,13 +170,14 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     const gg = g as Tensor;
     return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
   });
+  releaseScalars([a, b], [x, z]);
   return y;
 }
 
 /** `x * x`. */
 export const square = (x: Tensor): Tensor => mul(x, x);
 /** `max(x, 0)`; the gradient at 0 is 0. */
-export const relu = (x: Tensor): Tensor => where(gt(x, 0), x, 0);
+export const relu = (x: Tensor): Tensor => scoped(() => where(gt(x, 0), x, 0));
 /**
  * `log(1 + e^x)`, computed stably: `x + log1p(e^-x)` for `x > 0`, `log1p(e^x)` otherwise. Each branch
  * only sees arguments clipped to its own side (so the unused one never overflows to a NaN gradient),
@@ -173,19 +185,28 @@ export const relu = (x: Tensor): Tensor => where(gt(x, 0), x, 0);
  * would give 0 there, where both kinks meet).
  */
 export function softplus(x: Tensor): Tensor {
-  const pos = gt(x, 0);
-  return where(pos, add(x, log1p(exp(neg(maximum(x, 0))))), log1p(exp(minimum(x, 0))));
+  return scoped(() => {
+    const pos = gt(x, 0);
+    return where(pos, add(x, log1p(exp(neg(maximum(x, 0))))), log1p(exp(minimum(x, 0))));
+  });
 }
 /**
  * GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
  */
 export function gelu(x: Tensor): Tensor {
-  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return mul(mul(x, 0.5), add(tanh(inner), 1));
+  return scoped(() => {
+    const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+    return mul(mul(x, 0.5), add(tanh(inner), 1));
+  });
 }
 /** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
-  if (!(lo <= hi))
-    throw new ValueError('clamp', `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`);
-  return minimum(maximum(x, lo), hi);
+  return scoped(() => {
+    if (!(lo <= hi))
+      throw new ValueError(
+        'clamp',
+        `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`,
+      );
+    return minimum(maximum(x, lo), hi);
+  });
 }

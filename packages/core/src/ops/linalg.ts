@@ -4,7 +4,7 @@
  * product and its VJP are single 2-D products and the weight gradient never materialises per-batch
  * copies. Transposes in the VJP are passed to the kernel as flags rather than materialised.
  */
-import { record } from '../engine.js';
+import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -55,44 +55,46 @@ function sumBatch(g: Tensor, batch: number): Tensor {
  * dimensions; a 1-D operand is a vector (its dimension is removed from the result).
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  const op = 'matmul';
-  backendOf(op, a, b);
-  checkDType(op, ['float32'], a, b);
-  if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError(
-      op,
-      `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
-    );
-  }
-  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
-  const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
-  const [m, k] = a2.shape.slice(-2);
-  const [k2, n] = b2.shape.slice(-2);
-  if (k !== k2) {
-    throw new ShapeError(
-      op,
-      `inner dimensions differ: ${a.dtype}${fmtShape(a.shape)} @ ${b.dtype}${fmtShape(b.shape)} (${k} vs ${k2})`,
-    );
-  }
-  const batchA = a2.shape.slice(0, -2);
-  const batchB = b2.shape.slice(0, -2);
-  const batch = broadcastShapes(op, batchA, batchB);
-  let out: Tensor;
-  if (sizeOf(batchB) === 1 && batchB.length <= batchA.length) {
-    // Fold the left batch into rows: one 2-D product.
-    out = reshape(mm3(reshape(a2, [1, sizeOf(batchA) * m, k]), reshape(b2, [1, k, n]), false, false), [
-      ...batch,
-      m,
-      n,
-    ]);
-  } else {
-    const lhs = shapesEqual(batchA, batch) || sizeOf(batchA) === 1 ? a2 : broadcastTo(a2, [...batch, m, k]);
-    const rhs = shapesEqual(batchB, batch) || sizeOf(batchB) === 1 ? b2 : broadcastTo(b2, [...batch, k, n]);
-    const la = reshape(lhs, [sizeOf(lhs.shape.slice(0, -2)), m, k]);
-    const rb = reshape(rhs, [sizeOf(rhs.shape.slice(0, -2)), k, n]);
-    out = reshape(mm3(la, rb, false, false), [...batch, m, n]);
-  }
-  if (a.rank === 1) out = reshape(out, [...out.shape.slice(0, -2), n]);
-  if (b.rank === 1) out = reshape(out, out.shape.slice(0, -1));
-  return out;
+  return scoped(() => {
+    const op = 'matmul';
+    backendOf(op, a, b);
+    checkDType(op, ['float32'], a, b);
+    if (a.rank === 0 || b.rank === 0) {
+      throw new ShapeError(
+        op,
+        `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+      );
+    }
+    const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const [m, k] = a2.shape.slice(-2);
+    const [k2, n] = b2.shape.slice(-2);
+    if (k !== k2) {
+      throw new ShapeError(
+        op,
+        `inner dimensions differ: ${a.dtype}${fmtShape(a.shape)} @ ${b.dtype}${fmtShape(b.shape)} (${k} vs ${k2})`,
+      );
+    }
+    const batchA = a2.shape.slice(0, -2);
+    const batchB = b2.shape.slice(0, -2);
+    const batch = broadcastShapes(op, batchA, batchB);
+    let out: Tensor;
+    if (sizeOf(batchB) === 1 && batchB.length <= batchA.length) {
+      // Fold the left batch into rows: one 2-D product.
+      out = reshape(mm3(reshape(a2, [1, sizeOf(batchA) * m, k]), reshape(b2, [1, k, n]), false, false), [
+        ...batch,
+        m,
+        n,
+      ]);
+    } else {
+      const lhs = shapesEqual(batchA, batch) || sizeOf(batchA) === 1 ? a2 : broadcastTo(a2, [...batch, m, k]);
+      const rhs = shapesEqual(batchB, batch) || sizeOf(batchB) === 1 ? b2 : broadcastTo(b2, [...batch, k, n]);
+      const la = reshape(lhs, [sizeOf(lhs.shape.slice(0, -2)), m, k]);
+      const rb = reshape(rhs, [sizeOf(rhs.shape.slice(0, -2)), k, n]);
+      out = reshape(mm3(la, rb, false, false), [...batch, m, n]);
+    }
+    if (a.rank === 1) out = reshape(out, [...out.shape.slice(0, -2), n]);
+    if (b.rank === 1) out = reshape(out, out.shape.slice(0, -1));
+    return out;
+  });
 }

@@ -5,7 +5,7 @@
  * Keeping tensors contiguous means every kernel of every backend reads plain row-major buffers.
  */
 import type { DType } from '../dtype.js';
-import { record, shareStorage } from '../engine.js';
+import { record, tidy as scoped, shareStorage } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { broadcastShapes, checkShape, normAxes, normAxis, shapesEqual, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -254,17 +254,19 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Stacks tensors of one shape along a new `axis`. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new ValueError('stack', 'needs at least one tensor');
-  const ax = normAxis('stack', axis, xs[0].rank + 1);
-  for (const x of xs) {
-    if (!shapesEqual(x.shape, xs[0].shape)) {
-      throw new ShapeError('stack', `shapes differ: ${xs.map((t) => fmtShape(t.shape)).join(', ')}`);
+  return scoped(() => {
+    if (xs.length === 0) throw new ValueError('stack', 'needs at least one tensor');
+    const ax = normAxis('stack', axis, xs[0].rank + 1);
+    for (const x of xs) {
+      if (!shapesEqual(x.shape, xs[0].shape)) {
+        throw new ShapeError('stack', `shapes differ: ${xs.map((t) => fmtShape(t.shape)).join(', ')}`);
+      }
     }
-  }
-  return concat(
-    xs.map((x) => expandDims(x, ax)),
-    ax,
-  );
+    return concat(
+      xs.map((x) => expandDims(x, ax)),
+      ax,
+    );
+  });
 }
 
 /** Splits `x` along `axis` into pieces of the given sizes (summing to the dimension). */
@@ -308,13 +310,15 @@ export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
 
 /** One-hot encoding of int32 `indices` as float32 with a new last dimension of size `depth`. */
 export function oneHot(indices: Tensor, depth: number): Tensor {
-  const op = 'oneHot';
-  const be = backendOf(op, indices);
-  checkDType(op, ['int32'], indices);
-  if (!Number.isInteger(depth) || depth < 1)
-    throw new ValueError(op, `depth must be a positive integer, got ${depth}`);
-  const eye = wrap(be, be.write(identity(depth), 'float32'), [depth, depth], 'float32');
-  return take(eye, indices, 0);
+  return scoped(() => {
+    const op = 'oneHot';
+    const be = backendOf(op, indices);
+    checkDType(op, ['int32'], indices);
+    if (!Number.isInteger(depth) || depth < 1)
+      throw new ValueError(op, `depth must be a positive integer, got ${depth}`);
+    const eye = wrap(be, be.write(identity(depth), 'float32'), [depth, depth], 'float32');
+    return take(eye, indices, 0);
+  });
 }
 
 function identity(n: number): Float32Array {

@@ -3,6 +3,8 @@
  * normalisation, and the losses. Being composites, their gradients come from the primitives' VJPs
  * and are checked by the conformance kit like everything else.
  */
+
+import { tidy as scoped } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { normAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -13,14 +15,18 @@ import { checkDType } from './util.js';
 
 /** `exp(x) / sum(exp(x))` along `axis`. */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(logSoftmax(x, axis));
+  return scoped(() => {
+    return exp(logSoftmax(x, axis));
+  });
 }
 
 /** `x - logsumexp(x)` along `axis`. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  checkDType('logSoftmax', ['float32'], x);
-  const ax = normAxis('logSoftmax', axis, x.rank);
-  return sub(x, logsumexp(x, ax, true));
+  return scoped(() => {
+    checkDType('logSoftmax', ['float32'], x);
+    const ax = normAxis('logSoftmax', axis, x.rank);
+    return sub(x, logsumexp(x, ax, true));
+  });
 }
 
 /** Options of the normalisations. */
@@ -35,22 +41,26 @@ export interface NormOptions {
 
 /** Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`. */
 export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
-  checkDType('layerNorm', ['float32'], x);
-  if (x.rank === 0) throw new ShapeError('layerNorm', 'needs rank >= 1');
-  const m = mean(x, -1, true);
-  const v = variance(x, -1, true);
-  let y = mul(sub(x, m), rsqrt(add(v, options.eps ?? 1e-5)));
-  if (options.weight) y = mul(y, options.weight);
-  if (options.bias) y = add(y, options.bias);
-  return y;
+  return scoped(() => {
+    checkDType('layerNorm', ['float32'], x);
+    if (x.rank === 0) throw new ShapeError('layerNorm', 'needs rank >= 1');
+    const m = mean(x, -1, true);
+    const v = variance(x, -1, true);
+    let y = mul(sub(x, m), rsqrt(add(v, options.eps ?? 1e-5)));
+    if (options.weight) y = mul(y, options.weight);
+    if (options.bias) y = add(y, options.bias);
+    return y;
+  });
 }
 
 /** RMS normalisation over the last axis: `x / sqrt(mean(x^2) + eps) * weight`. */
 export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Tensor {
-  checkDType('rmsNorm', ['float32'], x);
-  if (x.rank === 0) throw new ShapeError('rmsNorm', 'needs rank >= 1');
-  const y = mul(x, rsqrt(add(mean(square(x), -1, true), options.eps ?? 1e-5)));
-  return options.weight ? mul(y, options.weight) : y;
+  return scoped(() => {
+    checkDType('rmsNorm', ['float32'], x);
+    if (x.rank === 0) throw new ShapeError('rmsNorm', 'needs rank >= 1');
+    const y = mul(x, rsqrt(add(mean(square(x), -1, true), options.eps ?? 1e-5)));
+    return options.weight ? mul(y, options.weight) : y;
+  });
 }
 
 /** How a loss reduces over examples. */
@@ -61,44 +71,48 @@ export type Reduction = 'mean' | 'sum' | 'none';
  * probabilities of the logits' shape). Mean over examples by default.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
-  const op = 'crossEntropy';
-  checkDType(op, ['float32'], logits);
-  if (logits.rank === 0) throw new ShapeError(op, 'logits need a class axis');
-  const classes = logits.shape[logits.rank - 1];
-  let target: Tensor;
-  if (labels.dtype === 'int32') {
-    if (!shapesEqual(labels.shape, logits.shape.slice(0, -1))) {
-      throw new ShapeError(
-        op,
-        `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
-      );
-    }
-    target = oneHot(labels, classes);
-  } else if (labels.dtype === 'float32') {
-    if (!shapesEqual(labels.shape, logits.shape)) {
-      throw new ShapeError(
-        op,
-        `probabilities ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
-      );
-    }
-    target = labels;
-  } else
-    throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
-  const perExample = neg(sum(mul(target, logSoftmax(logits, -1)), -1));
-  return reduce(perExample, reduction);
+  return scoped(() => {
+    const op = 'crossEntropy';
+    checkDType(op, ['float32'], logits);
+    if (logits.rank === 0) throw new ShapeError(op, 'logits need a class axis');
+    const classes = logits.shape[logits.rank - 1];
+    let target: Tensor;
+    if (labels.dtype === 'int32') {
+      if (!shapesEqual(labels.shape, logits.shape.slice(0, -1))) {
+        throw new ShapeError(
+          op,
+          `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
+        );
+      }
+      target = oneHot(labels, classes);
+    } else if (labels.dtype === 'float32') {
+      if (!shapesEqual(labels.shape, logits.shape)) {
+        throw new ShapeError(
+          op,
+          `probabilities ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`,
+        );
+      }
+      target = labels;
+    } else
+      throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
+    const perExample = neg(sum(mul(target, logSoftmax(logits, -1)), -1));
+    return reduce(perExample, reduction);
+  });
 }
 
 /** Mean squared error between `prediction` and `target` of one shape. */
 export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  const op = 'mse';
-  checkDType(op, ['float32'], prediction, target);
-  if (!shapesEqual(prediction.shape, target.shape)) {
-    throw new ShapeError(
-      op,
-      `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} differ`,
-    );
-  }
-  return reduce(square(sub(prediction, target)), reduction);
+  return scoped(() => {
+    const op = 'mse';
+    checkDType(op, ['float32'], prediction, target);
+    if (!shapesEqual(prediction.shape, target.shape)) {
+      throw new ShapeError(
+        op,
+        `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} differ`,
+      );
+    }
+    return reduce(square(sub(prediction, target)), reduction);
+  });
 }
 
 function reduce(x: Tensor, reduction: Reduction): Tensor {

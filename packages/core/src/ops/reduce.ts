@@ -5,7 +5,7 @@
  * ties.
  */
 import type { ReduceOp } from '../backend.js';
-import { record } from '../engine.js';
+import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { normAxes, normAxis, stridesOf as stridesOfShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -21,29 +21,34 @@ function keptShape(shape: readonly number[], axes: readonly number[]): number[] 
 }
 
 function reduceOp(op: ReduceOp, x: Tensor, axesIn: Axes | undefined, keepDims: boolean): Tensor {
-  const be = backendOf(op, x);
-  checkDType(op, op === 'sum' ? ['float32', 'int32', 'bool'] : ['float32', 'int32'], x);
-  const axes = normAxes(op, axesIn, x.rank);
-  if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {
-    throw new ShapeError(op, `cannot take the ${op} over a zero-size axis of ${x.dtype}${fmtShape(x.shape)}`);
-  }
-  // No axes (a rank-0 input, or an empty list): the identity, whose reshape already records its VJP.
-  if (axes.length === 0) return op === 'sum' && x.dtype === 'bool' ? cast(x, 'int32') : reshape(x, x.shape);
-  const outShape = x.shape.filter((_, i) => !axes.includes(i));
-  const dtype = x.dtype === 'float32' ? 'float32' : 'int32';
-  let y = wrap(be, be.reduce(op, x, axes), outShape, dtype);
-  if (keepDims) y = reshape(y, keptShape(x.shape, axes));
-  if (x.dtype === 'float32') {
-    const kept = keptShape(x.shape, axes);
-    record(op, [x], [y], ([g]) => {
-      const gb = broadcastTo(reshape(g as Tensor, kept), x.shape);
-      if (op === 'sum') return [gb];
-      const mask = cast(equal(x, broadcastTo(reshape(y, kept), x.shape)), 'float32');
-      const count = sum(mask, axes, true);
-      return [div(mul(gb, mask), count)];
-    });
-  }
-  return y;
+  return scoped(() => {
+    const be = backendOf(op, x);
+    checkDType(op, op === 'sum' ? ['float32', 'int32', 'bool'] : ['float32', 'int32'], x);
+    const axes = normAxes(op, axesIn, x.rank);
+    if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {
+      throw new ShapeError(
+        op,
+        `cannot take the ${op} over a zero-size axis of ${x.dtype}${fmtShape(x.shape)}`,
+      );
+    }
+    // No axes (a rank-0 input, or an empty list): the identity, whose reshape already records its VJP.
+    if (axes.length === 0) return op === 'sum' && x.dtype === 'bool' ? cast(x, 'int32') : reshape(x, x.shape);
+    const outShape = x.shape.filter((_, i) => !axes.includes(i));
+    const dtype = x.dtype === 'float32' ? 'float32' : 'int32';
+    let y = wrap(be, be.reduce(op, x, axes), outShape, dtype);
+    if (keepDims) y = reshape(y, keptShape(x.shape, axes));
+    if (x.dtype === 'float32') {
+      const kept = keptShape(x.shape, axes);
+      record(op, [x], [y], ([g]) => {
+        const gb = broadcastTo(reshape(g as Tensor, kept), x.shape);
+        if (op === 'sum') return [gb];
+        const mask = cast(equal(x, broadcastTo(reshape(y, kept), x.shape)), 'float32');
+        const count = sum(mask, axes, true);
+        return [div(mul(gb, mask), count)];
+      });
+    }
+    return y;
+  });
 }
 
 /** Sum over `axes` (default all). bool and int32 sum to int32. */
@@ -55,32 +60,38 @@ export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
 
 /** Mean over `axes` (default all), float32. */
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
-  checkDType('mean', ['float32'], x);
-  const ax = normAxes('mean', axes, x.rank);
-  const n = ax.reduce((p, a) => p * x.shape[a], 1);
-  return div(sum(x, ax, keepDims), n);
+  return scoped(() => {
+    checkDType('mean', ['float32'], x);
+    const ax = normAxes('mean', axes, x.rank);
+    const n = ax.reduce((p, a) => p * x.shape[a], 1);
+    return div(sum(x, ax, keepDims), n);
+  });
 }
 
 /** Population variance over `axes` (default all): `mean((x - mean(x))^2)`. */
 export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
-  const m = mean(x, axes, true);
-  return mean(square(sub(x, m)), axes, keepDims);
+  return scoped(() => {
+    const m = mean(x, axes, true);
+    return mean(square(sub(x, m)), axes, keepDims);
+  });
 }
 
 /** `log(sum(exp(x)))` over `axes`, computed stably by shifting by the maximum. */
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
-  checkDType('logsumexp', ['float32'], x);
-  const ax = normAxes('logsumexp', axes, x.rank);
-  // The shift is a constant for the gradient, which is exactly softmax either way.
-  const m = maxNoGrad(x, ax);
-  const safe = where(equal(m, Number.NEGATIVE_INFINITY), 0, m);
-  const s = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
-  return keepDims
-    ? s
-    : reshape(
-        s,
-        x.shape.filter((_, i) => !ax.includes(i)),
-      );
+  return scoped(() => {
+    checkDType('logsumexp', ['float32'], x);
+    const ax = normAxes('logsumexp', axes, x.rank);
+    // The shift is a constant for the gradient, which is exactly softmax either way.
+    const m = maxNoGrad(x, ax);
+    const safe = where(equal(m, Number.NEGATIVE_INFINITY), 0, m);
+    const s = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
+    return keepDims
+      ? s
+      : reshape(
+          s,
+          x.shape.filter((_, i) => !ax.includes(i)),
+        );
+  });
 }
 
 function maxNoGrad(x: Tensor, axes: number[]): Tensor {
@@ -91,17 +102,19 @@ function maxNoGrad(x: Tensor, axes: number[]): Tensor {
 }
 
 function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean): Tensor {
-  const be = backendOf(op, x);
-  checkDType(op, ['float32', 'int32'], x);
-  const ax = normAxis(op, axis, x.rank);
-  if (x.shape[ax] === 0) throw new ShapeError(op, `zero-size axis ${ax} of ${x.dtype}${fmtShape(x.shape)}`);
-  const out = wrap(
-    be,
-    be.argReduce(op, x, ax),
-    x.shape.filter((_, i) => i !== ax),
-    'int32',
-  );
-  return keepDims ? reshape(out, keptShape(x.shape, [ax])) : out;
+  return scoped(() => {
+    const be = backendOf(op, x);
+    checkDType(op, ['float32', 'int32'], x);
+    const ax = normAxis(op, axis, x.rank);
+    if (x.shape[ax] === 0) throw new ShapeError(op, `zero-size axis ${ax} of ${x.dtype}${fmtShape(x.shape)}`);
+    const out = wrap(
+      be,
+      be.argReduce(op, x, ax),
+      x.shape.filter((_, i) => i !== ax),
+      'int32',
+    );
+    return keepDims ? reshape(out, keptShape(x.shape, [ax])) : out;
+  });
 }
 
 /** Index of the maximum along `axis` (int32; first on ties). */

@@ -11,7 +11,7 @@
  * one primitive serves both directions of training.
  */
 import type { KernelTensor } from '../backend.js';
-import { record } from '../engine.js';
+import { record, tidy as scoped } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -157,27 +157,29 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
  * ```
  */
 export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
-  const op = 'scan';
-  const be = backendOf(op, a, b, ...(options.h0 ? [options.h0] : []));
-  const reverse = options.reverse ?? false;
-  const { B, T, C, a3, h0 } = geometry(op, a, b, options.h0);
-  const h = wrap(be, be.scan({ a: a3, x: b, h0, reverse }), [B, T, C], 'float32');
-  const inputs = options.h0 ? [a, b, options.h0] : [a, b];
-  record(op, inputs, [h], ([g]) => {
-    const u = scan(shiftForAdjoint(a3, reverse), g as Tensor, { reverse: !reverse });
-    const da = unbroadcast(mul(u, previousStates(h, h0, reverse)), a3.shape);
-    const grads: (Tensor | null)[] = [reshape(da, a.shape), u];
-    if (options.h0) {
-      // With no time step, h0 reaches no output (and there is no first step to slice).
-      const dh0 =
-        T === 0
-          ? zeros([B, C], { backend: be })
-          : mul(broadcastTo(firstStep(a3, reverse), [B, C]), firstStep(u, reverse));
-      grads.push(unbroadcast(dh0, options.h0.shape));
-    }
-    return grads;
+  return scoped(() => {
+    const op = 'scan';
+    const be = backendOf(op, a, b, ...(options.h0 ? [options.h0] : []));
+    const reverse = options.reverse ?? false;
+    const { B, T, C, a3, h0 } = geometry(op, a, b, options.h0);
+    const h = wrap(be, be.scan({ a: a3, x: b, h0, reverse }), [B, T, C], 'float32');
+    const inputs = options.h0 ? [a, b, options.h0] : [a, b];
+    record(op, inputs, [h], ([g]) => {
+      const u = scan(shiftForAdjoint(a3, reverse), g as Tensor, { reverse: !reverse });
+      const da = unbroadcast(mul(u, previousStates(h, h0, reverse)), a3.shape);
+      const grads: (Tensor | null)[] = [reshape(da, a.shape), u];
+      if (options.h0) {
+        // With no time step, h0 reaches no output (and there is no first step to slice).
+        const dh0 =
+          T === 0
+            ? zeros([B, C], { backend: be })
+            : mul(broadcastTo(firstStep(a3, reverse), [B, C]), firstStep(u, reverse));
+        grads.push(unbroadcast(dh0, options.h0.shape));
+      }
+      return grads;
+    });
+    return h;
   });
-  return h;
 }
 
 function checkComplex(op: string, name: string, z: Complex): void {
@@ -207,65 +209,67 @@ function checkComplex(op: string, name: string, z: Complex): void {
  * ```
  */
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
-  const op = 'scanComplex';
-  const h0in = options.h0;
-  const be = backendOf(op, a.re, a.im, b.re, b.im, ...(h0in ? [h0in.re, h0in.im] : []));
-  checkComplex(op, 'a', a);
-  checkComplex(op, 'b', b);
-  if (h0in) checkComplex(op, 'h0', h0in);
-  const reverse = options.reverse ?? false;
-  // Both parts are checked before either is viewed, so a bad call allocates nothing.
-  checkScan(op, a.re, b.re, h0in?.re);
-  checkScan(op, a.im, b.im, h0in?.im);
-  const gRe = geometry(op, a.re, b.re, h0in?.re);
-  const gIm = geometry(op, a.im, b.im, h0in?.im);
-  const { B, T, C } = gRe;
-  const args = {
-    aRe: gRe.a3 as KernelTensor,
-    aIm: gIm.a3 as KernelTensor,
-    xRe: b.re as KernelTensor,
-    xIm: b.im as KernelTensor,
-    h0Re: gRe.h0 as KernelTensor | null,
-    h0Im: gIm.h0 as KernelTensor | null,
-    reverse,
-  };
-  const [idRe, idIm] = be.scanComplex(args);
-  const hRe = wrap(be, idRe, [B, T, C], 'float32');
-  const hIm = wrap(be, idIm, [B, T, C], 'float32');
-  const inputs = [a.re, a.im, b.re, b.im, ...(h0in ? [h0in.re, h0in.im] : [])];
-  record(op, inputs, [hRe, hIm], ([g1, g2]) => {
-    const gr = g1 ?? zeros([B, T, C], { backend: be });
-    const gi = g2 ?? zeros([B, T, C], { backend: be });
-    // Backward scan over conj(a), shifted against the direction of the forward scan.
-    const u = scanComplex(
-      { re: shiftForAdjoint(gRe.a3, reverse), im: neg(shiftForAdjoint(gIm.a3, reverse)) },
-      { re: gr, im: gi },
-      { reverse: !reverse },
-    );
-    const pRe = previousStates(hRe, gRe.h0, reverse);
-    const pIm = previousStates(hIm, gIm.h0, reverse);
-    // u * conj(hPrev)
-    const daRe = add(mul(u.re, pRe), mul(u.im, pIm));
-    const daIm = sub(mul(u.im, pRe), mul(u.re, pIm));
-    const grads: (Tensor | null)[] = [
-      reshape(unbroadcast(daRe, gRe.a3.shape), a.re.shape),
-      reshape(unbroadcast(daIm, gIm.a3.shape), a.im.shape),
-      u.re,
-      u.im,
-    ];
-    if (h0in && T === 0) {
-      // With no time step, h0 reaches no output (and there is no first step to slice).
-      grads.push(zeros(h0in.re.shape, { backend: be }), zeros(h0in.im.shape, { backend: be }));
-    } else if (h0in) {
-      // conj(a_first) * u_first
-      const ar = broadcastTo(firstStep(gRe.a3, reverse), [B, C]);
-      const ai = broadcastTo(firstStep(gIm.a3, reverse), [B, C]);
-      const ur = firstStep(u.re, reverse);
-      const ui = firstStep(u.im, reverse);
-      grads.push(unbroadcast(add(mul(ar, ur), mul(ai, ui)), h0in.re.shape));
-      grads.push(unbroadcast(sub(mul(ar, ui), mul(ai, ur)), h0in.im.shape));
-    }
-    return grads;
+  return scoped(() => {
+    const op = 'scanComplex';
+    const h0in = options.h0;
+    const be = backendOf(op, a.re, a.im, b.re, b.im, ...(h0in ? [h0in.re, h0in.im] : []));
+    checkComplex(op, 'a', a);
+    checkComplex(op, 'b', b);
+    if (h0in) checkComplex(op, 'h0', h0in);
+    const reverse = options.reverse ?? false;
+    // Both parts are checked before either is viewed, so a bad call allocates nothing.
+    checkScan(op, a.re, b.re, h0in?.re);
+    checkScan(op, a.im, b.im, h0in?.im);
+    const gRe = geometry(op, a.re, b.re, h0in?.re);
+    const gIm = geometry(op, a.im, b.im, h0in?.im);
+    const { B, T, C } = gRe;
+    const args = {
+      aRe: gRe.a3 as KernelTensor,
+      aIm: gIm.a3 as KernelTensor,
+      xRe: b.re as KernelTensor,
+      xIm: b.im as KernelTensor,
+      h0Re: gRe.h0 as KernelTensor | null,
+      h0Im: gIm.h0 as KernelTensor | null,
+      reverse,
+    };
+    const [idRe, idIm] = be.scanComplex(args);
+    const hRe = wrap(be, idRe, [B, T, C], 'float32');
+    const hIm = wrap(be, idIm, [B, T, C], 'float32');
+    const inputs = [a.re, a.im, b.re, b.im, ...(h0in ? [h0in.re, h0in.im] : [])];
+    record(op, inputs, [hRe, hIm], ([g1, g2]) => {
+      const gr = g1 ?? zeros([B, T, C], { backend: be });
+      const gi = g2 ?? zeros([B, T, C], { backend: be });
+      // Backward scan over conj(a), shifted against the direction of the forward scan.
+      const u = scanComplex(
+        { re: shiftForAdjoint(gRe.a3, reverse), im: neg(shiftForAdjoint(gIm.a3, reverse)) },
+        { re: gr, im: gi },
+        { reverse: !reverse },
+      );
+      const pRe = previousStates(hRe, gRe.h0, reverse);
+      const pIm = previousStates(hIm, gIm.h0, reverse);
+      // u * conj(hPrev)
+      const daRe = add(mul(u.re, pRe), mul(u.im, pIm));
+      const daIm = sub(mul(u.im, pRe), mul(u.re, pIm));
+      const grads: (Tensor | null)[] = [
+        reshape(unbroadcast(daRe, gRe.a3.shape), a.re.shape),
+        reshape(unbroadcast(daIm, gIm.a3.shape), a.im.shape),
+        u.re,
+        u.im,
+      ];
+      if (h0in && T === 0) {
+        // With no time step, h0 reaches no output (and there is no first step to slice).
+        grads.push(zeros(h0in.re.shape, { backend: be }), zeros(h0in.im.shape, { backend: be }));
+      } else if (h0in) {
+        // conj(a_first) * u_first
+        const ar = broadcastTo(firstStep(gRe.a3, reverse), [B, C]);
+        const ai = broadcastTo(firstStep(gIm.a3, reverse), [B, C]);
+        const ur = firstStep(u.re, reverse);
+        const ui = firstStep(u.im, reverse);
+        grads.push(unbroadcast(add(mul(ar, ur), mul(ai, ui)), h0in.re.shape));
+        grads.push(unbroadcast(sub(mul(ar, ui), mul(ai, ur)), h0in.im.shape));
+      }
+      return grads;
+    });
+    return { re: hRe, im: hIm };
   });
-  return { re: hRe, im: hIm };
 }

@@ -7,12 +7,12 @@
 import { expect, it } from 'vitest';
 import { valueAndGrad } from '../autograd.js';
 import { dispose, keep, memory, tidy } from '../engine.js';
-import { zeros } from '../ops/creation.js';
+import { rand, zeros } from '../ops/creation.js';
 import * as E from '../ops/elementwise.js';
 import { matmul } from '../ops/linalg.js';
-import { reshape } from '../ops/movement.js';
-import { mse } from '../ops/nn.js';
-import { sum } from '../ops/reduce.js';
+import { oneHot, reshape } from '../ops/movement.js';
+import { crossEntropy, layerNorm, mse, softmax } from '../ops/nn.js';
+import { mean, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
 import { ARITH } from './common.js';
 import type { ConformanceContext } from './context.js';
@@ -58,6 +58,32 @@ export function memorySuite(ctx: ConformanceContext): void {
     expectDelta(before, [28, 9], 2);
     dispose([i, b]);
     expectDelta(before, [], 0);
+  });
+
+  it('memory ops outside tidy leave only their result alive', () => {
+    const x = zeros([4, 6]);
+    const labels = zeros([4], { dtype: 'int32' });
+    const v = zeros([6]);
+    const cases: [string, () => Tensor][] = [
+      ['mul by a number', () => E.mul(x, 2)],
+      ['where of numbers', () => E.where(E.gt(x, 0), 1, 0)],
+      ['softmax', () => softmax(x)],
+      ['layerNorm', () => layerNorm(x)],
+      ['crossEntropy', () => crossEntropy(x, labels)],
+      ['oneHot', () => oneHot(labels, 5)],
+      ['rand with a range', () => rand([3], -1, 1)],
+      ['matmul of a vector', () => matmul(x, v)],
+      ['mean with keepDims', () => mean(x, -1, true)],
+    ];
+    for (const [what, f] of cases) {
+      const before = snapshot();
+      const y = f();
+      // gt() leaves its mask for where(); everything else must leave exactly the result.
+      const extra = what === 'where of numbers' ? 1 : 0;
+      expect(snapshot().tensors - before.tensors, what).toBe(1 + extra);
+      y.dispose();
+    }
+    dispose([x, labels, v]);
   });
 
   it('memory tidy disposes intermediates and keeps results', async () => {
