@@ -155,7 +155,7 @@ export interface Backend {
   /** Short name, e.g. `'cpu'` or `'webgpu'`; shown in error messages and `memory()`. */
   readonly name: string;
 
-  /** Uploads host values into a new buffer. The array's type must match `dtype`. */
+  /** Uploads host values into a new buffer. The array's type matches `dtype`; bool values are 0 or 1. */
   write(values: TypedArray, dtype: DType): DataId;
   /** A new buffer of `size` elements, every one equal to `value` (cast to `dtype`). */
   fill(size: number, dtype: DType, value: number): DataId;

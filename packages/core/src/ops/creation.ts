@@ -63,7 +63,8 @@ export function tensor(
     if (sizeOf(shape) !== values.length) {
       throw new ShapeError(op, `${values.length} values do not fill shape ${fmtShape(shape)}`);
     }
-    const host = dtype === dtypeOfArray(values) ? values.slice() : convert(values, dtype);
+    // bool data is normalised to 0/1 here, so backends may rely on it.
+    const host = dtype === dtypeOfArray(values) && dtype !== 'bool' ? values.slice() : convert(values, dtype);
     return wrap(be, be.write(host, dtype), shape, dtype);
   }
   const shape = inferShape(values);

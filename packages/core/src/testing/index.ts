@@ -81,12 +81,20 @@ export function runConformance(options: ConformanceOptions): void {
   });
 
   describe(`conformance: ${options.name}`, () => {
+    // A backend that cannot be created must fail every case, not skip them (which is what a throwing
+    // beforeAll does): keep the error and rethrow it before each test.
+    let creationError: unknown = null;
     beforeAll(async () => {
-      backend = await options.factory();
-      if (options.reference) reference = await options.reference();
-      await setBackend(backend);
+      try {
+        backend = await options.factory();
+        if (options.reference) reference = await options.reference();
+        await setBackend(backend);
+      } catch (error) {
+        creationError = error;
+      }
     });
     beforeEach(async () => {
+      if (creationError) throw creationError;
       if (backend) await setBackend(backend);
     });
     afterAll(() => {
