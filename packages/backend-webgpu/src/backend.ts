@@ -233,7 +233,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     this.minChunk = Math.max(1, Math.floor(tuning.scan?.minChunk ?? 16));
     const software =
       info.architecture === 'software' ||
-      /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+      /llvmpipe|lavapipe|swiftshader/i.test(`${info.architecture} ${info.device} ${info.description}`);
     this.targetThreads = Math.max(1, Math.floor(tuning.scan?.targetThreads ?? (software ? 16 : 16384)));
   }
 

@@ -1,0 +1,212 @@
+/**
+ * The WebGPU backend in a real browser: headless Chromium (Debian's `/usr/bin/chromium`, driven by
+ * playwright-core; no browser is ever downloaded) loads the built `dist/` of @mru/core and
+ * @mru/backend-webgpu through an import map, runs test/browser/workload.js on `navigator.gpu`, and
+ * hands the results back to Node, where the same workload runs on the CPU backend. The browser's
+ * matmul and scans must match the CPU's, and the scans a float64 reference, within float32 bounds.
+ *
+ * Chromium setup, as found on Debian bookworm's chromium 156 (headless, no GPU, no display):
+ * - `--enable-unsafe-webgpu` is the one flag that matters: without it `requestAdapter()` gives null
+ *   ("No available adapters."). With it, and nothing else, Chromium picks SwiftShader's Vulkan
+ *   (`/usr/lib/chromium/libvk_swiftshader.so`); `--use-webgpu-adapter=swiftshader` and
+ *   `--enable-features=Vulkan` are kept to say so explicitly, and change nothing here. Alone, without
+ *   `--enable-unsafe-webgpu`, `--use-webgpu-adapter=swiftshader` still gives no adapter.
+ *   `--use-angle=swiftshader`, `--enable-unsafe-swiftshader` and `--headless=new` were not needed
+ *   (playwright's `headless: true` already runs the new headless mode).
+ * - The adapter: `adapter.info` = { vendor: 'google', architecture: 'swiftshader', device: '',
+ *   description: '' }, maxStorageBufferBindingSize 1 GiB.
+ * - The page must be a secure context: served from http://127.0.0.1 (test/browser/server.ts) it is;
+ *   about:blank gives no `navigator.gpu` at all.
+ * - The profile goes in a fresh temporary directory: playwright refuses `--user-data-dir` in `args`,
+ *   so it is passed to `launchPersistentContext`. `--no-sandbox` because CI runs as root.
+ *
+ * This test fails (never skips) without chromium or an adapter; scripts/setup.sh installs chromium.
+ * `MRU_CHROMIUM` names another executable. It needs `pnpm build` first (the page loads `dist/`).
+ * Runs in 5 to 8 s here (2 shared cores), most of it starting Chromium and moving 800,000 floats back.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuBackend } from '@mru/backend-cpu';
+import * as core from '@mru/core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StaticServer, startServer } from './browser/server.js';
+import { MATMUL, matmulOperand, SCAN, workload } from './browser/workload.js';
+
+const CHROMIUM = process.env.MRU_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Relative part of the scan bound, on the magnitude scan M_t (as in core's scan suite). */
+const SCAN_RTOL = 1e-5;
+/** Absolute part of the scan bound. */
+const SCAN_ATOL = 1e-6;
+/** Matmul bound: `|c - ref| <= MATMUL_RTOL * sum_k |x_ik y_kj|`. */
+const MATMUL_RTOL = 1e-5;
+
+/** What page.js returns through page.evaluate. */
+interface BrowserResult {
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  userAgent: string;
+  matmul: number[];
+  scans: Record<string, { h: number[]; aPrint: string; bPrint: string; scanDispatches: number | null }>;
+}
+
+/** What workload.js returns in Node. */
+type CpuResult = Awaited<ReturnType<typeof workload>>;
+
+/** Largest `|actual - expected| / bound` over all elements (NaN counts as infinitely bad). */
+function worstRatio(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  bound: ArrayLike<number>,
+): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const r = Math.abs(actual[i] - expected[i]) / bound[i];
+    if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
+  }
+  return worst;
+}
+
+let server: StaticServer | undefined;
+let context: BrowserContext | undefined;
+let profileDir: string | undefined;
+let browser: BrowserResult;
+let cpu: CpuResult;
+const pageLog: string[] = [];
+/** Why the browser run failed. Each test rethrows it, so that each test fails rather than skips. */
+let setupError: unknown = null;
+
+/** Throws the setup's error, if any; every test starts with it. */
+function ready(): void {
+  if (setupError) throw setupError;
+}
+
+/** Starts the server and Chromium, runs the workload in the page, then in Node on the CPU backend. */
+async function setup(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does)`);
+  }
+  server = await startServer();
+  profileDir = await mkdtemp(join(tmpdir(), 'mru-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  const page: Page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+  await page.goto(`${server.origin}/`);
+  await page.waitForFunction(() => (window as { mruLoaded?: boolean }).mruLoaded === true);
+  const loadError = await page.evaluate(() => (window as { mruLoadError?: string }).mruLoadError);
+  if (loadError) throw new Error(`the test page failed to load (is dist/ built?): ${loadError}`);
+  try {
+    browser = await page.evaluate(() =>
+      (window as unknown as { mruRun: () => Promise<BrowserResult> }).mruRun(),
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\npage log:\n${pageLog.join('\n')}`);
+  }
+
+  await core.setBackend(cpuBackend());
+  cpu = await workload(core);
+}
+
+beforeAll(async () => {
+  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
+  try {
+    await setup();
+  } catch (e) {
+    setupError = e;
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+}, 120_000);
+
+describe('WebGPU backend in headless Chromium', () => {
+  it('runs on a WebGPU adapter that describes itself', () => {
+    ready();
+    const info = browser.adapterInfo;
+    console.info(`browser adapter: ${JSON.stringify(info)} (${browser.userAgent})`);
+    expect(info).toBeDefined();
+    // SwiftShader fills vendor and architecture and leaves device and description empty.
+    expect(`${info.vendor}${info.architecture}${info.device}${info.description}`).not.toBe('');
+  });
+
+  it(`matmul [${MATMUL.M},${MATMUL.K}]@[${MATMUL.K},${MATMUL.N}] matches the CPU backend`, () => {
+    ready();
+    const { M, K, N } = MATMUL;
+    const x = Float32Array.from(matmulOperand(0, M, K));
+    const y = Float32Array.from(matmulOperand(1, K, N));
+    const bound = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += Math.abs(x[i * K + k] * y[k * N + j]);
+        bound[i * N + j] = MATMUL_RTOL * s;
+      }
+    }
+    expect(browser.matmul).toHaveLength(M * N);
+    expect(worstRatio(browser.matmul, cpu.matmul, bound)).toBeLessThanOrEqual(1);
+  });
+
+  for (const c of SCAN.cases) {
+    describe(`scan, T = ${SCAN.T}, ${SCAN.C} channels, a in [${c.aLo}, ${c.aHi}]`, () => {
+      it('draws its inputs bit-identically to the CPU backend (rand with a seed)', () => {
+        ready();
+        expect(browser.scans[c.name].aPrint).toBe(cpu.scans[c.name].aPrint);
+        expect(browser.scans[c.name].bPrint).toBe(cpu.scans[c.name].bPrint);
+      });
+
+      it('used the parallel plan (several dispatches, not one sequential loop)', () => {
+        // Four lanes cannot fill a device, so 'auto' must choose the chunked parallel scan: the test
+        // means to check that kernel in a browser. The sequential plan is a single dispatch.
+        ready();
+        expect(browser.scans[c.name].scanDispatches).toBeGreaterThan(1);
+      });
+
+      it('matches the CPU backend and the float64 reference within the float32 bound', () => {
+        ready();
+        const { a, b, h: hCpu } = cpu.scans[c.name];
+        const h = browser.scans[c.name].h;
+        const shape = [1, SCAN.T, SCAN.C] as const;
+        const ref = core.sequentialScan64({ a, aShape: shape, b, bShape: shape });
+        // M_t, the scan of |a| and |b|: the scale of the rounding errors any evaluation order makes.
+        const magnitude = core.sequentialScan64({
+          a: Float64Array.from(a, Math.abs),
+          aShape: shape,
+          b: Float64Array.from(b, Math.abs),
+          bShape: shape,
+        });
+        const bound = magnitude.map((m) => SCAN_RTOL * m + SCAN_ATOL);
+        expect(h).toHaveLength(SCAN.T * SCAN.C);
+        const vsReference = worstRatio(h, ref, bound);
+        const vsCpu = worstRatio(h, hCpu, bound);
+        console.info(
+          `scan ${c.name}: worst error / bound = ${vsReference.toExponential(2)} against float64, ` +
+            `${vsCpu.toExponential(2)} against the CPU backend (${browser.scans[c.name].scanDispatches} dispatches)`,
+        );
+        expect(vsReference).toBeLessThanOrEqual(1);
+        expect(vsCpu).toBeLessThanOrEqual(1);
+      });
+    });
+  }
+});
