@@ -1,0 +1,153 @@
+/**
+ * The BMRU and its ε family (CMRU at ε = 1), MODELS.md "BMRU" and "CMRU and the ε family".
+ *
+ * Per unit: `c = W_c x + b_c`, `β = W_β x + b_β`, `z = H(|c| - |β|)`, `v = sign(c)`, and the state
+ * update `s_t = a_t s_{t-1} + b_t` with `a_t = 1 - z_t + ε z_t`, `b_t = z_t v_t`; the output is
+ * `y_t = α s_t`. `ε = 0` is the BMRU (switch to ±1, or hold), `ε = 1` the CMRU (`s_t = s_{t-1} + z_t v_t`,
+ * an integer ladder). The whole sequence is one call of the scan primitive; the step form applies the
+ * same affine map once. `H` and `sign` are hard in the forward pass with surrogate derivatives in the
+ * backward pass, and the gradient flows through both `a_t` (the state path, `∂s_t/∂s_{t-1} = a_t`, cut
+ * by every switch when ε = 0) and `b_t`, exactly as the equations are written.
+ *
+ * `ε` is a plain mutable property so a trainer can anneal it between steps (`epsilonAnnealing`).
+ */
+import {
+  abs,
+  add,
+  broadcastTo,
+  lt,
+  mean,
+  mul,
+  rand,
+  reshape,
+  scan,
+  slice,
+  sub,
+  type Tensor,
+  ValueError,
+  where,
+} from '@mru/core';
+import type { Initializer } from '../nn/init.js';
+import { constant, onesInit } from '../nn/init.js';
+import { Linear } from '../nn/layers.js';
+import { getSubtree, getTensor, type ParamTree } from '../tree.js';
+import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
+import { heaviside, signSte } from './surrogate.js';
+
+/** Options of `Bmru`. */
+export interface BmruOptions {
+  /** ε of the update `a = 1 - z + ε z`: 0 is the BMRU (default), 1 the CMRU. */
+  readonly epsilon?: number;
+  /** Sharpness `k` of the surrogate derivative `k / (1 + (π k x)^2)` (default 1). */
+  readonly surrogateK?: number;
+}
+
+/** The gates of a BMRU step: `z` (1 = switch) and `v` (the ±1 target), each `[..., d_state]`. */
+export interface MruGates {
+  /** `H(|c| - |β|)`: 1 where the unit switches. */
+  readonly z: Tensor;
+  /** `sign(c)`: the attractor it switches to. */
+  readonly v: Tensor;
+}
+
+/** Random ±1 with equal probability. */
+export function randomSign(): Initializer {
+  return (shape, seed) => where(lt(rand(shape, 0, 1, { seed }), 0.5), -1, 1);
+}
+
+/** The last time step of `[B, T, C]` as `[B, C]`. @internal */
+export function lastStep(x: Tensor): Tensor {
+  const [B, T, C] = x.shape;
+  return reshape(slice(x, [0, T - 1], [null, T]), [B, C]);
+}
+
+/** Checks `x` is `[B, T, dIn]`. @internal */
+export function checkSequence(owner: string, x: Tensor, dIn: number): void {
+  if (x.rank !== 3 || x.shape[2] !== dIn || x.shape[1] < 1) {
+    throw new ValueError(owner, `expected input [batch, time >= 1, ${dIn}], got [${x.shape.join(',')}]`);
+  }
+}
+
+/** Checks `x` is `[B, dIn]`. @internal */
+export function checkStepInput(owner: string, x: Tensor, dIn: number): void {
+  if (x.rank !== 2 || x.shape[1] !== dIn) {
+    throw new ValueError(owner, `expected step input [batch, ${dIn}], got [${x.shape.join(',')}]`);
+  }
+}
+
+/**
+ * The bistable memory recurrent unit, with the ε option that spans BMRU (ε = 0) to CMRU (ε = 1).
+ * Parameters: `wc` and `wbeta` (Linear `d_in -> d_state`, `wbeta.bias` initialised to 1), `alpha`
+ * (output gain, init 1) and `s0` (initial state, init random ±1).
+ */
+export class Bmru extends Cell {
+  /** `'bmru'` or `'cmru'` (the name it was created under; ε decides the dynamics). */
+  readonly type: 'bmru' | 'cmru';
+  readonly dIn: number;
+  readonly dState: number;
+  readonly dOut: number;
+  readonly parallelizable = true;
+  /** ε of the update; may be changed between calls (ε annealing). */
+  epsilon: number;
+  /** Surrogate sharpness `k`. */
+  readonly surrogateK: number;
+  /** Candidate projection `c = W_c x + b_c`. */
+  readonly wc: Linear;
+  /** Threshold projection `β = W_β x + b_β`. */
+  readonly wbeta: Linear;
+
+  /** A BMRU (or, with `type: 'cmru'` and default ε = 1, a CMRU) from `dIn` inputs to `dState` units. */
+  constructor(dIn: number, dState: number, options: BmruOptions & { readonly type?: 'bmru' | 'cmru' } = {}) {
+    super();
+    this.type = options.type ?? 'bmru';
+    this.dIn = dIn;
+    this.dState = dState;
+    this.dOut = dState;
+    this.epsilon = options.epsilon ?? (this.type === 'cmru' ? 1 : 0);
+    if (!(this.epsilon >= 0 && this.epsilon <= 1)) {
+      throw new ValueError('Bmru', `epsilon must be in [0, 1], got ${this.epsilon}`);
+    }
+    this.surrogateK = options.surrogateK ?? 1;
+    this.wc = this.addModule('wc', new Linear(dIn, dState));
+    this.wbeta = this.addModule('wbeta', new Linear(dIn, dState, { biasInit: constant(1) }));
+    this.addParam('alpha', [dState], onesInit(), { decay: false });
+    this.addParam('s0', [dState], randomSign(), { decay: false });
+  }
+
+  /** The gates `z` (switch) and `v` (target) for inputs `[..., d_in]`. */
+  gates(params: ParamTree, x: Tensor): MruGates {
+    const c = this.wc.apply(getSubtree(params, 'wc', 'Bmru'), x);
+    const beta = this.wbeta.apply(getSubtree(params, 'wbeta', 'Bmru'), x);
+    return { z: heaviside(sub(abs(c), abs(beta)), this.surrogateK), v: signSte(c, this.surrogateK) };
+  }
+
+  /** The affine map `(a, b)` of the update, from the gates. */
+  #coefficients(z: Tensor, v: Tensor): { a: Tensor; b: Tensor } {
+    // a = 1 - z + ε z = 1 - (1 - ε) z
+    const a = this.epsilon === 0 ? sub(1, z) : sub(1, mul(z, 1 - this.epsilon));
+    return { a, b: mul(z, v) };
+  }
+
+  initialState(params: ParamTree, batch: number): CellState {
+    const s0 = getTensor(params, 's0', 'Bmru');
+    return { s: broadcastTo(reshape(s0, [1, this.dState]), [batch, this.dState]) };
+  }
+
+  parallel(params: ParamTree, x: Tensor, options: CellRunOptions = {}): CellOutput {
+    checkSequence('Bmru', x, this.dIn);
+    const { z, v } = this.gates(params, x);
+    const { a, b } = this.#coefficients(z, v);
+    const h0 = options.state?.s ?? getTensor(params, 's0', 'Bmru');
+    const s = scan(a, b, { h0 });
+    const y = mul(s, getTensor(params, 'alpha', 'Bmru'));
+    return { y, state: { s: lastStep(s) }, switchRate: mean(z) };
+  }
+
+  step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput {
+    checkStepInput('Bmru', x, this.dIn);
+    const { z, v } = this.gates(params, x);
+    const { a, b } = this.#coefficients(z, v);
+    const s = add(mul(a, state.s), b);
+    return { y: mul(s, getTensor(params, 'alpha', 'Bmru')), state: { s } };
+  }
+}
