@@ -9,7 +9,7 @@
 import type { Backend, DataId, KernelTensor } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import { assertLive, disposeTensor, type Storage, type Tape } from './engine.js';
-import { BackendError } from './errors.js';
+import { BackendError, ShapeError } from './errors.js';
 import { sizeOf } from './shape.js';
 
 /** A nested JS array of numbers or booleans, as returned by `array()`. */
@@ -100,7 +100,7 @@ export class Tensor implements KernelTensor {
   /** The single value of a one-element tensor, synchronously (CPU). */
   item(): number {
     if (this.size !== 1)
-      throw new BackendError(
+      throw new ShapeError(
         'Tensor.item',
         `tensor of shape [${this.shape.join(',')}] has ${this.size} elements, not 1`,
       );
