@@ -1,0 +1,153 @@
+/**
+ * `mru bench`: how fast the chosen backend runs the scan primitive and a training step.
+ *
+ * Design: each measurement runs once to warm up (compiling pipelines on WebGPU), then `repeats`
+ * times; the median is reported, since a shared machine makes means noisy. Every timed region ends
+ * with a read of a scalar result, so queued GPU work is included and the read-back is tiny. Scan
+ * throughput is in elements (batch x time x channels) per second, forward and forward + backward;
+ * the training step uses the same loop as `mru train` (copy-first-input, AdamW, clipping).
+ */
+import { dispose, rand, randn, scan, seed, sum, type Tensor, tensor, tidy, valueAndGrad } from '@mru/core';
+import { createTask } from '@mru/datasets';
+import { AdamW, createNetwork, type ParamTree } from '@mru/models';
+import { choiceOption, intOption, type ParsedArgs } from './args.js';
+import { BACKEND_NAMES, useBackend } from './backend.js';
+import { UsageError } from './errors.js';
+import type { Io } from './main.js';
+import { MODEL_NAMES, networkConfig } from './models.js';
+import { formatTable } from './table.js';
+import { taskLoss } from './train.js';
+
+/** The options of `mru bench`. */
+export const BENCH_OPTIONS: readonly string[] = [
+  'backend',
+  'model',
+  'd-model',
+  'd-state',
+  'layers',
+  'batch',
+  'seq-len',
+  'repeats',
+  'seed',
+  'help',
+];
+
+/** Help texts of options whose meaning differs for `mru bench`. */
+export const BENCH_OPTION_HELP: Readonly<Record<string, string>> = {
+  model: 'model of the timed training step (default bmru)',
+  'd-model': 'width of the timed network (default 32)',
+  'd-state': 'scan channels and recurrent units (default 64)',
+  layers: 'blocks of the timed network (default 2)',
+  batch: 'batch size (default 16)',
+  'seq-len': 'one sequence length (default: scans at 100, 1000, 10000; the train step at 100)',
+  seed: 'seed of the random inputs (default 0)',
+};
+
+async function time(repeats: number, run: () => Promise<void>): Promise<number> {
+  await run();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await run();
+    samples.push((performance.now() - t0) / 1000);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+async function readScalar(t: Tensor): Promise<number> {
+  const v = (await t.data())[0];
+  t.dispose();
+  return v;
+}
+
+/**
+ * Runs the benchmark and prints its table.
+ *
+ * @param args - Parsed options of `mru bench`.
+ * @param io - Output streams.
+ * @returns The exit code (0).
+ */
+export async function benchCommand(args: ParsedArgs, io: Io): Promise<number> {
+  const v = args.values;
+  if (args.positionals.length > 0)
+    throw new UsageError(`'mru bench' takes no arguments, got '${args.positionals.join(' ')}'`);
+  const backendName = choiceOption('backend', v.backend, BACKEND_NAMES, 'cpu');
+  const model = choiceOption('model', v.model, MODEL_NAMES, 'bmru');
+  const batch = intOption('batch', v.batch, 16, 1);
+  const channels = intOption('d-state', v['d-state'], 64, 1);
+  const repeats = intOption('repeats', v.repeats, 5, 1, 1000);
+  const lengths =
+    v['seq-len'] !== undefined ? [intOption('seq-len', v['seq-len'], 0, 1)] : [100, 1000, 10000];
+  const backend = await useBackend(backendName);
+  seed(intOption('seed', v.seed, 0, 0));
+  io.stderr.write(`benchmarking on ${backend.name} (median of ${repeats})\n`);
+
+  const rows: string[][] = [];
+  for (const T of lengths) {
+    const a = rand([batch, T, channels], 0, 1);
+    const b = randn([batch, T, channels]);
+    const elements = batch * T * channels;
+    const forward = await time(repeats, async () => {
+      await readScalar(tidy(() => sum(scan(a, b))));
+    });
+    const grad = valueAndGrad((bb: Tensor) => sum(scan(a, bb)));
+    const backward = await time(repeats, async () => {
+      const { value, grads } = grad(b);
+      const g = tidy(() => sum(grads));
+      dispose([value, grads]);
+      await readScalar(g);
+    });
+    dispose([a, b]);
+    rows.push([
+      `[${batch}, ${T}, ${channels}]`,
+      (forward * 1000).toFixed(2),
+      (elements / forward / 1e6).toFixed(1),
+      (backward * 1000).toFixed(2),
+      (elements / backward / 1e6).toFixed(1),
+    ]);
+    io.stderr.write(
+      `  scan T = ${T}: ${(forward * 1000).toFixed(2)} ms forward, ${(backward * 1000).toFixed(2)} ms with backward\n`,
+    );
+  }
+
+  const T = v['seq-len'] !== undefined ? lengths[0] : 100;
+  const task = await createTask('copy-first-input', { length: T, seed: 0 });
+  const network = createNetwork(
+    networkConfig(model, task, {
+      dModel: intOption('d-model', v['d-model'], 32, 1),
+      dState: channels,
+      layers: intOption('layers', v.layers, 2, 1),
+      mlp: 4,
+      dropout: 0.1,
+    }),
+  );
+  let params: ParamTree = network.init(0);
+  const optimizer = new AdamW({ lr: 1e-3, meta: network.paramSpecs(), clipNorm: 1 });
+  const lossAndGrad = valueAndGrad((p: ParamTree, x: Tensor, target: Tensor, s: number) =>
+    taskLoss(task, network.apply(p, x, { train: true, seed: s }), { x, target, mask: null, maskCount: 0 }),
+  );
+  let stepIndex = 0;
+  const batchData = task.batch('train', 0, batch);
+  const x = tensor(batchData.inputs, { shape: batchData.inputShape });
+  const target = tensor(batchData.targets, { shape: batchData.targetShape });
+  const stepTime = await time(repeats, async () => {
+    const { value, grads } = lossAndGrad(params, x, target, stepIndex++);
+    params = optimizer.step(params, grads);
+    dispose(grads);
+    await readScalar(value);
+  });
+  dispose([params, x, target]);
+  optimizer.dispose();
+  io.stdout.write(
+    `${formatTable({
+      header: ['scan [B, T, C]', 'ms fwd', 'M elem/s fwd', 'ms fwd+bwd', 'M elem/s fwd+bwd'],
+      rows,
+    })}\n`,
+  );
+  io.stdout.write(
+    `train step (${model}, batch ${batch}, T ${T}, ${network.paramCount()} parameters): ${(stepTime * 1000).toFixed(1)} ms, ` +
+      `${(1 / stepTime).toFixed(2)} steps/s, ${Math.round((batch * T) / stepTime)} tokens/s on ${backend.name}\n`,
+  );
+  return 0;
+}

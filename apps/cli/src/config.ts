@@ -1,0 +1,155 @@
+/**
+ * From command-line values to a `TrainConfig`: defaults, validation and the mapping of `--seq-len`
+ * and `--task-opt` onto a task's own options.
+ *
+ * Design: every default lives here, once, and the resolved config (every value filled in) is what
+ * config.json and the checkpoints store, so a run can always be reproduced from its directory. The
+ * task's seed follows `--seed` unless `--task-opt seed=N` says otherwise. `--seq-len T` sets the
+ * task's `length` option; for the MNIST tasks, whose length is 784 pixels plus appended zeros, it
+ * sets `appendedZeros = T - 784`.
+ */
+import { createTask, type TaskName, taskNames, tasks } from '@mru/datasets';
+import { resolveNetworkConfig } from '@mru/models';
+import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from './args.js';
+import { UsageError } from './errors.js';
+import { MODEL_NAMES, networkConfig } from './models.js';
+import type { TrainConfig } from './train.js';
+
+/** The options of `mru train`. */
+export const TRAIN_OPTIONS: readonly string[] = [
+  'task',
+  'model',
+  'backend',
+  'd-model',
+  'd-state',
+  'layers',
+  'mlp',
+  'dropout',
+  'steps',
+  'batch',
+  'seed',
+  'lr',
+  'weight-decay',
+  'clip',
+  'anneal',
+  'seq-len',
+  'task-opt',
+  'out',
+  'resume',
+  'stop-at',
+  'eval-every',
+  'eval-batches',
+  'log-every',
+  'quiet',
+  'help',
+];
+
+/** Options that shape a run and therefore cannot change when resuming from a checkpoint. */
+export const RESUME_FIXED: readonly string[] = TRAIN_OPTIONS.filter(
+  (name) =>
+    !['backend', 'steps', 'out', 'resume', 'stop-at', 'quiet', 'help'].includes(name) && OPTIONS[name],
+);
+
+/** Default sizes and hyperparameters of `mru train` (MODELS.md training defaults where it gives them). */
+export const TRAIN_DEFAULTS = {
+  task: 'copy-first-input' as TaskName,
+  model: 'bmru' as const,
+  dModel: 32,
+  dState: 32,
+  layers: 2,
+  mlp: 4,
+  dropout: 0.1,
+  steps: 400,
+  batch: 64,
+  seed: 0,
+  lr: 1e-3,
+  lrFinalRatio: 0.01,
+  beta1: 0.9,
+  beta2: 0.99,
+  weightDecay: 1e-4,
+  clip: 1,
+  evalBatches: 4,
+  logEvery: 10,
+};
+
+/** The local time as `YYYYMMDD-HHMMSS`, for default run directory names. */
+export function timestamp(date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+/**
+ * The task options from `--seq-len` and `--task-opt` on top of `base`.
+ *
+ * @param task - The task name.
+ * @param values - Parsed command-line values.
+ * @param base - Options to start from (e.g. a checkpoint's).
+ * @returns The options object for `createTask` (validated there).
+ * @throws UsageError when `--seq-len` does not apply to the task.
+ */
+export function resolveTaskOptions(
+  task: TaskName,
+  values: Readonly<Record<string, unknown>>,
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const options: Record<string, unknown> = { ...base, ...keyValueOptions(values['task-opt']) };
+  if (values['seq-len'] !== undefined) {
+    const names = tasks[task].options.map((o) => o.name);
+    if (names.includes('length')) options.length = intOption('seq-len', values['seq-len'], 0, 1);
+    else if (names.includes('appendedZeros')) {
+      options.appendedZeros = intOption('seq-len', values['seq-len'], 0, 784) - 784;
+    } else throw new UsageError(`--seq-len does not apply to task '${task}'`);
+  }
+  return options;
+}
+
+/**
+ * Resolves the values of `mru train` into a full `TrainConfig` (the task is created once to learn its
+ * input and output sizes and to validate its options).
+ *
+ * @param values - Parsed command-line values.
+ * @returns The config.
+ * @throws UsageError on an unknown task or model or a bad value; the datasets' `OptionError` on a bad
+ * task option.
+ */
+export async function resolveTrainConfig(values: Readonly<Record<string, unknown>>): Promise<TrainConfig> {
+  const d = TRAIN_DEFAULTS;
+  const task = choiceOption('task', values.task, taskNames, d.task);
+  const model = choiceOption('model', values.model, MODEL_NAMES, d.model);
+  const seed = intOption('seed', values.seed, d.seed, 0);
+  const steps = intOption('steps', values.steps, d.steps, 1);
+  const batch = intOption('batch', values.batch, d.batch, 1);
+  const taskOptions = resolveTaskOptions(task, values);
+  taskOptions.seed ??= seed;
+  const created = await createTask(task, taskOptions);
+  const network = resolveNetworkConfig(
+    networkConfig(model, created, {
+      dModel: intOption('d-model', values['d-model'], d.dModel, 1),
+      dState: intOption('d-state', values['d-state'], d.dState, 1),
+      layers: intOption('layers', values.layers, d.layers, 1),
+      mlp: intOption('mlp', values.mlp, d.mlp, 0),
+      dropout: numberOption('dropout', values.dropout, d.dropout, 0, 0.99),
+    }),
+  );
+  const evalEvery = intOption('eval-every', values['eval-every'], Math.max(1, Math.round(steps / 10)), 1);
+  return {
+    task,
+    taskOptions: created.options,
+    model,
+    network,
+    steps,
+    batch,
+    seed,
+    lr: numberOption('lr', values.lr, d.lr, 0, 10, true),
+    lrFinalRatio: d.lrFinalRatio,
+    beta1: d.beta1,
+    beta2: d.beta2,
+    weightDecay: numberOption('weight-decay', values['weight-decay'], d.weightDecay, 0, 1),
+    clip: numberOption('clip', values.clip, d.clip, 0, Number.POSITIVE_INFINITY, true),
+    evalEvery,
+    evalBatches: intOption('eval-batches', values['eval-batches'], d.evalBatches, 1),
+    evalBatchSize: batch,
+    logEvery: intOption('log-every', values['log-every'], Math.min(d.logEvery, steps), 1),
+    epsilonAnneal: values.anneal === true || values.anneal === 'true',
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The run directory: what a training run leaves behind.
+ *
+ * ```
+ * <out>/config.json        the resolved configuration (every default filled in)
+ * <out>/metrics.jsonl      one JSON object per line: {"type":"train",...} every log step,
+ *                          {"type":"eval",...} every evaluation
+ * <out>/loss.svg|png       training loss (and test loss at evaluations) against the step
+ * <out>/metric.svg|png     the task's metric on the test split against the step
+ * <out>/last.safetensors   the latest checkpoint (resume from it)
+ * <out>/best.safetensors   the checkpoint with the best test metric so far
+ * ```
+ *
+ * Design: small files are written atomically (temporary file, then rename) so an interrupted run
+ * never leaves a half-written config or plot. Metrics are appended line by line, so a crash loses at
+ * most the current line; on resume, lines after the checkpoint's step are dropped first, so the file
+ * reads as if the run had never been interrupted.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ChartSpec, renderPng, renderSvg } from './chart.js';
+
+/** A metrics line written after a training step. */
+export interface TrainRecord {
+  /** Discriminator. */
+  readonly type: 'train';
+  /** Steps completed. */
+  readonly step: number;
+  /** Mean training loss over the steps since the previous line. */
+  readonly loss: number;
+  /** Learning rate of the last step. */
+  readonly lr: number;
+  /** Global gradient norm of the last step, before clipping. */
+  readonly gradNorm: number;
+  /** Live tensors on the backend after the step (constant over a run: nothing leaks). */
+  readonly liveTensors: number;
+  /** Seconds since this process started training. */
+  readonly elapsed: number;
+}
+
+/** A metrics line written after an evaluation on the test split. */
+export interface EvalRecord {
+  /** Discriminator. */
+  readonly type: 'eval';
+  /** Steps completed. */
+  readonly step: number;
+  /** Which split was scored. */
+  readonly split: 'test';
+  /** The task's loss. */
+  readonly loss: number;
+  /** Mean squared error (regression tasks). */
+  readonly mse?: number;
+  /** Accuracy (classification tasks). */
+  readonly accuracy?: number;
+  /** Fraction of fully right sequences (per-step classification). */
+  readonly sequenceAccuracy?: number;
+  /** Items scored. */
+  readonly count: number;
+}
+
+/** One line of `metrics.jsonl`. */
+export type MetricRecord = TrainRecord | EvalRecord;
+
+/** Writes a file atomically: to a temporary name beside it, then renamed over it. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** A run directory on disk (see the file comment for its layout). */
+export class RunDirectory {
+  /** The directory path. */
+  readonly path: string;
+
+  /** Opens (creating if needed) the directory at `path`. */
+  constructor(path: string) {
+    this.path = path;
+    mkdirSync(path, { recursive: true });
+  }
+
+  /** The path of a file inside the run directory. */
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  /** Writes `config.json` (pretty-printed). */
+  writeConfig(config: unknown): void {
+    writeFileAtomic(this.file('config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  /** Appends one line to `metrics.jsonl`. */
+  appendMetric(record: MetricRecord): void {
+    appendFileSync(this.file('metrics.jsonl'), `${JSON.stringify(record)}\n`);
+  }
+
+  /** Reads every line of `metrics.jsonl` (empty when absent); unparsable lines are skipped. */
+  readMetrics(): MetricRecord[] {
+    const path = this.file('metrics.jsonl');
+    if (!existsSync(path)) return [];
+    const out: MetricRecord[] = [];
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as MetricRecord);
+      } catch {
+        // A line cut short by a crash: drop it.
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Keeps only the metrics lines up to `step` (inclusive), so a resumed run continues the file
+   * without duplicates.
+   *
+   * @returns The lines kept.
+   */
+  truncateMetrics(step: number): MetricRecord[] {
+    const kept = this.readMetrics().filter((r) => r.step <= step);
+    writeFileAtomic(this.file('metrics.jsonl'), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    return kept;
+  }
+
+  /** Writes `<name>.svg` and `<name>.png` of one chart. */
+  writeChart(name: string, spec: ChartSpec): void {
+    writeFileAtomic(this.file(`${name}.svg`), renderSvg(spec));
+    writeFileAtomic(this.file(`${name}.png`), renderPng(spec));
+  }
+
+  /**
+   * Draws `loss.*` and `metric.*` from the metrics lines.
+   *
+   * @param records - Every metrics line of the run.
+   * @param metric - The task's headline metric.
+   * @param title - Shown above each chart (e.g. `bmru on copy-first-input`).
+   */
+  writePlots(records: readonly MetricRecord[], metric: 'mse' | 'accuracy', title: string): void {
+    const train = records.filter((r): r is TrainRecord => r.type === 'train');
+    const evals = records.filter((r): r is EvalRecord => r.type === 'eval');
+    this.writeChart('loss', {
+      title: `loss: ${title}`,
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [
+        { label: 'train', points: train.map((r) => [r.step, r.loss]) },
+        { label: 'test', points: evals.map((r) => [r.step, r.loss]) },
+      ],
+    });
+    this.writeChart('metric', {
+      title: `${metric === 'mse' ? 'test MSE' : 'test accuracy'}: ${title}`,
+      xLabel: 'step',
+      yLabel: metric === 'mse' ? 'MSE' : 'accuracy',
+      yScale: metric === 'mse' ? 'auto' : 'linear',
+      series: [
+        {
+          label: `test ${metric}`,
+          points: evals.map((r) => [r.step, (metric === 'mse' ? r.mse : r.accuracy) ?? r.loss]),
+        },
+      ],
+    });
+  }
+}

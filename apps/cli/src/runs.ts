@@ -1,0 +1,155 @@
+/**
+ * One run of an experiment preset, as plain data in and plain data out, so it can execute either in
+ * this thread or in a worker thread (presets train their runs side by side on multi-core machines).
+ *
+ * A run is: resolve the `mru train` values into a config, train into its run directory, then rescore
+ * the `last` checkpoint on the test split (with a tolerance score for regression tasks) and on any
+ * extra task options (e.g. 10x and 100x longer sequences), so every number in a results table comes
+ * from what the run directory holds.
+ */
+import { join } from 'node:path';
+import { dispose, tensor, tidy } from '@mru/core';
+import { combineMetrics, createTask, type Metrics } from '@mru/datasets';
+import { loadNetworkCheckpoint } from '@mru/models/node';
+import { resolveTrainConfig } from './config.js';
+import type { ModelName } from './models.js';
+import type { ProgressStream } from './progress.js';
+import { type TrainResult, trainRun } from './train.js';
+
+/** Tolerance of the "within" score of regression tasks: |prediction - target| < 0.25. */
+export const WITHIN_TOLERANCE = 0.25;
+
+/** Command-line values as `mru train` parses them. */
+export type RunValues = Readonly<Record<string, string | readonly string[]>>;
+
+/** An extra evaluation of a trained run on other task options. */
+export interface ExtraEval {
+  /** Column label, e.g. `10T`. */
+  readonly label: string;
+  /** `mru train` values describing the task to score on. */
+  readonly values: RunValues;
+  /** Examples per test batch. */
+  readonly batch: number;
+  /** Test batches. */
+  readonly batches: number;
+}
+
+/** One run of a preset. */
+export interface RunSpec {
+  /** Subdirectory of the experiment directory. */
+  readonly name: string;
+  /** The model (also in `values`). */
+  readonly model: ModelName;
+  /** Values for `mru train`. */
+  readonly values: RunValues;
+  /** Extra evaluations. */
+  readonly extraEvals?: readonly ExtraEval[];
+}
+
+/** A run ready to execute: its spec plus where and how. */
+export interface RunJob {
+  /** The run. */
+  readonly spec: RunSpec;
+  /** Its run directory. */
+  readonly out: string;
+  /** Backend name. */
+  readonly backend: string;
+  /** Progress label. */
+  readonly label: string;
+  /** The experiment's name (recorded in config.json). */
+  readonly experiment: string;
+}
+
+/** Test metrics with the tolerance score of regression tasks. */
+export type ScoredMetrics = Metrics & { readonly within?: number };
+
+/** What a run produced. */
+export interface RunOutcome {
+  /** The run. */
+  readonly spec: RunSpec;
+  /** The training summary. */
+  readonly result: TrainResult;
+  /** The last checkpoint scored on the test split. */
+  readonly test: ScoredMetrics;
+  /** Extra evaluations by label. */
+  readonly extra: Readonly<Record<string, Metrics>>;
+}
+
+/**
+ * Scores a checkpoint on the test split of the task described by `values`.
+ *
+ * @param path - The checkpoint.
+ * @param values - `mru train` values naming the task and its options.
+ * @param batches - Test batches.
+ * @param batchSize - Examples per batch.
+ * @returns Metrics, plus `within` for regression tasks.
+ */
+export async function scoreCheckpoint(
+  path: string,
+  values: RunValues,
+  batches: number,
+  batchSize: number,
+): Promise<ScoredMetrics> {
+  const config = await resolveTrainConfig(values);
+  const task = await createTask(config.task, config.taskOptions as Record<string, unknown>);
+  const loaded = await loadNetworkCheckpoint(path);
+  try {
+    const parts: Metrics[] = [];
+    let within = 0;
+    let count = 0;
+    for (let i = 0; i < Math.min(batches, task.batchesPerEpoch('test', batchSize)); i++) {
+      const batch = task.batch('test', i, batchSize);
+      const out = tidy(() =>
+        loaded.network.apply(loaded.params, tensor(batch.inputs, { shape: batch.inputShape })),
+      );
+      const predictions = await out.data();
+      out.dispose();
+      parts.push(task.metrics(predictions, batch));
+      if (batch.loss === 'mse') {
+        for (let j = 0; j < batch.targets.length; j++) {
+          if (Math.abs(predictions[j] - batch.targets[j]) < WITHIN_TOLERANCE) within++;
+          count++;
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const metrics = combineMetrics(parts);
+    return count > 0 ? { ...metrics, within: within / count } : metrics;
+  } finally {
+    dispose(loaded.params);
+  }
+}
+
+/**
+ * Trains and scores one run (the backend must already be current).
+ *
+ * @param job - The run and where it goes.
+ * @param progress - Where its progress bar goes.
+ * @param signal - Stops training between steps.
+ * @returns The outcome; `result.stopped` is set when interrupted (then nothing is scored).
+ */
+export async function executeRun(
+  job: RunJob,
+  progress?: ProgressStream,
+  signal?: AbortSignal,
+): Promise<RunOutcome> {
+  const config = await resolveTrainConfig(job.spec.values);
+  const result = await trainRun(config, {
+    out: job.out,
+    backend: job.backend,
+    progress,
+    label: job.label,
+    signal,
+    extra: { experiment: job.experiment },
+  });
+  if (result.stopped)
+    return { spec: job.spec, result, test: { loss: Number.NaN, count: 0, sequences: 0 }, extra: {} };
+  const last = join(job.out, 'last.safetensors');
+  const test = await scoreCheckpoint(last, job.spec.values, config.evalBatches, config.evalBatchSize);
+  const extra: Record<string, Metrics> = {};
+  for (const e of job.spec.extraEvals ?? []) {
+    progress?.write(`${job.label}: evaluating at ${e.label} (T = ${e.values['seq-len']})\n`);
+    extra[e.label] = await scoreCheckpoint(last, e.values, e.batches, e.batch);
+  }
+  return { spec: job.spec, result, test, extra };
+}
