@@ -1,23 +1,24 @@
 // Quick start: fit a two-layer network to y = sin(3x) with @mru/core and the CPU backend, printing
-// the loss as it falls. Run with `pnpm demo` (it builds the packages first).
+// the loss as it falls. Run with `pnpm build && node examples/quickstart.mjs`.
+
+import { cpuBackend } from '@mru/backend-cpu';
 import {
   add,
   dispose,
   matmul,
   memory,
   mse,
+  mul,
+  rand,
   randn,
   seed,
   setBackend,
   sin,
   sub,
-  mul,
   tanh,
   tidy,
   valueAndGrad,
-  rand,
 } from '@mru/core';
-import { cpuBackend } from '@mru/backend-cpu';
 
 await setBackend(cpuBackend());
 seed(0);
@@ -39,7 +40,9 @@ const lr = 0.1;
 for (let i = 0; i <= 2000; i++) {
   const { value, grads } = step(params);
   // Tensors returned from tidy survive it; the temporaries of the update do not.
-  const next = tidy(() => Object.fromEntries(Object.keys(params).map((k) => [k, sub(params[k], mul(grads[k], lr))])));
+  const next = tidy(() =>
+    Object.fromEntries(Object.keys(params).map((k) => [k, sub(params[k], mul(grads[k], lr))])),
+  );
   if (i % 200 === 0) {
     const m = memory();
     console.log(`step ${String(i).padStart(4)}  loss ${value.item().toFixed(5)}  live tensors ${m.tensors}`);
