@@ -35,7 +35,6 @@ export {
   finiteTask,
   type GeneratedTaskDefinition,
   generatedTask,
-  type TaskFacts,
 } from './task.js';
 export { type AddingOptions, adding, addingOptions } from './tasks/adding.js';
 export {
@@ -76,4 +75,5 @@ export type {
   Split,
   SplitSizes,
   Task,
+  TaskFacts,
 } from './types.js';

@@ -25,6 +25,7 @@ import type {
   Split,
   SplitSizes,
   Task,
+  TaskFacts,
 } from './types.js';
 
 /** Views of one example's slice of the batch arrays, for a task's `fill` to write into. */
@@ -35,28 +36,6 @@ export interface ExampleView {
   readonly targets: Float32Array | Int32Array;
   /** `[time]`, zero-filled, for readout `'every'`; an empty array otherwise. */
   readonly mask: Float32Array;
-}
-
-/** The facts of a task, shared by generated tasks and finite data sets. */
-export interface TaskFacts {
-  /** Registry name. */
-  readonly name: string;
-  /** One sentence on the task. */
-  readonly description: string;
-  /** Resolved options. */
-  readonly options: Readonly<Record<string, number | string>>;
-  /** Features per step. */
-  readonly inputFeatures: number;
-  /** Regression outputs, or classes. */
-  readonly outputSize: number;
-  /** Steps per sequence. */
-  readonly sequenceLength: number;
-  /** Loss kind. */
-  readonly loss: LossKind;
-  /** Headline metric. */
-  readonly metric: MetricKind;
-  /** Which outputs the targets refer to. */
-  readonly readout: Readout;
 }
 
 /** A generated task: its facts and a writer of one example from a keyed generator. */

@@ -118,7 +118,8 @@ export interface SplitSizes {
  * identical arrays. The train and test streams are generated from different derived keys (or, for
  * MNIST, drawn from disjoint sets of digits).
  */
-export interface Task {
+/** The facts of a task that a training loop needs to build a model for it and to score it. */
+export interface TaskFacts {
   /** The registry name, e.g. `'copy-first-input'`. */
   readonly name: string;
   /** One sentence on what the task asks of a model. */
@@ -137,6 +138,9 @@ export interface Task {
   readonly metric: MetricKind;
   /** Which model outputs the targets refer to. */
   readonly readout: Readout;
+}
+
+export interface Task extends TaskFacts {
   /** Split sizes of a finite data set; `undefined` for generated tasks, whose streams are unbounded. */
   readonly sizes: SplitSizes | undefined;
 
