@@ -16,17 +16,7 @@
 import { ArgumentError } from './errors.js';
 import { computeMetrics, predictionShape } from './metrics.js';
 import { hashString, Rng, splitWords } from './rng.js';
-import type {
-  Batch,
-  BatchesOptions,
-  LossKind,
-  MetricKind,
-  Readout,
-  Split,
-  SplitSizes,
-  Task,
-  TaskFacts,
-} from './types.js';
+import type { Batch, BatchesOptions, Split, SplitSizes, Task, TaskFacts } from './types.js';
 
 /** Views of one example's slice of the batch arrays, for a task's `fill` to write into. */
 export interface ExampleView {
