@@ -70,8 +70,9 @@ export interface WebGPUMemory extends BackendMemory {
   /** Bytes of free buffers kept for reuse (storage and readback staging). */
   readonly pooledBytes: number;
   /**
-   * Bytes of device memory held in buffers right now, live and pooled: size classes included, and
-   * 4 bytes per bool element (bool is stored as one u32 word).
+   * Bytes of device memory held in buffers right now, live and pooled (and the scratch buffers of
+   * `maxLiveBindGroups`, if any): size classes included, and 4 bytes per bool element (bool is
+   * stored as one u32 word).
    */
   readonly deviceBytes: number;
 }
@@ -82,6 +83,14 @@ export interface WebGPUStats {
   readonly pipelines: number;
   /** Dispatches encoded. */
   readonly dispatches: number;
+  /** Bind groups created; the other dispatches reused a cached one. */
+  readonly bindGroups: number;
+  /** Bind groups in the cache now (at most `bindGroupCacheSize`). */
+  readonly cachedBindGroups: number;
+  /** Bind groups created and not yet garbage-collected (at most `maxLiveBindGroups`). */
+  readonly liveBindGroups: number;
+  /** Dispatches that ran through the scratch buffers because `maxLiveBindGroups` were alive. */
+  readonly scratchDispatches: number;
 }
 
 /** An adapter's description of itself (empty strings where the implementation withholds it). */
@@ -125,6 +134,18 @@ export interface BackendTuning {
   readonly poolLimitBytes?: number;
   /** Most dispatches encoded per queue submission (default 64). */
   readonly maxDispatchesPerSubmit?: number;
+  /**
+   * Most bind groups cached for reuse (default 4096; 0 disables the cache). A loop of ops gets the
+   * same pooled buffers back in the same roles, so its dispatches find their bind group here instead
+   * of creating one each (a native bind group is only released once the event loop turns).
+   */
+  readonly bindGroupCacheSize?: number;
+  /**
+   * Most bind groups alive at once (default 16384): created and not yet garbage-collected, which in
+   * Node needs a turn of the event loop. Beyond it, a dispatch with no cached group copies its
+   * buffers through scratch buffers bound by a fixed group (slower, but nothing more piles up).
+   */
+  readonly maxLiveBindGroups?: number;
   /** Scan chunking. */
   readonly scan?: ScanOptions;
 }
@@ -226,6 +247,8 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     this.rt = new Runtime(device, {
       poolLimitBytes: tuning.poolLimitBytes ?? 256 * 2 ** 20,
       maxDispatchesPerSubmit: tuning.maxDispatchesPerSubmit ?? 64,
+      bindGroupCacheSize: Math.max(0, Math.floor(tuning.bindGroupCacheSize ?? 4096)),
+      maxLiveBindGroups: Math.max(0, Math.floor(tuning.maxLiveBindGroups ?? 16384)),
     });
     this.kernelLimits = this.rt.limits;
     this.wg = this.rt.limits.workgroupSize;
@@ -257,8 +280,19 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     return id;
   }
 
-  private alloc(op: string, length: number, dtype: DType): WebGPUData {
-    const d = new WebGPUData(this.rt.acquire(op, length * 4), length, dtype);
+  /**
+   * A tensor buffer for the output of `op`. `inputs` (the op's operands) make it prefer the buffer
+   * that the same op on the same operands got last time, so that a loop's dispatches bind the same
+   * buffers every iteration and reuse their cached bind groups (see `Runtime.acquire`).
+   */
+  private alloc(op: string, length: number, dtype: DType, inputs?: readonly WebGPUData[]): WebGPUData {
+    const hint =
+      inputs &&
+      Runtime.hint(
+        op,
+        inputs.map((d) => d.buf),
+      );
+    const d = new WebGPUData(this.rt.acquire(op, length * 4, hint), length, dtype);
     this.tensorBytes += length * bytesPerElement(dtype);
     this.tensorBuffers++;
     return d;
@@ -341,7 +375,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
       bytes: this.tensorBytes,
       buffers: this.tensorBuffers,
       pooledBytes: this.rt.pooledBytes,
-      deviceBytes: this.rt.liveBytes + this.rt.pooledBytes,
+      deviceBytes: this.rt.liveBytes + this.rt.pooledBytes + this.rt.scratchBytes,
     };
   }
 
@@ -354,7 +388,14 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   }
 
   stats(): WebGPUStats {
-    return { pipelines: this.rt.pipelineCount, dispatches: this.dispatches };
+    return {
+      pipelines: this.rt.pipelineCount,
+      dispatches: this.dispatches,
+      bindGroups: this.rt.bindGroupsCreated,
+      cachedBindGroups: this.rt.cachedBindGroups,
+      liveBindGroups: this.rt.liveBindGroups,
+      scratchDispatches: this.rt.scratchDispatches,
+    };
   }
 
   dispose(): void {
@@ -373,7 +414,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
       throw new DTypeError(op, `not defined for ${x.dtype}${fmtShape(x.shape)}`);
     }
     const n = sizeOf(x.shape);
-    const out = this.alloc(op, n, x.dtype);
+    const out = this.alloc(op, n, x.dtype, [xd]);
     const k = this.kernel(`unary/${op}/${x.dtype}`, () => W.unaryKernel(this.wg, op, x.dtype));
     this.run(op, k, [n], [xd.buf, out.buf], n);
     return out;
@@ -393,7 +434,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
       throw new DTypeError(op, `not defined for ${a.dtype}${fmtShape(a.shape)}`);
     }
     const n = sizeOf(outShape);
-    const out = this.alloc(op, n, arith ? a.dtype : 'bool');
+    const out = this.alloc(op, n, arith ? a.dtype : 'bool', [ad, bd]);
     const c = collapseDims(outShape, [
       broadcastStrides(a.shape, outShape),
       broadcastStrides(b.shape, outShape),
@@ -416,7 +457,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     if (cond.dtype !== 'bool') throw new DTypeError('where', `the condition must be bool, got ${cond.dtype}`);
     if (a.dtype !== b.dtype) throw new DTypeError('where', `dtypes differ: ${a.dtype} and ${b.dtype}`);
     const n = sizeOf(outShape);
-    const out = this.alloc('where', n, a.dtype);
+    const out = this.alloc('where', n, a.dtype, [cd, ad, bd]);
     const c = collapseDims(outShape, [
       broadcastStrides(cond.shape, outShape),
       broadcastStrides(a.shape, outShape),
@@ -431,7 +472,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   cast(x: KernelTensor, dtype: DType): DataId {
     const xd = this.data('cast', x);
     const n = sizeOf(x.shape);
-    const out = this.alloc('cast', n, dtype);
+    const out = this.alloc(`cast/${dtype}`, n, dtype, [xd]);
     const k = this.kernel(`cast/${x.dtype}/${dtype}`, () => W.castKernel(this.wg, x.dtype, dtype));
     this.run('cast', k, [n], [xd.buf, out.buf], n);
     return out;
@@ -461,7 +502,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const outSize = sizeOf(keptShape);
     const R = sizeOf(redShape);
     const outDType: DType = op === 'sum' && x.dtype !== 'float32' ? 'int32' : x.dtype;
-    const out = this.alloc(op, outSize, outDType);
+    const out = this.alloc(`${op}/${axes.join(',')}`, outSize, outDType, [xd]);
     if (outSize === 0) return out;
     if (R === 0) {
       if (op !== 'sum') throw new ShapeError(op, `cannot reduce a zero-size axis of ${fmtShape(x.shape)}`);
@@ -503,7 +544,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const inner = sizeOf(x.shape.slice(axis + 1));
     const outSize = sizeOf(x.shape.filter((_, i) => i !== axis));
     if (outSize > 0 && N === 0) throw new ShapeError(op, `cannot take the ${op} of a zero-size axis`);
-    const out = this.alloc(op, outSize, 'int32');
+    const out = this.alloc(`${op}/${axis}`, outSize, 'int32', [xd]);
     const k = this.kernel(`arg/${op}/${x.dtype}`, () => W.argReduceKernel(this.wg, op, x.dtype));
     this.run(op, k, [outSize, N, inner], [xd.buf, out.buf], outSize);
     return out;
@@ -520,7 +561,12 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     }
     const { batch, m, k, n } = spec;
     const size = batch * m * n;
-    const out = this.alloc('matmul', size, 'float32');
+    const out = this.alloc(
+      `matmul/${spec.transposeA}/${spec.transposeB}/${batch}/${m}/${k}/${n}`,
+      size,
+      'float32',
+      [ad, bd],
+    );
     if (size === 0) return out;
     if (k === 0) {
       this.fillWords('matmul', out, size, 0);
@@ -556,7 +602,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
       throw new ShapeError('strided', `${strides.length} strides for shape ${fmtShape(shape)}`);
     }
     const n = sizeOf(shape);
-    const out = this.alloc('strided', n, x.dtype);
+    const out = this.alloc(`strided/${offset}/${shape}/${strides}`, n, x.dtype, [xd]);
     const c = collapseDims(shape, [strides]);
     const k = this.kernel('strided', () => W.stridedKernel(this.wg));
     this.run('strided', k, [n, c.shape.length, offset, ...c.shape, ...c.strides[0]], [xd.buf, out.buf], n);
@@ -570,7 +616,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     }
     const outShape = x.shape.map((d, i) => d + widths[i][0] + widths[i][1]);
     const n = sizeOf(outShape);
-    const out = this.alloc('pad', n, x.dtype);
+    const out = this.alloc(`pad/${widths}/${value}`, n, x.dtype, [xd]);
     const word = wordOf(value, x.dtype);
     if (sizeOf(x.shape) === 0) {
       this.fillWords('pad', out, n, word);
@@ -611,7 +657,12 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const total = xs.reduce((s, x) => s + x.shape[axis], 0);
     const outShape = first.shape.slice();
     outShape[axis] = total;
-    const out = this.alloc('concat', sizeOf(outShape), first.dtype);
+    const out = this.alloc(
+      `concat/${axis}`,
+      sizeOf(outShape),
+      first.dtype,
+      xs.map((x) => this.data('concat', x)),
+    );
     const k = this.kernel('concat', () => W.concatKernel(this.wg));
     let at = 0;
     for (const x of xs) {
@@ -637,7 +688,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const post = sizeOf(x.shape.slice(axis + 1));
     const J = sizeOf(indices.shape);
     const n = pre * J * post;
-    const out = this.alloc('gather', n, x.dtype);
+    const out = this.alloc('gather', n, x.dtype, [xd, id]);
     const k = this.kernel('gather', () => W.gatherKernel(this.wg));
     this.run('gather', k, [n, N, J, post], [xd.buf, id.buf, out.buf], n);
     return out;
@@ -664,7 +715,7 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const post = sizeOf(updates.shape.slice(axis + ir));
     const J = sizeOf(indices.shape);
     const n = pre * size * post;
-    const out = this.alloc('scatterAdd', n, 'float32');
+    const out = this.alloc('scatterAdd', n, 'float32', [ud, id]);
     if (n === 0) return out;
     if (J === 0) {
       this.fillWords('scatterAdd', out, n, 0);
@@ -803,7 +854,8 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   scan(args: ScanArgs): DataId {
     const { a, x, h0, reverse } = args;
     const s = this.scanShapes('scan', a, x, h0);
-    const out = this.alloc('scan', s.B * s.T * s.C, 'float32');
+    const operands = [a, x, ...(h0 ? [h0] : [])].map((t) => this.data('scan', t));
+    const out = this.alloc(`scan/${reverse}`, s.B * s.T * s.C, 'float32', operands);
     if (s.B * s.T * s.C === 0) return out;
     const h0Bufs = h0 ? [this.data('scan', h0).buf] : null;
     this.scanLevel(
@@ -842,8 +894,11 @@ export class WebGPUBackendImpl implements WebGPUBackend {
       throw new ValueError(op, 'give both parts of h0 or neither');
     }
     const n = s.B * s.T * s.C;
-    const outRe = this.alloc(op, n, 'float32');
-    const outIm = this.alloc(op, n, 'float32');
+    const operands = [args.aRe, args.aIm, args.xRe, args.xIm, args.h0Re, args.h0Im]
+      .filter((t): t is KernelTensor => t !== null)
+      .map((t) => this.data(op, t));
+    const outRe = this.alloc(`${op}/${args.reverse}/re`, n, 'float32', operands);
+    const outIm = this.alloc(`${op}/${args.reverse}/im`, n, 'float32', operands);
     if (n === 0) return [outRe, outIm];
     const buf = (t: KernelTensor) => this.data(op, t).buf;
     const h0 = args.h0Re && args.h0Im ? [buf(args.h0Re), buf(args.h0Im)] : null;

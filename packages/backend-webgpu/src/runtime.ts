@@ -16,9 +16,23 @@
  *   writes go ahead of unsubmitted commands: such writes flush first.
  * - Parameters. Each dispatch gets a 512-byte slot of one uniform buffer; the slots of a batch are
  *   written with one `writeBuffer` just before its submission (queue order makes reuse by the next
- *   batch safe).
+ *   batch safe). The slot is bind group 1, one fixed group per slot, so that bind group 0 (the
+ *   storage buffers) does not depend on it. (A dynamic offset would do the same, but lavapipe runs
+ *   dispatches with dynamic offsets markedly slower.)
+ * - Bind groups. A native bind group (a Vulkan descriptor set; on lavapipe a 4 KiB memory mapping
+ *   of its own) is released only when its JS object is garbage-collected and Node runs the
+ *   finalizer, which needs a turn of the event loop. A fresh bind group per dispatch therefore piled
+ *   up one per kernel in a synchronous stream of ops until the next `await`, and at ~65k lavapipe
+ *   segfaulted in `vkCreateDescriptorPool` (Linux's `vm.max_map_count` is 65530). So:
+ *   - groups are cached by layout and storage buffers (LRU, `bindGroupCacheSize`), and dropped
+ *     when one of their buffers is destroyed;
+ *   - an op's output prefers the buffer that the same op on the same inputs got last time (the
+ *     `hint` of `acquire`), so a loop binds the same buffers every iteration and hits the cache;
+ *   - at most `maxLiveBindGroups` groups are alive (created, not yet collected: counted with a
+ *     `FinalizationRegistry`); beyond that, a dispatch with no cached group copies its buffers into
+ *     scratch buffers bound by a fixed group, runs there, and copies its outputs back.
  * - Pipelines are cached by WGSL source; bind group layouts by the number of input and output
- *   storage bindings.
+ *   storage bindings (group 0), the parameter layout (group 1) is shared.
  * - Errors. Validation and out-of-memory errors are captured with `onuncapturederror` and raised as a
  *   `BackendError` at the next read or sync; a lost device makes every later call throw.
  */
@@ -59,6 +73,12 @@ export interface PooledBuffer {
   readonly bytes: number;
   /** Serial of the last batch that bound it (see `Runtime.batchSerial`). */
   usedInBatch: number;
+  /** Unique id of the buffer: bind groups are cached by the ids of their buffers. */
+  readonly id: number;
+  /** Keys of the cached bind groups that bind this buffer (forgotten when it is destroyed). */
+  readonly groups: Set<string>;
+  /** Position in its size class's free list, or -1 while handed out (or destroyed). */
+  freeIndex: number;
 }
 
 /** Tunables of the runtime. */
@@ -67,6 +87,19 @@ export interface RuntimeOptions {
   readonly poolLimitBytes: number;
   /** Most dispatches encoded before a submission. */
   readonly maxDispatchesPerSubmit: number;
+  /** Most bind groups kept for reuse (least recently used ones are dropped first). */
+  readonly bindGroupCacheSize: number;
+  /**
+   * Most bind groups alive at once (created and not yet garbage-collected). Beyond it, a dispatch
+   * that finds no cached group copies its buffers through scratch buffers with a fixed bind group.
+   */
+  readonly maxLiveBindGroups: number;
+}
+
+/** A cached bind group and the buffers it binds. */
+interface CachedGroup {
+  readonly group: GPUBindGroup;
+  readonly buffers: readonly PooledBuffer[];
 }
 
 /** Device limits the kernels depend on. */
@@ -114,6 +147,29 @@ export class Runtime {
   private graveyard: GPUBuffer[] = [];
   /** Every buffer this runtime created and has not destroyed (for `dispose`). */
   private readonly owned = new Set<GPUBuffer>();
+  /** Bind groups by layout and buffer ids, least recently used first (a `Map` keeps insertion order). */
+  private readonly groupCache = new Map<string, CachedGroup>();
+  private nextBufferId = 1;
+  /** Bind groups created (cache misses). */
+  bindGroupsCreated = 0;
+  /** Bind groups created whose JS object has not been collected yet (their native part lives on). */
+  liveBindGroups = 0;
+  /** Dispatches run through the scratch buffers because `maxLiveBindGroups` were alive. */
+  scratchDispatches = 0;
+  /** Bytes of the scratch buffers. */
+  scratchBytes = 0;
+  private readonly groupCollected = new FinalizationRegistry<number>(() => {
+    this.liveBindGroups--;
+  });
+  /** Scratch buffers by binding (inputs then outputs), and a bind group over them per layout. */
+  private scratch: PooledBuffer[] = [];
+  private readonly scratchGroups = new Map<string, GPUBindGroup>();
+  /**
+   * The buffer last handed out for each allocation hint (an op and the ids of its inputs), offered
+   * again when it is free: a loop's ops then get their outputs in the same buffers every iteration,
+   * so the bind groups of its dispatches repeat and come from the cache. Least recently used first.
+   */
+  private readonly affinity = new Map<string, PooledBuffer>();
 
   /** Bytes of buffers handed out and not yet released. */
   liveBytes = 0;
@@ -127,6 +183,10 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly paramBuffer: GPUBuffer;
+  /** Bind group 1 of every pipeline: the parameter block. */
+  private readonly paramLayout: GPUBindGroupLayout;
+  /** One bind group per parameter slot (over that slot of `paramBuffer`), made once. */
+  private readonly paramGroups: GPUBindGroup[] = [];
   private readonly paramHost: Uint32Array;
   private readonly paramSlots: number;
   private slotsUsed = 0;
@@ -153,6 +213,24 @@ export class Runtime {
       size: this.paramSlots * PARAM_BYTES,
       usage: USAGE_UNIFORM | USAGE_COPY_DST,
     });
+    this.paramLayout = device.createBindGroupLayout({
+      entries: [
+        { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', minBindingSize: PARAM_BYTES } },
+      ],
+    });
+    for (let slot = 0; slot < this.paramSlots; slot++) {
+      this.paramGroups.push(
+        device.createBindGroup({
+          layout: this.paramLayout,
+          entries: [
+            {
+              binding: 0,
+              resource: { buffer: this.paramBuffer, offset: slot * PARAM_BYTES, size: PARAM_BYTES },
+            },
+          ],
+        }),
+      );
+    }
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.firstError ??= ev.error.message;
     };
@@ -184,8 +262,11 @@ export class Runtime {
   // ------------------------------------------------------------------------------------------
   // Buffers
 
-  /** A storage buffer of at least `bytes` bytes from the pool (a fresh one if none is free). */
-  acquire(op: string, bytes: number): PooledBuffer {
+  /**
+   * A storage buffer of at least `bytes` bytes from the pool (a fresh one if none is free). With a
+   * `hint`, the buffer last acquired with the same hint is preferred when it is free.
+   */
+  acquire(op: string, bytes: number, hint?: string): PooledBuffer {
     this.check(op);
     const cls = sizeClass(bytes);
     if (cls > this.limits.maxStorageBindingBytes) {
@@ -196,8 +277,18 @@ export class Runtime {
       );
     }
     // A reused buffer keeps its `usedInBatch`: `upload` needs it to order writes after readers.
-    let b = this.freeLists.get(cls)?.pop();
-    if (b) {
+    const list = this.freeLists.get(cls);
+    let b: PooledBuffer | undefined;
+    if (list && list.length > 0) {
+      const wanted = hint === undefined ? undefined : this.affinity.get(hint);
+      b = wanted && wanted.bytes === cls && wanted.freeIndex >= 0 ? wanted : list[list.length - 1];
+      // Swap-remove: the last entry takes the chosen one's place.
+      const last = list.pop() as PooledBuffer;
+      if (last !== b) {
+        list[b.freeIndex] = last;
+        last.freeIndex = b.freeIndex;
+      }
+      b.freeIndex = -1;
       this.pooledBytes -= cls;
     } else {
       const buffer = this.device.createBuffer({
@@ -205,11 +296,25 @@ export class Runtime {
         usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
       });
       this.owned.add(buffer);
-      b = { buffer, bytes: cls, usedInBatch: 0 };
+      b = { buffer, bytes: cls, usedInBatch: 0, id: this.nextBufferId++, groups: new Set(), freeIndex: -1 };
+    }
+    if (hint !== undefined && this.options.bindGroupCacheSize > 0) {
+      this.affinity.delete(hint);
+      this.affinity.set(hint, b);
+      if (this.affinity.size > this.options.bindGroupCacheSize) {
+        this.affinity.delete(this.affinity.keys().next().value as string);
+      }
     }
     this.liveBytes += cls;
     this.liveBuffers++;
     return b;
+  }
+
+  /** The allocation hint of an output of `op` computed from `inputs` (see `acquire`). */
+  static hint(op: string, inputs: readonly PooledBuffer[]): string {
+    let key = op;
+    for (const b of inputs) key += `,${b.id}`;
+    return key;
   }
 
   /** Returns a buffer to the pool (or schedules its destruction beyond the pool limit). */
@@ -218,6 +323,7 @@ export class Runtime {
     this.liveBytes -= b.bytes;
     this.liveBuffers--;
     if (this.pooledBytes + b.bytes > this.options.poolLimitBytes) {
+      this.forgetGroups(b);
       this.bury(b.buffer);
       return;
     }
@@ -226,6 +332,7 @@ export class Runtime {
       list = [];
       this.freeLists.set(b.bytes, list);
     }
+    b.freeIndex = list.length;
     list.push(b);
     this.pooledBytes += b.bytes;
   }
@@ -237,10 +344,38 @@ export class Runtime {
     else buffer.destroy();
   }
 
+  /** Drops the cached bind groups that bind `b` (it is about to be destroyed). */
+  private forgetGroups(b: PooledBuffer): void {
+    for (const key of b.groups) this.dropGroup(key);
+  }
+
+  /** Removes one bind group from the cache and from the key sets of its buffers. */
+  private dropGroup(key: string): void {
+    const entry = this.groupCache.get(key);
+    if (!entry) return;
+    this.groupCache.delete(key);
+    for (const b of entry.buffers) b.groups.delete(key);
+  }
+
+  /** Number of bind groups in the cache. */
+  get cachedBindGroups(): number {
+    return this.groupCache.size;
+  }
+
   /** Destroys every pooled (free) buffer. */
   trimPool(): void {
-    for (const list of this.freeLists.values()) for (const b of list) this.bury(b.buffer);
+    for (const list of this.freeLists.values()) {
+      for (const b of list) {
+        b.freeIndex = -1;
+        this.forgetGroups(b);
+        this.bury(b.buffer);
+      }
+    }
     for (const list of this.stagingFree.values()) for (const buffer of list) this.bury(buffer);
+    for (const b of this.scratch) this.bury(b.buffer);
+    this.scratch = [];
+    this.scratchGroups.clear();
+    this.scratchBytes = 0;
     this.freeLists.clear();
     this.stagingFree.clear();
     this.pooledBytes = 0;
@@ -303,9 +438,7 @@ export class Runtime {
     const key = `${inputs}/${outputs}`;
     let l = this.layouts.get(key);
     if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', minBindingSize: PARAM_BYTES } },
-      ];
+      const entries: GPUBindGroupLayoutEntry[] = [];
       for (let i = 0; i < inputs + outputs; i++) {
         entries.push({
           binding: i + 1,
@@ -314,7 +447,10 @@ export class Runtime {
         });
       }
       const group = this.device.createBindGroupLayout({ entries });
-      l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
+      l = {
+        group,
+        pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group, this.paramLayout] }),
+      };
       this.layouts.set(key, l);
     }
     return l;
@@ -397,22 +533,121 @@ export class Runtime {
     this.paramHost.fill(0, slot * PARAM_WORDS, (slot + 1) * PARAM_WORDS);
     this.paramHost.set(params, slot * PARAM_WORDS);
     this.paramHost[(slot + 1) * PARAM_WORDS - 1] = ONE_F32_BITS;
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_BYTES, size: PARAM_BYTES } },
-    ];
-    for (let i = 0; i < buffers.length; i++) {
-      buffers[i].usedInBatch = this.batchSerial;
-      entries.push({ binding: i + 1, resource: { buffer: buffers[i].buffer } });
-    }
-    const group = this.device.createBindGroup({
-      layout: this.layout(kernel.inputs, kernel.outputs).group,
-      entries,
-    });
+    for (const b of buffers) b.usedInBatch = this.batchSerial;
+    const group = this.bindGroup(kernel, buffers);
     const encoder = this.openEncoder();
+    if (!group) {
+      this.dispatchThroughScratch(encoder, kernel, pipeline, buffers, this.paramGroups[slot], gx, gy);
+      return;
+    }
     this.pass ??= encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
+    this.pass.setBindGroup(1, this.paramGroups[slot]);
     this.pass.dispatchWorkgroups(gx, gy);
+  }
+
+  /**
+   * Runs a dispatch without a bind group of its own: copies every buffer into the scratch buffer of
+   * its binding, dispatches over the scratch buffers' fixed bind group, and copies the outputs back
+   * (outputs are copied in too, for kernels that write only part of theirs, as `concat` does). Used
+   * when `maxLiveBindGroups` groups are alive, which in Node means the event loop has not turned for
+   * a long stream of ops whose buffers are new (see the file comment).
+   */
+  private dispatchThroughScratch(
+    encoder: GPUCommandEncoder,
+    kernel: KernelSource,
+    pipeline: GPUComputePipeline,
+    buffers: readonly PooledBuffer[],
+    params: GPUBindGroup,
+    gx: number,
+    gy: number,
+  ): void {
+    this.endPass();
+    for (let i = 0; i < buffers.length; i++) {
+      const have = this.scratch[i];
+      if (have && have.bytes >= buffers[i].bytes) continue;
+      if (have) {
+        this.bury(have.buffer); // after this batch is submitted: earlier commands may use it
+        this.scratchBytes -= have.bytes;
+      }
+      const buffer = this.device.createBuffer({
+        label: 'mru scratch',
+        size: buffers[i].bytes,
+        usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+      });
+      this.owned.add(buffer);
+      this.scratch[i] = {
+        buffer,
+        bytes: buffers[i].bytes,
+        usedInBatch: 0,
+        id: this.nextBufferId++,
+        groups: new Set(),
+        freeIndex: -1,
+      };
+      this.scratchBytes += buffers[i].bytes;
+      this.scratchGroups.clear();
+    }
+    const layoutKey = `${kernel.inputs}/${kernel.outputs}`;
+    let group = this.scratchGroups.get(layoutKey);
+    if (!group) {
+      group = this.createGroup(kernel, this.scratch.slice(0, buffers.length));
+      this.scratchGroups.set(layoutKey, group);
+    }
+    for (let i = 0; i < buffers.length; i++) {
+      encoder.copyBufferToBuffer(buffers[i].buffer, 0, this.scratch[i].buffer, 0, buffers[i].bytes);
+    }
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.setBindGroup(1, params);
+    pass.dispatchWorkgroups(gx, gy);
+    pass.end();
+    for (let i = kernel.inputs; i < buffers.length; i++) {
+      encoder.copyBufferToBuffer(this.scratch[i].buffer, 0, buffers[i].buffer, 0, buffers[i].bytes);
+    }
+    this.scratchDispatches++;
+  }
+
+  /**
+   * The bind group of `kernel`'s layout over `buffers`: from the cache when these buffers were bound
+   * the same way before, else created (evicting the least recently used group beyond
+   * `bindGroupCacheSize`); null when it would have to be created but `maxLiveBindGroups` are alive.
+   */
+  private bindGroup(kernel: KernelSource, buffers: readonly PooledBuffer[]): GPUBindGroup | null {
+    let key = `${kernel.inputs}/${kernel.outputs}`;
+    for (const b of buffers) key += `,${b.id}`;
+    const hit = this.groupCache.get(key);
+    if (hit) {
+      // Move to the most recently used end.
+      this.groupCache.delete(key);
+      this.groupCache.set(key, hit);
+      return hit.group;
+    }
+    if (this.liveBindGroups >= this.options.maxLiveBindGroups) return null;
+    const group = this.createGroup(kernel, buffers);
+    this.bindGroupsCreated++;
+    this.liveBindGroups++;
+    this.groupCollected.register(group, 0);
+    const limit = this.options.bindGroupCacheSize;
+    if (limit > 0) {
+      while (this.groupCache.size >= limit) {
+        const oldest = this.groupCache.keys().next().value as string;
+        this.dropGroup(oldest);
+      }
+      this.groupCache.set(key, { group, buffers: buffers.slice() });
+      for (const b of buffers) b.groups.add(key);
+    }
+    return group;
+  }
+
+  /** Bind group 0 of `kernel`'s layout: `buffers` (inputs, then outputs) at bindings 1, 2, ... */
+  private createGroup(kernel: KernelSource, buffers: readonly PooledBuffer[]): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    for (let i = 0; i < buffers.length; i++) {
+      entries.push({ binding: i + 1, resource: { buffer: buffers[i].buffer } });
+    }
+    return this.device.createBindGroup({ layout: this.layout(kernel.inputs, kernel.outputs).group, entries });
   }
 
   /** Submits the pending batch (no-op when nothing is pending). */
@@ -455,6 +690,11 @@ export class Runtime {
     for (const b of this.owned) b.destroy();
     for (const b of this.graveyard) b.destroy();
     this.owned.clear();
+    this.groupCache.clear();
+    this.affinity.clear();
+    this.scratch = [];
+    this.scratchGroups.clear();
+    this.scratchBytes = 0;
     this.graveyard = [];
     this.freeLists.clear();
     this.stagingFree.clear();

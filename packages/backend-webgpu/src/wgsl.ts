@@ -5,9 +5,10 @@
  * `runtime.ts` is keyed by the source text).
  *
  * Conventions shared by every kernel:
- * - binding 0 is the uniform parameter block (`PARAM_WORDS` u32 words, read with `prm(i)`; floats are
- *   passed as their bits and read with `prmf(i)`), bindings 1.. are the inputs (read-only storage),
- *   then the outputs (read-write storage). `runtime.ts` builds the matching bind group layouts.
+ * - group 1, binding 0 is the uniform parameter block (`PARAM_WORDS` u32 words, read with `prm(i)`;
+ *   floats are passed as their bits and read with `prmf(i)`); group 0, bindings 1.. are the inputs
+ *   (read-only storage), then the outputs (read-write storage). `runtime.ts` builds the matching
+ *   bind group layouts.
  * - Element kernels run one invocation per output element. The linear index is
  *   `gid.x + gid.y * nwg.x * WG`: dispatches larger than `maxComputeWorkgroupsPerDimension` are
  *   folded into a 2D grid by the runtime, and every kernel checks its index against the size.
@@ -52,7 +53,7 @@ export interface KernelSource {
 
 const PRELUDE = /* wgsl */ `
 struct Params { v: array<vec4<u32>, ${PARAM_WORDS / 4}> }
-@group(0) @binding(0) var<uniform> params: Params;
+@group(1) @binding(0) var<uniform> params: Params;
 fn prm(i: u32) -> u32 { return params.v[i >> 2u][i & 3u]; }
 fn prmf(i: u32) -> f32 { return bitcast<f32>(prm(i)); }
 // A function call is never a const-expression, so NaN and infinity built here are legal WGSL.

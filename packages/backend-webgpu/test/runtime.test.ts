@@ -1,9 +1,10 @@
 /**
  * The machinery under the primitives: pool accounting, pipeline reuse across shapes, batching of many
- * dispatches, the write-after-release hazard, dispatches folded into 2D grids, device loss, dispose,
- * the no-adapter error, and a main entry free of Node imports.
+ * dispatches, the write-after-release hazard, dispatches folded into 2D grids, the bind-group cache
+ * and long queues without a readback, device loss, dispose, the no-adapter error, and a main entry
+ * free of Node imports.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { BackendError, type DataId } from '@mru/core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type WebGPUBackend, webgpuBackend } from '../src/index.js';
@@ -146,6 +147,147 @@ describe('pipelines and batching', () => {
     const h = be.scan({ a, x, h0: null, reverse: false });
     expect(be.stats().dispatches - d0).toBeGreaterThanOrEqual(3);
     for (const id of [h, a.id, x.id]) be.free(id);
+  });
+});
+
+/** Memory mappings of this process (Linux), or null elsewhere. */
+function mappings(): number | null {
+  return existsSync('/proc/self/maps') ? readFileSync('/proc/self/maps', 'utf8').split('\n').length : null;
+}
+
+/** `x + 1` for `steps` steps on a [4, 16] tensor, freeing each input: no readback in between. */
+function countUp(b: WebGPUBackend, steps: number, start: DataId, one: DataId): DataId {
+  let x = start;
+  for (let i = 0; i < steps; i++) {
+    const y = b.binary(
+      'add',
+      { id: x, shape: [4, 16], dtype: 'float32' },
+      { id: one, shape: [4, 16], dtype: 'float32' },
+      [4, 16],
+    );
+    b.free(x);
+    x = y;
+  }
+  return x;
+}
+
+describe('long queues and the bind-group cache', () => {
+  it('70,000 kernels queued without a readback run, reuse their bind groups and hold no mapping each', async () => {
+    // Regression: every dispatch used to create a bind group, whose native descriptor set lives until
+    // the event loop turns; on lavapipe each is a memory mapping of its own, and Dawn segfaulted at
+    // ~65k (vm.max_map_count) when a step loop queued ~50k kernels without an await.
+    const one = be.fill(64, 'float32', 1);
+    const start = be.fill(64, 'float32', 0);
+    const s0 = be.stats();
+    const m0 = mappings();
+    const x = countUp(be, 70_000, start, one);
+    const s1 = be.stats();
+    expect(s1.dispatches - s0.dispatches).toBe(70_000);
+    expect(s1.bindGroups - s0.bindGroups).toBeLessThanOrEqual(4);
+    const m1 = mappings();
+    if (m0 !== null && m1 !== null) expect(m1 - m0).toBeLessThan(10_000);
+    expect(await take(be, x, [64])).toEqual(new Array(64).fill(70_000));
+    be.free(one);
+  });
+
+  it('the cache keeps at most bindGroupCacheSize groups, evicting the least recently used', async () => {
+    const tmp = await makeBackend({ bindGroupCacheSize: 3 });
+    try {
+      const one = tmp.fill(64, 'float32', 1);
+      // Ten live tensors, each incremented twice: more distinct bind groups than the cache holds.
+      let xs = Array.from({ length: 10 }, (_, i) => tmp.fill(64, 'float32', i));
+      for (let round = 0; round < 2; round++) xs = xs.map((x) => countUp(tmp, 1, x, one));
+      expect(tmp.stats().cachedBindGroups).toBeLessThanOrEqual(3);
+      for (let i = 0; i < 10; i++) expect(await take(tmp, xs[i], [64])).toEqual(new Array(64).fill(i + 2));
+      // A loop over the same buffers hits the cache: no new groups after the first iterations.
+      const start = tmp.fill(64, 'float32', 0);
+      const x = countUp(tmp, 10, start, one);
+      const before = tmp.stats().bindGroups;
+      const y = countUp(tmp, 1000, x, one);
+      expect(tmp.stats().bindGroups).toBe(before);
+      expect(await take(tmp, y, [64])).toEqual(new Array(64).fill(1010));
+    } finally {
+      tmp.dispose();
+    }
+  });
+
+  it('groups of destroyed buffers are dropped; bindGroupCacheSize 0 disables the cache', async () => {
+    const tmp = await makeBackend();
+    try {
+      const one = tmp.fill(64, 'float32', 1);
+      const x = countUp(tmp, 100, tmp.fill(64, 'float32', 0), one);
+      expect(tmp.stats().cachedBindGroups).toBeGreaterThan(0);
+      expect(await take(tmp, x, [64])).toEqual(new Array(64).fill(100));
+      tmp.free(one);
+      tmp.trimPool(); // destroys every buffer: nothing cached can be used again
+      expect(tmp.stats().cachedBindGroups).toBe(0);
+      const one2 = tmp.fill(64, 'float32', 1);
+      expect(await take(tmp, countUp(tmp, 5, tmp.fill(64, 'float32', 2), one2), [64])).toEqual(
+        new Array(64).fill(7),
+      );
+    } finally {
+      tmp.dispose();
+    }
+    const none = await makeBackend({ bindGroupCacheSize: 0 });
+    try {
+      const one = none.fill(64, 'float32', 1);
+      const d0 = none.stats();
+      const x = countUp(none, 50, none.fill(64, 'float32', 0), one);
+      expect(none.stats().bindGroups - d0.bindGroups).toBe(51);
+      expect(none.stats().cachedBindGroups).toBe(0);
+      expect(await take(none, x, [64])).toEqual(new Array(64).fill(50));
+    } finally {
+      none.dispose();
+    }
+  });
+
+  it('70,000 kernels whose outputs all stay alive run; at most maxLiveBindGroups groups pile up', async () => {
+    // Every output is a fresh buffer, so no dispatch can reuse a cached bind group: past the limit
+    // they run through the scratch buffers instead of creating more (this crashed lavapipe too).
+    const tmp = await makeBackend({ maxLiveBindGroups: 2048 });
+    try {
+      const one = tmp.fill(4, 'float32', 1);
+      const kept: DataId[] = [tmp.fill(4, 'float32', 0)];
+      const m0 = mappings();
+      for (let i = 0; i < 70_000; i++) {
+        const x = { id: kept[kept.length - 1], shape: [4], dtype: 'float32' as const };
+        kept.push(tmp.binary('add', x, { id: one, shape: [4], dtype: 'float32' }, [4]));
+      }
+      const s = tmp.stats();
+      expect(s.liveBindGroups).toBeLessThanOrEqual(2048);
+      expect(s.scratchDispatches).toBeGreaterThan(60_000);
+      const m1 = mappings();
+      if (m0 !== null && m1 !== null) expect(m1 - m0).toBeLessThan(20_000);
+      expect(await take(tmp, kept[70_000], [4])).toEqual([70_000, 70_000, 70_000, 70_000]);
+      expect(await take(tmp, kept[1234], [4])).toEqual([1234, 1234, 1234, 1234]);
+      const scratch = tmp.memory().deviceBytes;
+      tmp.trimPool(); // frees the scratch buffers too
+      expect(tmp.memory().deviceBytes).toBeLessThan(scratch);
+    } finally {
+      tmp.dispose();
+    }
+  });
+
+  it('the scratch path computes what bound dispatches compute (elementwise, concat, scan)', async () => {
+    // maxLiveBindGroups 0: every dispatch copies through the scratch buffers (the whole conformance
+    // kit also runs this way in conformance-scratch.test.ts).
+    const tmp = await makeBackend({ maxLiveBindGroups: 0 });
+    try {
+      const a = put(tmp, [1, 2, 3, 4, 5, 6], [2, 3]);
+      const b = put(tmp, [10, 20, 30], [3]);
+      expect(await take(tmp, tmp.binary('mul', a, b, [2, 3]), [2, 3])).toEqual([10, 40, 90, 40, 100, 180]);
+      // concat writes its output in parts: outputs are copied in as well as out.
+      const c = tmp.concat([a, put(tmp, [7, 8, 9], [1, 3])], 0);
+      expect(await take(tmp, c, [3, 3])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const T = 3000;
+      const ones = put(tmp, new Array(T).fill(1), [1, T, 1]);
+      const h = tmp.scan({ a: ones, x: ones, h0: null, reverse: false });
+      expect((await take(tmp, h, [1, T, 1]))[T - 1]).toBe(T);
+      expect(tmp.stats().bindGroups).toBe(0);
+      expect(tmp.stats().scratchDispatches).toBeGreaterThan(3);
+    } finally {
+      tmp.dispose();
+    }
   });
 });
 

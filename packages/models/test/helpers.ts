@@ -1,21 +1,61 @@
 /**
- * Test helpers: run a suite once per backend. The CPU backend is always present; other backends
- * (WebGPU) are added by passing more factories, or by pushing onto `BACKENDS` from a setup file.
- * Tests read values with `await t.data()` so that they work on backends without synchronous reads.
+ * Test helpers: run a suite once per backend, on the CPU backend and on WebGPU (Dawn, the npm package
+ * `webgpu`; Mesa lavapipe on machines without a GPU). Each test file makes its own WebGPU backend on
+ * first use and disposes it after its last suite (a live Dawn device keeps the process running).
+ * Tests read values with `await t.data()`, since a GPU backend has no synchronous reads.
  */
 import { cpuBackend } from '@mru/backend-cpu';
+import { webgpuBackend } from '@mru/backend-webgpu';
+import { nodeGpu } from '@mru/backend-webgpu/node';
 import { add, type Backend, mul, randn, setBackend, sum, type Tensor, valueAndGrad } from '@mru/core';
-import { beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe } from 'vitest';
 import { flattenTree, type ParamTree, unflattenTree } from '../src/index.js';
 
 /** A named backend factory. */
 export interface BackendFactory {
   readonly name: string;
+  /** The backend (the same one on every call where `dispose` is given). */
   readonly create: () => Backend | Promise<Backend>;
+  /** Frees what `create` made; registered to run after the file's last suite. */
+  readonly dispose?: () => Promise<void>;
 }
 
+/** The CPU backend (a fresh one per suite). */
+export const CPU: BackendFactory = { name: 'cpu', create: () => cpuBackend() };
+
+/**
+ * The WebGPU backend of this test file, made on first use, on the default adapter or on the one that
+ * `MRU_WEBGPU_FLAGS` (comma-separated Dawn flags, e.g. `backend=opengl`) and
+ * `MRU_WEBGPU_FEATURE_LEVEL=compatibility` choose, as in the backend's own tests. With no adapter,
+ * every WebGPU test fails with the backend's error naming what to install: never a skip.
+ */
+export const WEBGPU: BackendFactory = (() => {
+  let made: Promise<Backend> | null = null;
+  return {
+    name: 'webgpu',
+    create: () => {
+      made ??= (async () => {
+        const flags = process.env.MRU_WEBGPU_FLAGS?.split(',').filter(Boolean) ?? [];
+        const featureLevel =
+          process.env.MRU_WEBGPU_FEATURE_LEVEL === 'compatibility' ? 'compatibility' : undefined;
+        return webgpuBackend({ gpu: await nodeGpu({ flags }), featureLevel });
+      })();
+      return made;
+    },
+    dispose: async () => {
+      const m = made;
+      made = null;
+      const backend = await m?.catch(() => null);
+      backend?.dispose();
+    },
+  };
+})();
+
 /** The backends every suite runs on (CPU first). */
-export const BACKENDS: BackendFactory[] = [{ name: 'cpu', create: () => cpuBackend() }];
+export const BACKENDS: BackendFactory[] = [CPU, WEBGPU];
+
+/** Factories whose `dispose` is already registered as an `afterAll` of this file. */
+const disposeRegistered = new Set<BackendFactory>();
 
 /** `describe(title)` once per backend, with that backend current during the suite. */
 export function describeOnBackends(
@@ -24,10 +64,23 @@ export function describeOnBackends(
   backends: readonly BackendFactory[] = BACKENDS,
 ): void {
   for (const b of backends) {
+    if (b.dispose && !disposeRegistered.has(b)) {
+      // A file-level hook (this runs while the file is collected): after every suite of the file.
+      disposeRegistered.add(b);
+      afterAll(b.dispose);
+    }
     describe(`${title} [${b.name}]`, () => {
-      beforeAll(async () => {
-        await setBackend(await b.create());
-      });
+      if (b.dispose) {
+        // One backend per file, taken before each test: without an adapter every test fails with
+        // the backend's error (a failing `beforeAll` would only mark the tests skipped).
+        beforeEach(async () => {
+          await setBackend(await b.create());
+        });
+      } else {
+        beforeAll(async () => {
+          await setBackend(await b.create());
+        });
+      }
       body(b);
     });
   }
