@@ -13,7 +13,14 @@
  * `Math.imul` so the product is exact before wrapping). int32 `div` truncates toward zero, and
  * division by zero gives 0 (there is no integer infinity; the WebGPU backend does the same).
  */
-import { type BinaryOp, type DType, DTypeError, type TypedArray, type UnaryOp } from '@mru/core';
+import {
+  type BinaryOp,
+  type DType,
+  DTypeError,
+  FLOAT_UNARY_OPS,
+  type TypedArray,
+  type UnaryOp,
+} from '@mru/core';
 import { coalesce, forEachRow } from './walk.js';
 
 /** Allocates an output array of `size` elements for `dtype`. */
@@ -28,25 +35,13 @@ export function alloc(dtype: DType, size: number): TypedArray {
   }
 }
 
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
-  'exp',
-  'log',
-  'log1p',
-  'sqrt',
-  'tanh',
-  'sigmoid',
-  'sin',
-  'cos',
-  'floor',
-]);
-
 /** The output dtype of a unary op on `dtype`, or a `DTypeError` if the op does not accept it. */
 export function unaryDType(op: UnaryOp, dtype: DType): DType {
   if (op === 'not') {
     if (dtype !== 'bool') throw new DTypeError('not', `expects bool, got ${dtype}`);
     return 'bool';
   }
-  if (FLOAT_ONLY.has(op) ? dtype !== 'float32' : dtype === 'bool') {
+  if (FLOAT_UNARY_OPS.has(op) ? dtype !== 'float32' : dtype === 'bool') {
     throw new DTypeError(op, `does not accept dtype ${dtype}`);
   }
   return dtype;

@@ -27,6 +27,7 @@ import {
   type DType,
   DTypeError,
   dtypeOfArray,
+  FLOAT_UNARY_OPS,
   fmtShape,
   type KernelTensor,
   type MatmulSpec,
@@ -159,18 +160,6 @@ class WebGPUData {
     readonly dtype: DType,
   ) {}
 }
-
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
-  'exp',
-  'log',
-  'log1p',
-  'sqrt',
-  'tanh',
-  'sigmoid',
-  'sin',
-  'cos',
-  'floor',
-]);
 
 const f32Bits = (() => {
   const f = new Float32Array(1);
@@ -410,7 +399,9 @@ export class WebGPUBackendImpl implements WebGPUBackend {
 
   unary(op: UnaryOp, x: KernelTensor): DataId {
     const xd = this.data(op, x);
-    if (op === 'not' ? x.dtype !== 'bool' : FLOAT_ONLY.has(op) ? x.dtype !== 'float32' : x.dtype === 'bool') {
+    if (
+      op === 'not' ? x.dtype !== 'bool' : FLOAT_UNARY_OPS.has(op) ? x.dtype !== 'float32' : x.dtype === 'bool'
+    ) {
       throw new DTypeError(op, `not defined for ${x.dtype}${fmtShape(x.shape)}`);
     }
     const n = sizeOf(x.shape);

@@ -46,6 +46,19 @@ export type UnaryOp =
   | 'floor'
   | 'not';
 
+/** The unary ops defined for float32 only (the others take float32 and int32, or bool for `not`). */
+export const FLOAT_UNARY_OPS: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
+  'exp',
+  'log',
+  'log1p',
+  'sqrt',
+  'tanh',
+  'sigmoid',
+  'sin',
+  'cos',
+  'floor',
+]);
+
 /**
  * Elementwise binary primitives with NumPy broadcasting. Both operands have the same dtype.
  * Arithmetic (`add sub mul div pow maximum minimum`) returns the operand dtype (float32 or int32;

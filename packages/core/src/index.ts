@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 export * from './autograd.js';
-export type * from './backend.js';
+export * from './backend.js';
 export * from './dtype.js';
 export {
   backendNames,
