@@ -79,6 +79,10 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
  * the gradient with respect to `params` (a tensor or a tree of tensors). The one way to differentiate
  * in mru.
  *
+ * Every tensor created while `fn` runs is released when the call returns, except the value, the
+ * gradients and the aux output (and tensors `fn` passed to `keep`). A tensor that appears at two
+ * places of `params` is one input: both places receive its total gradient.
+ *
  * ```ts
  * const { value, grads } = valueAndGrad((p: { w: Tensor }) => sum(square(p.w)))({ w });
  * ```
