@@ -19,8 +19,9 @@ import {
   type NetworkConfig,
   type ParamTree,
   resolveNetworkConfig,
+  unflattenTree,
 } from '../src/index.js';
-import { describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { checkGradients, describeOnBackends, maxAbsDiff, values } from './helpers.js';
 
 const BASE: NetworkConfig = { dIn: 3, dModel: 8, dOut: 2, nLayers: 2, cell: { type: 'bmru', dState: 6 } };
 
@@ -248,5 +249,53 @@ describeOnBackends('networks', () => {
     }
     expect(zero).toBe(0);
     dispose([value, grads]);
+  });
+
+  it('block wiring (LayerNorm, projection, OutGate, γ1, GLU MLP, γ2, readout) matches finite differences', async () => {
+    // Smooth cells only, so every parameter can be checked against central differences.
+    const net = createNetwork({
+      ...BASE,
+      cell: [
+        { type: 'lru', dState: 4 },
+        { type: 'mingru', dState: 4 },
+      ],
+      mlpExpansion: 2,
+      dropout: 0,
+    });
+    const x = randn([2, 5, 3], 0, 1, { seed: 3 });
+    const target = randn([2, 2], 0, 1, { seed: 4 });
+    await checkGradients((p) => net.loss(p, x, target), net.init(7), { seed: 5, h: 1e-2 });
+  });
+
+  it('in a BMRU network, every parameter downstream of the last switch matches finite differences', async () => {
+    // The hard steps make finite differences meaningless upstream of the last cell's gates, but α, s_0 of
+    // the last BMRU and everything after it (projection, gate, γ, MLP, readout) are smooth: their
+    // gradients through the network must equal central differences exactly (no surrogate involved).
+    const net = createNetwork({ ...BASE, mlpExpansion: 2, dropout: 0 });
+    const x = randn([2, 6, 3], 0, 1, { seed: 8 });
+    const target = randn([2, 2], 0, 1, { seed: 9 });
+    const flat = flattenTree(net.init(3));
+    const smooth = (name: string) =>
+      name.startsWith('readout.') ||
+      (name.startsWith('layers.1.') &&
+        !name.includes('.wc.') &&
+        !name.includes('.wbeta.') &&
+        !name.includes('norm1'));
+    const fixed = Object.fromEntries(Object.entries(flat).filter(([n]) => !smooth(n)));
+    const free = Object.fromEntries(Object.entries(flat).filter(([n]) => smooth(n)));
+    expect(Object.keys(free)).toEqual(
+      expect.arrayContaining([
+        'layers.1.cell.alpha',
+        'layers.1.cell.s0',
+        'layers.1.gate.bias',
+        'layers.1.gamma1',
+      ]),
+    );
+    const report = await checkGradients(
+      (p) => net.loss(unflattenTree({ ...fixed, ...flattenTree(p) }), x, target),
+      unflattenTree(free),
+      { seed: 6, h: 1e-3 },
+    );
+    expect(report.some((r) => r.name === 'layers.1.cell.s0' && r.analytic !== 0)).toBe(true);
   });
 });
