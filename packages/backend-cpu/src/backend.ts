@@ -12,6 +12,7 @@
  */
 import {
   type ArgReduceOp,
+  allocHost,
   type Backend,
   BackendError,
   type BackendMemory,
@@ -33,7 +34,6 @@ import {
   ValueError,
 } from '@mru/core';
 import {
-  alloc,
   binaryDType,
   binaryKernel,
   castKernel,
@@ -161,7 +161,7 @@ export class CpuBackend implements Backend {
   /** A buffer of `size` copies of `value`: float32 rounds, int32 truncates (saturating), bool is `!= 0`. */
   fill(size: number, dtype: DType, value: number): DataId {
     if (!Number.isInteger(size) || size < 0) throw new ValueError('fill', `invalid size ${size}`);
-    const values = alloc(dtype, size);
+    const values = allocHost(dtype, size);
     if (dtype === 'bool') values.fill(value !== 0 ? 1 : 0);
     else if (dtype === 'int32') values.fill(floatToInt(value));
     else values.fill(value);

@@ -14,6 +14,7 @@
  * division by zero gives 0 (there is no integer infinity; the WebGPU backend does the same).
  */
 import {
+  allocHost,
   type BinaryOp,
   type DType,
   DTypeError,
@@ -22,18 +23,6 @@ import {
   type UnaryOp,
 } from '@mru/core';
 import { coalesce, forEachRow } from './walk.js';
-
-/** Allocates an output array of `size` elements for `dtype`. */
-export function alloc(dtype: DType, size: number): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(size);
-    case 'int32':
-      return new Int32Array(size);
-    case 'bool':
-      return new Uint8Array(size);
-  }
-}
 
 /** The output dtype of a unary op on `dtype`, or a `DTypeError` if the op does not accept it. */
 export function unaryDType(op: UnaryOp, dtype: DType): DType {
@@ -57,7 +46,7 @@ function sigmoid(v: number): number {
 /** `op` applied to every element of the contiguous `x` (dtype already checked by `unaryDType`). */
 export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedArray {
   const n = x.length;
-  const out = alloc(outDType, n);
+  const out = allocHost(outDType, n);
   switch (op) {
     case 'neg':
       for (let i = 0; i < n; i++) out[i] = -x[i];
@@ -246,7 +235,7 @@ export function binaryKernel(
   outStrides: readonly number[],
   outSize: number,
 ): TypedArray {
-  const out = alloc(binaryDType(op, dtype), outSize);
+  const out = allocHost(binaryDType(op, dtype), outSize);
   if (outSize === 0) return out;
   const rowFn = binaryRow(op, dtype);
   const layout = coalesce(outShape, [outStrides, aStrides, bStrides]);
@@ -271,7 +260,7 @@ export function whereKernel(
   outStrides: readonly number[],
   outSize: number,
 ): TypedArray {
-  const out = alloc(dtype, outSize);
+  const out = allocHost(dtype, outSize);
   if (outSize === 0) return out;
   const layout = coalesce(outShape, [outStrides, condStrides, aStrides, bStrides]);
   const last = layout.shape.length - 1;
@@ -300,7 +289,7 @@ export function floatToInt(v: number): number {
 export function castKernel(x: TypedArray, from: DType, to: DType): TypedArray {
   const n = x.length;
   if (from === to) return x.slice();
-  const out = alloc(to, n);
+  const out = allocHost(to, n);
   if (to === 'bool') {
     // NaN !== 0, so NaN casts to true, as `x != 0` says.
     for (let i = 0; i < n; i++) out[i] = x[i] !== 0 ? 1 : 0;

@@ -7,8 +7,7 @@
  * odometer walk (walk.ts) otherwise. Index kernels validate all indices before writing anything, so
  * a bad index leaves no half-done work and the error names the op, the index and the axis size.
  */
-import { type DType, fmtShape, type TypedArray, ValueError } from '@mru/core';
-import { alloc } from './elementwise.js';
+import { allocHost, type DType, fmtShape, type TypedArray, ValueError } from '@mru/core';
 import { coalesce, forEachRow } from './walk.js';
 
 /** Below this many elements a loop beats `set(subarray())`, which allocates a view. */
@@ -55,7 +54,7 @@ export function stridedKernel(
     }
     last += (shape[d] - 1) * strides[d];
   }
-  const out = alloc(dtype, size);
+  const out = allocHost(dtype, size);
   if (size === 0) return out;
   if (offset < 0 || !Number.isInteger(offset) || last >= x.length) {
     throw new ValueError(
@@ -107,7 +106,7 @@ export function padKernel(
   });
   let outSize = 1;
   for (const d of outShape) outSize *= d;
-  const out = alloc(dtype, outSize);
+  const out = allocHost(dtype, outSize);
   if (outSize === 0) return out;
   // bool stores `value != 0`, matching cast; the typed array store handles int32 and float32.
   out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
@@ -145,7 +144,7 @@ export function concatKernel(
   for (let d = axis + 1; d < first.length; d++) inner *= first[d];
   let total = 0;
   for (const s of shapes) total += s[axis];
-  const out = alloc(dtype, outer * total * inner);
+  const out = allocHost(dtype, outer * total * inner);
   if (out.length === 0) return out;
   const outRow = total * inner;
   let col = 0;
@@ -187,7 +186,7 @@ export function gatherKernel(
   for (let d = axis + 1; d < shape.length; d++) post *= shape[d];
   const size = shape[axis];
   const nIdx = indices.length;
-  const out = alloc(dtype, pre * nIdx * post);
+  const out = allocHost(dtype, pre * nIdx * post);
   if (out.length === 0) return out;
   checkIndices('gather', indices, size, axis);
   if (post === 1) {
