@@ -20,6 +20,7 @@ import {
   mul,
   rand,
   reshape,
+  ShapeError,
   scan,
   slice,
   sub,
@@ -64,14 +65,14 @@ export function lastStep(x: Tensor): Tensor {
 /** Checks `x` is `[B, T, dIn]`. @internal */
 export function checkSequence(owner: string, x: Tensor, dIn: number): void {
   if (x.rank !== 3 || x.shape[2] !== dIn || x.shape[1] < 1) {
-    throw new ValueError(owner, `expected input [batch, time >= 1, ${dIn}], got [${x.shape.join(',')}]`);
+    throw new ShapeError(owner, `expected input [batch, time >= 1, ${dIn}], got [${x.shape.join(',')}]`);
   }
 }
 
 /** Checks `x` is `[B, dIn]`. @internal */
 export function checkStepInput(owner: string, x: Tensor, dIn: number): void {
   if (x.rank !== 2 || x.shape[1] !== dIn) {
-    throw new ValueError(owner, `expected step input [batch, ${dIn}], got [${x.shape.join(',')}]`);
+    throw new ShapeError(owner, `expected step input [batch, ${dIn}], got [${x.shape.join(',')}]`);
   }
 }
 
