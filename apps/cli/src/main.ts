@@ -253,10 +253,12 @@ async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
       taskOptions: Record<string, unknown>;
       batch: number;
       evalBatches: number;
+      evalBatchSize?: number;
     };
     const taskOptions = resolveTaskOptions(config.task, v, { ...config.taskOptions });
     const task = await createTask(config.task, taskOptions);
-    const batch = intOption('batch', v.batch, Math.min(config.batch, 64), 1);
+    // The batch size of the training-time evaluation by default, so the same test examples are scored.
+    const batch = intOption('batch', v.batch, config.evalBatchSize ?? Math.min(config.batch, 64), 1);
     const batches = intOption('eval-batches', v['eval-batches'], config.evalBatches ?? 4, 1);
     const t0 = performance.now();
     const metrics = await evaluate(loaded.network, loaded.params, task, batches, batch);

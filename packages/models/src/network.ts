@@ -88,15 +88,35 @@ export interface NetworkConfig {
   readonly switchPenalty?: number;
   /** Token inputs: int32 `[B, T]` embedded to `dModel` (default: dense float inputs). */
   readonly vocabSize?: number;
+  /**
+   * ε applied to every BMRU/CMRU cell over the cells' own, as set by `Network.setEpsilon`: stored so
+   * that a checkpoint taken during ε annealing reloads with the ε it was trained at.
+   */
+  readonly epsilon?: number;
+  /** The leak applied to every FQ-BMRU cell, as set by `Network.setEpsilon(ε, true)`. */
+  readonly leak?: number;
 }
 
 /** A `NetworkConfig` with every default filled in. */
-export type ResolvedNetworkConfig = Required<Omit<NetworkConfig, 'vocabSize' | 'cell'>> & {
+export type ResolvedNetworkConfig = Required<
+  Omit<NetworkConfig, 'vocabSize' | 'cell' | 'epsilon' | 'leak'>
+> & {
   /** As in `NetworkConfig`. */
   readonly cell: LayerConfig | readonly LayerConfig[];
   /** As in `NetworkConfig`; absent for dense inputs. */
   readonly vocabSize?: number;
+  /** As in `NetworkConfig`; absent unless set. */
+  readonly epsilon?: number;
+  /** As in `NetworkConfig`; absent unless set. */
+  readonly leak?: number;
 };
+
+function unitInterval(name: string, v: number | undefined): number | undefined {
+  if (v !== undefined && !(v >= 0 && v <= 1)) {
+    throw new ValueError('NetworkConfig', `${name} must be in [0, 1], got ${v}`);
+  }
+  return v;
+}
 
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
@@ -140,10 +160,11 @@ export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConf
     mlpExpansion,
     outGate: config.outGate ?? true,
     switchPenalty,
+    ...(config.vocabSize === undefined ? {} : { vocabSize: positiveInt('vocabSize', config.vocabSize) }),
+    ...(config.epsilon === undefined ? {} : { epsilon: unitInterval('epsilon', config.epsilon) }),
+    ...(config.leak === undefined ? {} : { leak: unitInterval('leak', config.leak) }),
   };
-  return config.vocabSize === undefined
-    ? out
-    : { ...out, vocabSize: positiveInt('vocabSize', config.vocabSize) };
+  return out;
 }
 
 /** Holds modules under the names `'0'`, `'1'`, ... */
@@ -344,8 +365,7 @@ export interface NetworkOutput {
 
 /** A network built from a `NetworkConfig`. */
 export class Network extends Module {
-  /** The config with defaults filled in (what checkpoints store). */
-  readonly config: ResolvedNetworkConfig;
+  #config: ResolvedNetworkConfig;
   /** The blocks, in order. */
   readonly blocks: readonly Block[];
   readonly #input: Linear | Embedding;
@@ -354,8 +374,8 @@ export class Network extends Module {
   /** Builds the network of `config` (validated; defaults filled in). */
   constructor(config: NetworkConfig) {
     super();
-    this.config = resolveNetworkConfig(config);
-    const c = this.config;
+    this.#config = resolveNetworkConfig(config);
+    const c = this.#config;
     this.#input = this.addModule(
       'input',
       c.vocabSize === undefined ? new Linear(c.dIn, c.dModel) : new Embedding(c.vocabSize, c.dModel),
@@ -365,6 +385,19 @@ export class Network extends Module {
     this.addModule('layers', new ModuleList(blocks));
     this.blocks = blocks;
     this.#readout = this.addModule('readout', new Linear(c.dModel, c.dOut));
+    this.#applyOverrides(c);
+  }
+
+  /** The config with defaults filled in, including the current ε (what checkpoints store). */
+  get config(): ResolvedNetworkConfig {
+    return this.#config;
+  }
+
+  #applyOverrides(c: ResolvedNetworkConfig): void {
+    for (const cell of this.cells()) {
+      if (c.epsilon !== undefined && cell instanceof Bmru) cell.epsilon = c.epsilon;
+      if (c.leak !== undefined && cell instanceof FqBmru) cell.leak = c.leak;
+    }
   }
 
   /** Every cell of every block. */
@@ -374,22 +407,16 @@ export class Network extends Module {
 
   /**
    * Sets ε of every BMRU/CMRU cell (ε annealing), and the leak of FQ-BMRU cells if `includeLeak`.
-   * Returns how many cells changed. The stored config keeps the initial values.
+   * Returns how many cells changed. The value is recorded in `config` (`epsilon`, `leak`), so a
+   * checkpoint saved now reloads with it.
    */
   setEpsilon(epsilon: number, includeLeak = false): number {
     if (!(epsilon >= 0 && epsilon <= 1))
       throw new ValueError('Network.setEpsilon', `epsilon must be in [0, 1], got ${epsilon}`);
-    let n = 0;
-    for (const cell of this.cells()) {
-      if (cell instanceof Bmru) {
-        cell.epsilon = epsilon;
-        n++;
-      } else if (includeLeak && cell instanceof FqBmru) {
-        cell.leak = epsilon;
-        n++;
-      }
-    }
-    return n;
+    this.#config = { ...this.#config, epsilon, ...(includeLeak ? { leak: epsilon } : {}) };
+    this.#applyOverrides(this.#config);
+    return this.cells().filter((cell) => cell instanceof Bmru || (includeLeak && cell instanceof FqBmru))
+      .length;
   }
 
   #embed(params: ParamTree, x: Tensor): Tensor {

@@ -101,6 +101,16 @@ describeOnBackends('checkpoints', () => {
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('keeps the ε set during annealing', async () => {
+    const net = createNetwork({ ...CONFIG, cell: { type: 'cmru', dState: 4 } });
+    expect(net.setEpsilon(0.25)).toBe(2);
+    const bytes = await serializeCheckpoint(net.init(0), { config: net.config });
+    const { network } = networkFromCheckpoint(bytes);
+    const eps = network.cells().map((c) => (c as unknown as { epsilon: number }).epsilon);
+    expect(eps).toEqual([0.25, 0.25]);
+    expect(network.config.epsilon).toBe(0.25);
+  });
+
   it('rejects a truncated file with a clear error', async () => {
     const net = createNetwork(CONFIG);
     const bytes = await serializeCheckpoint(net.init(0), { config: net.config });

@@ -363,6 +363,7 @@ export class AdamW extends Adam {
 
   /** An AdamW optimizer. */
   constructor(options: AdamOptions) {
-    super({ weightDecay: 1e-4, ...options }, 0.99);
+    // `?? 1e-4`, not a spread default: an explicit `weightDecay: undefined` keeps the default.
+    super({ ...options, weightDecay: options.weightDecay ?? 1e-4 }, 0.99);
   }
 }
