@@ -110,14 +110,6 @@ export interface SplitSizes {
   readonly test: number;
 }
 
-/**
- * A task: a deterministic source of batches plus the facts a training loop needs to build a model
- * for it and to score it.
- *
- * Determinism: for given options (including `seed`), `batch(split, index, batchSize)` always returns
- * identical arrays. The train and test streams are generated from different derived keys (or, for
- * MNIST, drawn from disjoint sets of digits).
- */
 /** The facts of a task that a training loop needs to build a model for it and to score it. */
 export interface TaskFacts {
   /** The registry name, e.g. `'copy-first-input'`. */
@@ -140,6 +132,14 @@ export interface TaskFacts {
   readonly readout: Readout;
 }
 
+/**
+ * A task: a deterministic source of batches plus the facts a training loop needs to build a model
+ * for it and to score it.
+ *
+ * Determinism: for given options (including `seed`), `batch(split, index, batchSize)` always returns
+ * identical arrays. The train and test streams are generated from different derived keys (or, for
+ * MNIST, drawn from disjoint sets of digits).
+ */
 export interface Task extends TaskFacts {
   /** Split sizes of a finite data set; `undefined` for generated tasks, whose streams are unbounded. */
   readonly sizes: SplitSizes | undefined;
