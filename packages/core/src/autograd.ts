@@ -9,17 +9,9 @@
  * it closes, except the value, the gradients and the aux output: this is what keeps training loops in
  * constant memory without the user managing intermediates.
  */
-import {
-  adopt,
-  closeTape,
-  collectTensors,
-  currentTape,
-  noGrad,
-  openTape,
-  record,
-  shareStorage,
-} from './engine.js';
+import { adopt, closeTape, collectTensors, noGrad, openTape, record, shareStorage } from './engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from './errors.js';
+import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
@@ -128,7 +120,10 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
       const grads = backward(tape, value);
       gradMap = new Map();
       for (const [x, v] of views) {
-        const g = noGrad(() => grads.get(v) ?? zerosLikeFloat(x));
+        let g = noGrad(() => grads.get(v) ?? zerosLikeFloat(x));
+        // Two inputs can receive the very same cotangent tensor (add's VJP is [g, g]): give each its
+        // own handle, so disposing one gradient never invalidates another.
+        if (results.has(g)) g = shareStorage(g, g.shape);
         gradMap.set(x, g);
         results.add(g);
       }
@@ -162,7 +157,7 @@ function backward(tape: ReturnType<typeof openTape>, root: Tensor): Map<Tensor, 
       node.inputs.forEach((x, j) => {
         const g = ins[j];
         if (!g || !tape.tracked.has(x)) return;
-        if (!sameShape(g.shape, x.shape)) {
+        if (!shapesEqual(g.shape, x.shape)) {
           throw new ShapeError(
             `vjp of ${node.name}`,
             `cotangent of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(x.shape)}`,
@@ -176,10 +171,6 @@ function backward(tape: ReturnType<typeof openTape>, root: Tensor): Map<Tensor, 
     tape.paused--;
   }
   return grads;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function addSame(a: Tensor, b: Tensor): Tensor {
@@ -196,8 +187,10 @@ export function customVjp<I extends Tensor[]>(
   vjp: (cotangent: Tensor, inputs: I, output: Tensor) => readonly (Tensor | null)[],
 ): (...inputs: I) => Tensor {
   return (...inputs: I) => {
-    const tape = currentTape();
-    const out = tape ? noGrad(() => forward(...inputs)) : forward(...inputs);
+    const raw = noGrad(() => forward(...inputs));
+    // A forward that returns one of its inputs (an identity with a custom gradient) must still give a
+    // new tensor, or the cotangent would reach that input twice: directly and through the VJP.
+    const out = inputs.includes(raw) ? shareStorage(raw, raw.shape) : raw;
     record('customVjp', inputs, [out], ([g]) => {
       const r = vjp(g as Tensor, inputs, out);
       if (r.length !== inputs.length) {

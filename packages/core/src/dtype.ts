@@ -1,4 +1,5 @@
 /** The element types mru tensors can hold, and the typed arrays that store them on the host. */
+import { DTypeError } from './errors.js';
 
 /** Element type of a tensor. `bool` is stored as one byte per element (0 or 1). */
 export type DType = 'float32' | 'int32' | 'bool';
@@ -43,7 +44,11 @@ export function allocHost(dtype: DType, size: number): TypedArray {
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Int32Array) return 'int32';
-  return 'bool';
+  if (a instanceof Uint8Array) return 'bool';
+  throw new DTypeError(
+    'dtypeOfArray',
+    `${(a as object).constructor.name} is not a tensor storage type (Float32Array, Int32Array, Uint8Array)`,
+  );
 }
 
 /** True for dtypes that carry gradients. */

@@ -57,14 +57,19 @@ export function tensor(
   const op = 'tensor';
   const be = options.backend ?? getBackend();
   if (ArrayBuffer.isView(values)) {
-    const dtype = options.dtype ?? dtypeOfArray(values);
+    if (values instanceof DataView) throw new DTypeError(op, 'a DataView is not an array of values');
+    // Other typed arrays (Float64Array, Uint16Array...) hold numbers: they default to float32.
+    const native =
+      values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array;
+    const dtype = options.dtype ?? (native ? dtypeOfArray(values) : 'float32');
     const shape = options.shape ?? [values.length];
     checkShape(op, shape);
     if (sizeOf(shape) !== values.length) {
       throw new ShapeError(op, `${values.length} values do not fill shape ${fmtShape(shape)}`);
     }
     // bool data is normalised to 0/1 here, so backends may rely on it.
-    const host = dtype === dtypeOfArray(values) && dtype !== 'bool' ? values.slice() : convert(values, dtype);
+    const host =
+      native && dtype === dtypeOfArray(values) && dtype !== 'bool' ? values.slice() : convert(values, dtype);
     return wrap(be, be.write(host, dtype), shape, dtype);
   }
   const shape = inferShape(values);

@@ -160,8 +160,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
   const home = backendOf(op, cond);
-  const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype) : a;
-  const z = typeof b === 'number' ? scalarOn(home, b, x.dtype) : b;
+  const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
+  const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
   checkSameDType(op, x, z);
   const be = backendOf(op, cond, x, z);
   const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);

@@ -20,7 +20,8 @@ function mm3(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Te
   const m = transposeA ? a2 : a1;
   const k = transposeA ? a1 : a2;
   const n = transposeB ? b1 : b2;
-  const batch = Math.max(ba, bb);
+  // Not max(): a zero-size batch against a shared operand is a zero-size batch.
+  const batch = ba === 1 ? bb : ba;
   const y = wrap(
     be,
     be.matmul(a, b, {

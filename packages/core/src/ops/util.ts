@@ -49,8 +49,17 @@ export function checkSameDType(op: string, a: Tensor, b: Tensor): void {
   }
 }
 
-/** A rank-0 tensor on `backend`. */
-export function scalarOn(backend: Backend, value: number, dtype: DType): Tensor {
+/**
+ * A rank-0 tensor on `backend` for a JS number operand of `op`. A number that the dtype cannot hold
+ * exactly (2.5 meeting int32, 2 meeting bool) is a `DTypeError`, never a silent truncation.
+ */
+export function scalarOn(backend: Backend, value: number, dtype: DType, op = 'scalar'): Tensor {
+  if ((dtype === 'int32' && !Number.isInteger(value)) || (dtype === 'bool' && value !== 0 && value !== 1)) {
+    throw new DTypeError(
+      op,
+      `the number ${value} cannot meet a ${dtype} tensor without rounding; cast one side`,
+    );
+  }
   return adopt(backend, backend.fill(1, dtype, value), [], dtype);
 }
 
@@ -62,9 +71,9 @@ export function pair(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor]
   }
   if (typeof a === 'number') {
     const bb = b as Tensor;
-    return [scalarOn(backendOf(op, bb), a, bb.dtype), bb];
+    return [scalarOn(backendOf(op, bb), a, bb.dtype, op), bb];
   }
-  if (typeof b === 'number') return [a, scalarOn(backendOf(op, a), b, a.dtype)];
+  if (typeof b === 'number') return [a, scalarOn(backendOf(op, a), b, a.dtype, op)];
   backendOf(op, a, b);
   return [a, b];
 }

@@ -18,6 +18,34 @@ export function autogradSuite(ctx: ConformanceContext): void {
   const a0 = [1, -2, 0.5, 3];
   const b0 = [2, 0.25, -1, 4];
 
+  it('autograd two parameters never share one gradient tensor', async () => {
+    const a = ctx.upload(a0);
+    const b = ctx.upload(b0);
+    // add's VJP hands the same cotangent to both operands.
+    const { value, grads } = valueAndGrad((p: { a: Tensor; b: Tensor }) => sum(E.add(p.a, p.b)))({ a, b });
+    try {
+      if (grads.a === grads.b) throw new Error('grads.a and grads.b are one tensor');
+      grads.a.dispose();
+      await ctx.check(grads.b, [1, 1, 1, 1], { ...ARITH, shape: [4], what: 'd/db after disposing d/da' });
+    } finally {
+      dispose([a, b, value, grads]);
+    }
+  });
+
+  it('autograd customVjp of an identity forward counts its gradient once', async () => {
+    const x = ctx.upload(a0);
+    const halfGrad = customVjp(
+      (t: Tensor) => t,
+      (g) => [E.mul(g, 0.5)],
+    );
+    const { value, grads } = valueAndGrad((t: Tensor) => sum(halfGrad(t)))(x);
+    try {
+      await ctx.check(grads, [0.5, 0.5, 0.5, 0.5], { ...ARITH, shape: [4] });
+    } finally {
+      dispose([x, value, grads]);
+    }
+  });
+
   it('autograd valueAndGrad with an array tree', async () => {
     const a = ctx.upload(a0);
     const b = ctx.upload(b0);

@@ -35,6 +35,8 @@ export function edgeSuite(ctx: ConformanceContext): void {
       await ctx.check(keep(sum(x, 1)), [], { shape: [0] });
       await ctx.check(keep(sum(x)), [0], { ...EXACT, shape: [] });
       await ctx.check(keep(transpose(x)), [], { shape: [3, 0] });
+      // A zero-size batch against a shared matrix stays a zero-size batch.
+      await ctx.check(keep(matmul(keep(zeros([2, 3])), keep(zeros([0, 3, 4])))), [], { shape: [0, 2, 4] });
       await ctx.check(keep(reshape(x, [3, 0, 5])), [], { shape: [3, 0, 5] });
       await ctx.check(keep(concat([x, keep(reshape(row, [1, 3]))], 0)), [1, 2, 3], {
         ...EXACT,

@@ -51,6 +51,16 @@ export function errorSuite(ctx: ConformanceContext, factory: () => Backend | Pro
     }
   });
 
+  it('error a fractional number meeting an int32 tensor is a DTypeError', () => {
+    const i = zeros([3], { dtype: 'int32' });
+    try {
+      expect(() => E.mul(i, 2.5)).toThrow(DTypeError);
+      expect(() => E.where(E.equal(i, 0), 1.5, i)).toThrow(/1\.5.*int32/);
+    } finally {
+      dispose(i);
+    }
+  });
+
   it('error mixed dtypes are a DTypeError naming both', () => {
     const a = zeros([2]);
     const b = zeros([2], { dtype: 'int32' });
