@@ -218,6 +218,7 @@ export function tidy<T>(fn: () => T): T {
   }
   state.scopes.pop();
   if (result instanceof Promise) {
+    for (const t of scope) if (!t.kept) disposeTensor(t);
     throw new ValueError('tidy', 'the function returned a Promise; tidy scopes must be synchronous');
   }
   const keepSet = collectTensors(result);
@@ -341,13 +342,14 @@ export function seed(n: number): void {
 /** Claims `blocks` counters of the global stream: returns the key and the first counter. @internal */
 export function nextRandom(blocks: number): { key: [number, number]; offset: number } {
   const offset = state.randomOffset;
-  state.randomOffset += blocks;
-  if (state.randomOffset >= 2 ** 32) {
+  // Checked before claiming, so a refused draw leaves the stream as it was.
+  if (offset + blocks > 2 ** 32) {
     throw new ValueError(
       'random',
       'the random stream of this seed is exhausted (2^32 blocks); call seed() again',
     );
   }
+  state.randomOffset = offset + blocks;
   return { key: seedToKey(state.seed), offset };
 }
 

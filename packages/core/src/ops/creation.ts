@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend.js';
 import { allocHost, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
-import { getBackend, nextRandom, tidy as scoped, seedToKey } from '../engine.js';
+import { assertLive, getBackend, nextRandom, tidy as scoped, seedToKey } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { checkShape, sizeOf } from '../shape.js';
 import type { NestedArray, Tensor } from '../tensor.js';
@@ -118,9 +118,15 @@ export const zeros = (shape: readonly number[], options: CreateOptions = {}): Te
 export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
   full(shape, 1, options);
 /** Zeros of `x`'s shape, dtype and backend. */
-export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, { dtype: x.dtype, backend: x.backend });
+export const zerosLike = (x: Tensor): Tensor => {
+  assertLive('zerosLike', x);
+  return full(x.shape, 0, { dtype: x.dtype, backend: x.backend });
+};
 /** Ones of `x`'s shape, dtype and backend. */
-export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, { dtype: x.dtype, backend: x.backend });
+export const onesLike = (x: Tensor): Tensor => {
+  assertLive('onesLike', x);
+  return full(x.shape, 1, { dtype: x.dtype, backend: x.backend });
+};
 
 /** `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers. */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {

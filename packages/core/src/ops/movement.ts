@@ -4,7 +4,7 @@
  * into a fresh contiguous buffer. `pad`, `concat`, `take` (gather) and `cast` are primitives too.
  * Keeping tensors contiguous means every kernel of every backend reads plain row-major buffers.
  */
-import type { DType } from '../dtype.js';
+import { DTYPES, type DType } from '../dtype.js';
 import { record, tidy as scoped, shareStorage } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { broadcastShapes, checkShape, normAxes, normAxis, shapesEqual, sizeOf, stridesOf } from '../shape.js';
@@ -272,6 +272,9 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 /** Splits `x` along `axis` into pieces of the given sizes (summing to the dimension). */
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   const ax = normAxis('split', axis, x.rank);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new ValueError('split', `sizes [${sizes.join(',')}] must be non-negative integers`);
+  }
   if (sizes.reduce((a, b) => a + b, 0) !== x.shape[ax]) {
     throw new ShapeError(
       'split',
@@ -331,6 +334,12 @@ function identity(n: number): Float32Array {
 export function cast(x: Tensor, dtype: DType): Tensor {
   const op = 'cast';
   const be = backendOf(op, x);
+  if (!DTYPES.includes(dtype)) {
+    throw new DTypeError(
+      op,
+      `unknown dtype '${dtype}' for ${x.dtype}${fmtShape(x.shape)}; use ${DTYPES.join(', ')}`,
+    );
+  }
   if (x.dtype === dtype) return reshape(x, x.shape);
   return wrap(be, be.cast(x, dtype), x.shape, dtype);
 }
