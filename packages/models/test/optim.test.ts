@@ -181,6 +181,19 @@ describeOnBackends('optim', () => {
     expect(maxAbsDiff(await values(pa.w as any), await values(pb.w as any))).toBe(0);
   });
 
+  it('refuses moments that name no parameter or have its shape wrong', () => {
+    const net = createNetwork({ dIn: 2, dModel: 4, dOut: 1, nLayers: 1, cell: { type: 'bmru', dState: 3 } });
+    const opt = new AdamW({ lr: 0.01, meta: net.paramSpecs() });
+    const m = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), { shape });
+    expect(() => opt.loadStateDict({ step: 1, tensors: { 'm.nope': m([1]) } })).toThrow(/names no parameter/);
+    expect(() => opt.loadStateDict({ step: 1, tensors: { 'm.readout.weight': m([1]) } })).toThrow(
+      /shape \[1\], its parameter \[4,1\]/,
+    );
+    opt.loadStateDict({ step: 1, tensors: { 'm.readout.weight': m([4, 1]) } });
+    expect(opt.stepCount).toBe(1);
+    opt.dispose();
+  });
+
   it('a training loop runs in constant memory', () => {
     const before = memory().tensors;
     const net = createNetwork({

@@ -245,6 +245,24 @@ export abstract class Optimizer {
         );
       }
       const name = key.slice(dot + 1);
+      // With parameter specs at hand, a moment must belong to a parameter and have its shape: one of
+      // shape [1] would otherwise broadcast silently in the update.
+      const spec = this.#meta[name] as { shape?: readonly number[] } | undefined;
+      if (Object.keys(this.#meta).length > 0 && !spec) {
+        throw new ValueError(
+          `${this.constructor.name}.loadStateDict`,
+          `state tensor '${key}' names no parameter`,
+        );
+      }
+      if (
+        spec?.shape &&
+        (spec.shape.length !== t.shape.length || spec.shape.some((d, i) => d !== t.shape[i]))
+      ) {
+        throw new ValueError(
+          `${this.constructor.name}.loadStateDict`,
+          `state tensor '${key}' has shape [${t.shape.join(',')}], its parameter [${spec.shape.join(',')}]`,
+        );
+      }
       const entry = next.get(name) ?? {};
       entry[slot] = keep(t);
       next.set(name, entry);
