@@ -185,7 +185,10 @@ function draw(
   return wrap(be, be.random(dist, size, key, offset), shape, dist === 'bits' ? 'int32' : 'float32');
 }
 
-/** Uniform float32 values in `[lo, hi)`. */
+/**
+ * Uniform float32 values in `[lo, hi)` (for `lo, hi` other than 0 and 1, float32 rounding of
+ * `lo + u (hi - lo)` can reach `hi` itself).
+ */
 export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
   return scoped(() => {
     const u = draw('rand', 'uniform', shape, options);

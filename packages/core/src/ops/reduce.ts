@@ -9,7 +9,7 @@ import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { normAxes, normAxis, stridesOf as stridesOfShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, div, equal, exp, log, mul, square, sub, where } from './elementwise.js';
+import { abs, add, div, equal, exp, log, lt, mul, square, sub, where } from './elementwise.js';
 import { broadcastTo, cast, reshape } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
 
@@ -83,7 +83,8 @@ export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
     const ax = normAxes('logsumexp', axes, x.rank);
     // The shift is a constant for the gradient, which is exactly softmax either way.
     const m = maxNoGrad(x, ax);
-    const safe = where(equal(m, Number.NEGATIVE_INFINITY), 0, m);
+    // An infinite maximum cannot be subtracted (inf - inf is NaN): shift by 0 there instead.
+    const safe = where(lt(abs(m), Number.POSITIVE_INFINITY), m, 0);
     const s = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
     return keepDims
       ? s
