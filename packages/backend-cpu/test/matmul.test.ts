@@ -1,4 +1,5 @@
 import { type MatmulSpec, ShapeError } from '@mru/core';
+import { kernelMatmulRef } from '@mru/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomArray, setup } from './helpers.js';
 
@@ -7,25 +8,6 @@ afterEach(() => {
   release();
   expect(be.memory().buffers).toBe(0);
 });
-
-/** Naive float64 triple loop over the same storage conventions as `MatmulSpec`. */
-function refMatmul(a: number[], b: number[], s: MatmulSpec): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < s.batch; p++) {
-    for (let i = 0; i < s.m; i++) {
-      for (let j = 0; j < s.n; j++) {
-        let acc = 0;
-        for (let q = 0; q < s.k; q++) {
-          const av = a[p * s.aBatchStride + (s.transposeA ? q * s.m + i : i * s.k + q)];
-          const bv = b[p * s.bBatchStride + (s.transposeB ? j * s.k + q : q * s.n + j)];
-          acc += av * bv;
-        }
-        out.push(acc);
-      }
-    }
-  }
-  return out;
-}
 
 function check(
   batch: number,
@@ -58,7 +40,7 @@ function check(
     [batch, m, n],
     'float32',
   );
-  const want = refMatmul(a, b, spec);
+  const want = Array.from(kernelMatmulRef(a, b, spec));
   // Every path accumulates in float64 in k order and rounds once, like the reference, so the result
   // is the reference rounded to float32, bit for bit.
   expect(Array.from(got), `b${batch} m${m} k${k} n${n} tA${tA} tB${tB} sA${shareA} sB${shareB}`).toEqual(

@@ -4,6 +4,7 @@
  * tile edges.
  */
 import { type DType, type ReduceOp, ShapeError, stridesOf } from '@mru/core';
+import { kernelMatmulRef } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
 import { perFile, put, randoms, take, worst } from './helpers.js';
@@ -152,27 +153,6 @@ describe('argReduce', () => {
 });
 
 describe('matmul', () => {
-  function ref(
-    a: number[],
-    b: number[],
-    s: { batch: number; m: number; k: number; n: number; aBS: number; bBS: number; tA: boolean; tB: boolean },
-  ): number[] {
-    const out: number[] = [];
-    for (let p = 0; p < s.batch; p++) {
-      for (let i = 0; i < s.m; i++) {
-        for (let j = 0; j < s.n; j++) {
-          let acc = 0;
-          for (let q = 0; q < s.k; q++) {
-            const av = a[p * s.aBS + (s.tA ? q * s.m + i : i * s.k + q)];
-            const bv = b[p * s.bBS + (s.tB ? j * s.k + q : q * s.n + j)];
-            acc += av * bv;
-          }
-          out.push(acc);
-        }
-      }
-    }
-    return out;
-  }
   const dims: [number, number, number, number][] = [
     [1, 1, 1, 1],
     [1, 3, 5, 2],
@@ -208,7 +188,7 @@ describe('matmul', () => {
         const got = await take(be, be.matmul(a, b, spec), [batch, m, n]);
         const A = Array.from(Float32Array.from(av));
         const B = Array.from(Float32Array.from(bv));
-        const want = ref(A, B, { batch, m, k, n, aBS: m * k, bBS: spec.bBatchStride, tA, tB });
+        const want = Array.from(kernelMatmulRef(A, B, spec));
         expect(worst(got, want, 1e-5, 1e-5 * Math.sqrt(k))).toBe(0);
         be.free(a.id);
         be.free(b.id);

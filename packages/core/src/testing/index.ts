@@ -26,6 +26,9 @@ import { setBackend } from '../engine.js';
 import { autogradSuite } from './autograd-api.js';
 import { compositeSuite } from './composites.js';
 import { createContext } from './context.js';
+
+export { kernelMatmulRef } from './reference.js';
+
 import { creationSuite } from './creation.js';
 import { edgeSuite } from './edge-cases.js';
 import { errorSuite } from './error-cases.js';

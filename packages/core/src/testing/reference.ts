@@ -3,6 +3,7 @@
  * element is computed from its multi-index, independently of how a backend walks memory. The kit
  * compares backends against these.
  */
+import type { MatmulSpec } from '../backend.js';
 import { sizeOf, stridesOf } from '../shape.js';
 import type { HostTensor } from './context.js';
 
@@ -289,4 +290,27 @@ export function rowStats(x: HostTensor): { mean: Float64Array; variance: Float64
     variance[r] = v / n;
   }
   return { mean, variance, n };
+}
+
+/**
+ * The backend `matmul` primitive in float64, read straight off `MatmulSpec`'s storage conventions
+ * (batch strides, transposed layouts): a reference for kernel-level tests of a backend.
+ */
+export function kernelMatmulRef(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulSpec): Float64Array {
+  const out = new Float64Array(s.batch * s.m * s.n);
+  let o = 0;
+  for (let p = 0; p < s.batch; p++) {
+    for (let i = 0; i < s.m; i++) {
+      for (let j = 0; j < s.n; j++) {
+        let acc = 0;
+        for (let q = 0; q < s.k; q++) {
+          const av = a[p * s.aBatchStride + (s.transposeA ? q * s.m + i : i * s.k + q)];
+          const bv = b[p * s.bBatchStride + (s.transposeB ? j * s.k + q : q * s.n + j)];
+          acc += av * bv;
+        }
+        out[o++] = acc;
+      }
+    }
+  }
+  return out;
 }
