@@ -21,6 +21,7 @@ import {
   type DataId,
   type DType,
   DTypeError,
+  type ElementwiseProgram,
   fmtShape,
   type KernelTensor,
   type MatmulSpec,
@@ -42,6 +43,7 @@ import {
   unaryKernel,
   whereKernel,
 } from './elementwise.js';
+import { elementwiseKernel } from './fused.js';
 import { matmulKernel } from './matmul.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedKernel } from './movement.js';
 import { argReduceKernel, reduceDType, reduceKernel } from './reduce.js';
@@ -242,6 +244,30 @@ export class CpuBackend implements Backend {
       sizeOfShape(outShape),
     );
     return this.#adopt(out, a.dtype);
+  }
+
+  /**
+   * A fused elementwise program as one generated JS kernel (fused.ts), bit-identical to running its
+   * nodes as primitives.
+   */
+  elementwise(
+    program: ElementwiseProgram,
+    inputs: readonly KernelTensor[],
+    scalars: readonly number[],
+    outShape: readonly number[],
+  ): DataId[] {
+    const values = inputs.map((x, i) => {
+      if (x.dtype !== program.inputDTypes[i]) {
+        throw new DTypeError(
+          'elementwise',
+          `operand ${i} is ${x.dtype}, the program expects ${program.inputDTypes[i]}`,
+        );
+      }
+      return this.#values('elementwise', x);
+    });
+    const strides = inputs.map((x) => this.#broadcast('elementwise', x.shape, outShape));
+    const outs = elementwiseKernel(program, values, strides, scalars, outShape);
+    return outs.map((v, k) => this.#adopt(v, program.dtypes[program.outputs[k]]));
   }
 
   #broadcast(op: string, shape: readonly number[], outShape: readonly number[]): number[] {

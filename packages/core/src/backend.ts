@@ -142,6 +142,46 @@ export interface ComplexScanArgs {
   readonly reverse: boolean;
 }
 
+/**
+ * One node of an `ElementwiseProgram`. Node `i` may only refer to nodes before it. Operands are
+ * broadcast to the program's output shape; every node has one dtype (`ElementwiseProgram.dtypes`),
+ * and each op follows exactly the semantics of the primitive of the same name (`UnaryOp`, `BinaryOp`,
+ * `where`, `cast`), so a program computes what the chain of primitives would, elementwise.
+ */
+export type ExprNode =
+  /** Operand `index` of the call (a tensor broadcast to the output shape). */
+  | { readonly kind: 'input'; readonly index: number }
+  /** Scalar parameter `index` of the call: a number passed with the call, not compiled in. */
+  | { readonly kind: 'scalar'; readonly index: number }
+  | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: number }
+  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: number; readonly b: number }
+  | { readonly kind: 'where'; readonly cond: number; readonly a: number; readonly b: number }
+  | { readonly kind: 'cast'; readonly x: number };
+
+/**
+ * A fused chain of elementwise ops: what core hands a backend to run as one kernel (see
+ * `Backend.elementwise`). Programs are built by core's `fuse`, already type-checked, with dead nodes
+ * removed. Two programs with equal `key` are the same program, so a backend compiles each key once
+ * and caches it; scalar values are call arguments, never part of the key.
+ *
+ * Precision: each node's float32 result is rounded to float32, as the primitive would store it, so a
+ * fused program gives the values of the unfused chain (bit for bit on the CPU backend).
+ */
+export interface ElementwiseProgram {
+  /** The nodes, in evaluation order. */
+  readonly nodes: readonly ExprNode[];
+  /** The dtype of each node's value. */
+  readonly dtypes: readonly DType[];
+  /** The dtype of each operand (`inputs[i]` of the call has `inputDTypes[i]`). */
+  readonly inputDTypes: readonly DType[];
+  /** The dtype of each scalar parameter. */
+  readonly scalarDTypes: readonly DType[];
+  /** Node indices whose values are the outputs, in order. */
+  readonly outputs: readonly number[];
+  /** A canonical string of everything above: the cache key. */
+  readonly key: string;
+}
+
 /** Bytes and buffers a backend holds right now. */
 export interface BackendMemory {
   /**
@@ -238,6 +278,20 @@ export interface Backend {
   scan(args: ScanArgs): DataId;
   /** The complex linear scan; see `ComplexScanArgs`. Returns `[hRe, hIm]`. */
   scanComplex(args: ComplexScanArgs): [DataId, DataId];
+
+  /**
+   * Optional fused elementwise kernel: evaluates `program` over `outShape`, every operand broadcast
+   * to it (NumPy rules, as in `binary`), with `scalars[i]` the value of scalar parameter `i`, and
+   * returns one new buffer per program output (each `outShape`, of that output's dtype). A backend
+   * without it still runs every program: core then evaluates the nodes one primitive at a time, which
+   * is also the reference the fused kernel is tested against.
+   */
+  elementwise?(
+    program: ElementwiseProgram,
+    inputs: readonly KernelTensor[],
+    scalars: readonly number[],
+    outShape: readonly number[],
+  ): DataId[];
 
   /** Waits until all queued work is done (no-op on synchronous backends). */
   sync?(): Promise<void>;

@@ -7,3 +7,4 @@ export * from './nn.js';
 export * from './reduce.js';
 export * from './scan.js';
 export type { TensorLike } from './util.js';
+export * from './fuse.js';
