@@ -129,7 +129,9 @@ function generate(p: ElementwiseProgram): string {
     lines.push(`const x${k} = ins[${k}], t${k} = inner[${k}], q${k} = outer[${k}];`);
     lines.push(`let r${k} = bases[${k}];`);
   }
-  p.outputs.forEach((_, k) => lines.push(`const o${k} = outs[${k}];`));
+  p.outputs.forEach((_, k) => {
+    lines.push(`const o${k} = outs[${k}];`);
+  });
   p.nodes.forEach((n, i) => {
     if (n.kind === 'scalar') lines.push(`const v${i} = scalars[${n.index}];`);
   });
@@ -142,7 +144,9 @@ function generate(p: ElementwiseProgram): string {
     const value = n.kind === 'input' ? `x${n.index}[j${n.index}]` : expression(n, p.dtypes[i], p.dtypes);
     lines.push(`    const v${i} = ${value};`);
   });
-  p.outputs.forEach((node, k) => lines.push(`    o${k}[o] = v${node};`));
+  p.outputs.forEach((node, k) => {
+    lines.push(`    o${k}[o] = v${node};`);
+  });
   for (const k of used) lines.push(`    j${k} += t${k};`);
   lines.push('  }');
   lines.push('}');

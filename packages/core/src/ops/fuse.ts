@@ -602,7 +602,9 @@ function deriveVjp(
     const prev = g[i];
     g[i] = prev === null ? d : e.add(prev, d);
   };
-  program.outputs.forEach((o, k) => acc(o, cotangents[k]));
+  program.outputs.forEach((o, k) => {
+    acc(o, cotangents[k]);
+  });
   for (let i = program.nodes.length - 1; i >= 0; i--) {
     const gy = g[i];
     if (gy === null) continue;
