@@ -8,10 +8,11 @@ import type { DType } from '../dtype.js';
 import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ValueError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
-import type { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
 import { sum } from './reduce.js';
-import { backendOf, checkDType, checkSameDType, pair, scalarOn, type TensorLike, wrap } from './util.js';
+import { Tensor } from '../tensor.js';
+import { type Expr, type ExprLike, fuse } from './fuse.js';
+import { backendOf, checkDType, checkSameDType, pair, scalarCheck, scalarOn, type TensorLike, wrap } from './util.js';
 
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
@@ -46,6 +47,11 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
  * `mul(x, 2)` outside `tidy` leaves nothing behind (a VJP that needs one keeps it: disposal of a tensor
  * made under an open tape waits for the tape to close).
  */
+/** Whether `t` is a live tensor whose backend compiles fused programs. */
+function fusable(t: TensorLike): boolean {
+  return t instanceof Tensor && !t.isDisposed && t.backend.elementwise !== undefined;
+}
+
 function releaseScalars(given: readonly TensorLike[], made: readonly Tensor[]): void {
   given.forEach((g, i) => {
     if (typeof g === 'number') made[i].dispose();
@@ -60,6 +66,16 @@ function binary(
   outDType: DType | null,
   vjp?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null],
 ): Tensor {
+  // A JS number meeting a tensor is a kernel parameter where the backend compiles programs: one
+  // kernel, no fill and no rank-0 buffer.
+  if (typeof a === 'number' ? b instanceof Tensor && fusable(b) : typeof b === 'number' && fusable(a)) {
+    const t = (typeof a === 'number' ? b : a) as Tensor;
+    checkDType(op, allowed, t);
+    scalarCheck(op, typeof a === 'number' ? a : (b as number), t.dtype);
+    return fuse((e, x) => e.binary(op, typeof a === 'number' ? a : x, typeof b === 'number' ? b : x), {
+      name: op,
+    })(t);
+  }
   const [x, z] = pair(op, a, b);
   checkSameDType(op, x, z);
   checkDType(op, allowed, x);
@@ -160,6 +176,23 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
   const home = backendOf(op, cond);
+  if ((typeof a === 'number' || typeof b === 'number') && home.elementwise) {
+    const branches = [a, b].filter((v): v is Tensor => typeof v !== 'number');
+    backendOf(op, cond, ...branches);
+    const dtype = branches[0]?.dtype ?? 'float32';
+    for (const v of [a, b]) if (typeof v === 'number') scalarCheck(op, v, dtype);
+    if (branches.length === 2) checkSameDType(op, branches[0], branches[1]);
+    return fuse(
+      (e, c, ...xs) => {
+        const it = xs[Symbol.iterator]();
+        const pick = (v: TensorLike): ExprLike => (typeof v === "number" ? v : (it.next().value as Expr));
+        const x = pick(a);
+        const y = pick(b);
+        return e.where(c, x, y);
+      },
+      { name: op },
+    )(cond, ...branches);
+  }
   const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
   const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
   checkSameDType(op, x, z);

@@ -54,13 +54,18 @@ export function checkSameDType(op: string, a: Tensor, b: Tensor): void {
  * exactly (2.5 meeting int32, 2 meeting bool) is a `DTypeError`, never a silent truncation.
  */
 export function scalarOn(backend: Backend, value: number, dtype: DType, op = 'scalar'): Tensor {
-  if ((dtype === 'int32' && !Number.isInteger(value)) || (dtype === 'bool' && value !== 0 && value !== 1)) {
-    throw new DTypeError(
-      op,
-      `the number ${value} cannot meet a ${dtype} tensor without rounding; cast one side`,
-    );
-  }
+  scalarCheck(op, value, dtype);
   return adopt(backend, backend.fill(1, dtype, value), [], dtype);
+}
+
+/**
+ * Throws the `DTypeError` of a number that `dtype` cannot hold exactly (2.5 meeting int32, 2 meeting
+ * bool): never a silent truncation.
+ */
+export function scalarCheck(op: string, value: number, dtype: DType): void {
+  if ((dtype === 'int32' && !Number.isInteger(value)) || (dtype === 'bool' && value !== 0 && value !== 1)) {
+    throw new DTypeError(op, `the number ${value} cannot meet a ${dtype} tensor without rounding; cast one side`);
+  }
 }
 
 /** Turns a pair of tensor-or-number operands into two tensors on one backend and dtype. */
