@@ -144,6 +144,20 @@ describeOnBackends('optim', () => {
     expect((await values(opt.lastGradNorm!))[0]).toBeCloseTo(5, 5);
   });
 
+  it('AdamW folds clipping into its fused update: equal to clipping first, then the update', async () => {
+    const g = tree({ w: [3, 0], b: [4] }); // norm 5: clipped
+    const folded = new AdamW({ lr: 0.1, weightDecay: 0.01, clipNorm: 1 });
+    const plain = new AdamW({ lr: 0.1, weightDecay: 0.01 });
+    const a = folded.step(tree(P0), g);
+    const b = plain.step(tree(P0), clipGradNorm(g, 1).grads);
+    const a2 = folded.step(a, tree(G2));
+    const b2 = plain.step(b, clipGradNorm(tree(G2), 1).grads);
+    for (const k of ['w', 'b']) {
+      expect(await values(a2[k] as any)).toEqual(await values(b2[k] as any));
+    }
+    expect((await values(folded.lastGradNorm!))[0]).toBeCloseTo(Math.hypot(-0.3, 0.8, 0.2), 5);
+  });
+
   it('schedules: warmup, cosine to 1%, linear decay, and ε annealing', () => {
     const cos = cosineSchedule({ peak: 1, totalSteps: 110, warmupSteps: 10 });
     expect(cos(0)).toBeCloseTo(0.1);

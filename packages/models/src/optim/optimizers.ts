@@ -16,12 +16,17 @@
  */
 import {
   add,
+  concat,
   dispose,
   div,
+  type Expr,
+  type ExprLike,
   fmtShape,
+  fuse,
   keep,
   minimum,
   mul,
+  reshape,
   ShapeError,
   shapesEqual,
   sqrt,
@@ -31,7 +36,6 @@ import {
   type Tensor,
   tidy,
   ValueError,
-  zerosLike,
 } from '@mru/core';
 import type { ParamMeta } from '../nn/module.js';
 import { flattenTree, type ParamTree, unflattenTree } from '../tree.js';
@@ -83,6 +87,11 @@ export interface UpdateArgs {
   readonly weightDecay: number;
   /** 1-based index of this update. */
   readonly t: number;
+  /**
+   * The global-norm clipping factor (a scalar tensor) the gradient must be multiplied by, when
+   * `clipNorm` is set: folded into the update rather than applied as a separate pass.
+   */
+  readonly gradScale?: Tensor;
 }
 
 /**
@@ -90,18 +99,29 @@ export interface UpdateArgs {
  * gradients together. Returns the clipped tree and the norm before clipping (a scalar tensor).
  */
 export function clipGradNorm(grads: ParamTree, maxNorm: number): ClippedGradients {
-  if (!(maxNorm > 0)) throw new ValueError('clipGradNorm', `maxNorm must be positive, got ${maxNorm}`);
-  const flat = flattenTree(grads);
-  const names = Object.keys(flat);
-  if (names.length === 0) throw new ValueError('clipGradNorm', 'no gradients to clip');
   return tidy(() => {
-    let total = sum(square(flat[names[0]]));
-    for (const n of names.slice(1)) total = add(total, sum(square(flat[n])));
-    const norm = sqrt(total);
-    const scale = minimum(div(maxNorm, add(norm, 1e-6)), 1);
+    const { scale, norm } = clipScale(grads, maxNorm);
+    const flat = flattenTree(grads);
     const out: Record<string, Tensor> = {};
-    for (const n of names) out[n] = mul(flat[n], scale);
+    for (const [n, g] of Object.entries(flat)) out[n] = mul(g, scale);
     return { grads: unflattenTree(out), norm };
+  });
+}
+
+/**
+ * The factor `min(1, maxNorm / (‖g‖ + 1e-6))` of global-norm clipping and the norm `‖g‖`, both scalar
+ * tensors. The squared norms of all gradients are gathered into one vector and summed once, so the
+ * cost is two kernels per gradient plus a constant, whatever the number of parameters.
+ */
+function clipScale(grads: ParamTree, maxNorm: number): { scale: Tensor; norm: Tensor } {
+  if (!(maxNorm > 0)) throw new ValueError('clipGradNorm', `maxNorm must be positive, got ${maxNorm}`);
+  const flat = Object.values(flattenTree(grads));
+  if (flat.length === 0) throw new ValueError('clipGradNorm', 'no gradients to clip');
+  return tidy(() => {
+    const parts = flat.map((g) => reshape(sum(square(g)), [1]));
+    const norm = sqrt(sum(parts.length === 1 ? parts[0] : concat(parts, 0)));
+    const scale = minimum(div(maxNorm, add(norm, 1e-6)), 1);
+    return { scale, norm };
   });
 }
 
@@ -169,7 +189,7 @@ export abstract class Optimizer {
   step(params: ParamTree, grads: ParamTree): ParamTree {
     const op = `${this.constructor.name}.step`;
     const flatP = flattenTree(params);
-    let flatG = flattenTree(grads);
+    const flatG = flattenTree(grads);
     for (const [name, p] of Object.entries(flatP)) {
       const g = flatG[name];
       if (!g) throw new ValueError(op, `no gradient for parameter '${name}'`);
@@ -184,9 +204,10 @@ export abstract class Optimizer {
     const t = this.#step + 1;
     let clippedNorm: Tensor | null = null;
     const result = tidy(() => {
+      let gradScale: Tensor | undefined;
       if (this.clipNorm !== undefined) {
-        const clipped = clipGradNorm(grads, this.clipNorm);
-        flatG = flattenTree(clipped.grads);
+        const clipped = clipScale(grads, this.clipNorm);
+        gradScale = clipped.scale;
         clippedNorm = clipped.norm;
       }
       const newParams: Record<string, Tensor> = {};
@@ -197,6 +218,7 @@ export abstract class Optimizer {
           lr: lr * meta.lrScale,
           weightDecay: meta.decay ? this.weightDecay : 0,
           t,
+          gradScale,
         });
         newParams[name] = out.param;
         newState[name] = out.state;
@@ -308,7 +330,8 @@ export class SGD extends Optimizer {
     if (!(this.momentum >= 0 && this.momentum < 1)) throw new ValueError('SGD', `momentum must be in [0, 1)`);
   }
 
-  protected update(p: Tensor, g: Tensor, state: Record<string, Tensor>, args: UpdateArgs): UpdateResult {
+  protected update(p: Tensor, grad: Tensor, state: Record<string, Tensor>, args: UpdateArgs): UpdateResult {
+    const g = args.gradScale ? mul(grad, args.gradScale) : grad;
     const gd = args.weightDecay > 0 ? add(g, mul(p, args.weightDecay)) : g;
     if (this.momentum === 0) return { param: sub(p, mul(gd, args.lr)), state: {} };
     const buf = state.momentum ? add(mul(state.momentum, this.momentum), gd) : gd;
@@ -354,21 +377,47 @@ export class Adam extends Optimizer {
     }
   }
 
+  /**
+   * One fused kernel per parameter: clipping factor, weight decay, both moments, bias correction and
+   * the step, reading `p, g, m, v` once and writing `p, m, v` once. The expression keeps the order of
+   * operations of the textbook form (below), so it equals the unfused chain of ops.
+   */
   protected update(p: Tensor, g: Tensor, state: Record<string, Tensor>, args: UpdateArgs): UpdateResult {
-    const { lr, weightDecay, t } = args;
-    let param = p;
-    let grad = g;
-    if (weightDecay > 0) {
-      if (this.decoupled) param = mul(p, 1 - lr * weightDecay);
-      else grad = add(g, mul(p, weightDecay));
-    }
-    const m = add(mul(state.m ?? zerosLike(p), this.beta1), mul(grad, 1 - this.beta1));
-    const v = add(mul(state.v ?? zerosLike(p), this.beta2), mul(square(grad), 1 - this.beta2));
-    const c1 = 1 - this.beta1 ** t;
-    const c2 = 1 - this.beta2 ** t;
-    // p -= lr * (m / c1) / (sqrt(v / c2) + eps)
-    const stepDir = div(div(m, c1), add(sqrt(div(v, c2)), this.eps));
-    return { param: sub(param, mul(stepDir, lr)), state: { m, v } };
+    const { lr, weightDecay, t, gradScale } = args;
+    const { beta1, beta2, eps, decoupled } = this;
+    const c1 = 1 - beta1 ** t;
+    const c2 = 1 - beta2 ** t;
+    const inputs = [
+      p,
+      g,
+      ...(state.m ? [state.m] : []),
+      ...(state.v ? [state.v] : []),
+      ...(gradScale ? [gradScale] : []),
+    ];
+    const step = fuse(
+      (e, ...xs: Expr[]) => {
+        const it = xs[Symbol.iterator]();
+        const next = (): Expr => it.next().value as Expr;
+        const pp = next();
+        let grad: ExprLike = next();
+        const m0: ExprLike = state.m ? next() : 0;
+        const v0: ExprLike = state.v ? next() : 0;
+        if (gradScale) grad = e.mul(grad, next());
+        let param: ExprLike = pp;
+        if (weightDecay > 0) {
+          if (decoupled) param = e.mul(pp, 1 - lr * weightDecay);
+          else grad = e.add(grad, e.mul(pp, weightDecay));
+        }
+        const m = e.add(e.mul(m0, beta1), e.mul(grad, 1 - beta1));
+        const v = e.add(e.mul(v0, beta2), e.mul(e.square(grad), 1 - beta2));
+        // p -= lr * (m / c1) / (sqrt(v / c2) + eps)
+        const dir = e.div(e.div(m, c1), e.add(e.sqrt(e.div(v, c2)), eps));
+        return [e.sub(param, e.mul(dir, lr)), m, v];
+      },
+      { name: `${this.constructor.name}.update` },
+    );
+    const [param, m, v] = step(...inputs);
+    return { param, state: { m, v } };
   }
 }
 
