@@ -1,4 +1,5 @@
 import {
+  add,
   concat,
   dispose,
   exp,
@@ -9,6 +10,7 @@ import {
   reshape,
   slice,
   stack,
+  sub,
   sum,
   type Tensor,
   tensor,
@@ -26,6 +28,7 @@ import {
   heaviside,
   Lru,
   MinGru,
+  mruCoefficients,
   type ParamTree,
   signSte,
 } from '../src/index.js';
@@ -116,6 +119,53 @@ describeOnBackends('cells', () => {
       expect(changes).toBeGreaterThan(50);
     });
   }
+
+  it('fused BMRU coefficients equal the composite gates (values), gradients to float32 rounding', async () => {
+    for (const epsilon of [0, 0.3, 1]) {
+      const cell = new Bmru(3, 8, { epsilon, surrogateK: 1.5 });
+      const params = cell.init(5);
+      const x = randn([2, 7, 3], 0, 1, { seed: 9 });
+      const w = randn([2, 7, 8], 0, 1, { seed: 10 });
+      const composite = (p: ParamTree) => {
+        const { z, v } = cell.gates(p, x);
+        const a = sub(1, mul(z, 1 - epsilon));
+        return { a, b: mul(z, v), z };
+      };
+      const fused = (p: ParamTree) => cell.coefficients(p, x);
+      const fa = fused(params);
+      const ca = composite(params);
+      for (const k of ['a', 'b', 'z'] as const) expect(await values(fa[k])).toEqual(await values(ca[k]));
+      // A loss that reaches a, b and z, so every branch of the surrogate VJP is used.
+      const loss = (f: typeof fused) => (p: ParamTree) => {
+        const r = f(p);
+        return sum(mul(add(add(mul(r.a, w), mul(r.b, mul(w, w))), r.z), w));
+      };
+      const g1 = valueAndGrad(loss(fused))(params);
+      const g2 = valueAndGrad(loss(composite))(params);
+      expect((await values(g1.value))[0]).toBe((await values(g2.value))[0]);
+      for (const name of ['wc', 'wbeta']) {
+        for (const leaf of ['weight', 'bias']) {
+          const a = await values((g1.grads as any)[name][leaf]);
+          const b = await values((g2.grads as any)[name][leaf]);
+          const scale = Math.max(1, ...b.map(Math.abs));
+          expect(maxAbsDiff(a, b) / scale).toBeLessThan(2e-6);
+        }
+      }
+      dispose([g1, g2, x, w, params]);
+    }
+  });
+
+  it('mruCoefficients computes sign(0) = +1 and switches at |c| = |β|', async () => {
+    const [a, b, z] = mruCoefficients(0, 1)(
+      tensor([[0, 1, -2, 0.5]]),
+      tensor([0, 0, 0, 0]),
+      tensor([[0, 1, 3, 0.25]]),
+      tensor([0, 0, 0, 0]),
+    );
+    expect(await values(z)).toEqual([1, 1, 0, 1]);
+    expect((await values(b)).map((v) => v + 0)).toEqual([1, 1, 0, 1]);
+    expect(await values(a)).toEqual([0, 0, 1, 0]);
+  });
 
   it('continuing the parallel form from a state equals one run over the whole sequence', async () => {
     for (const cell of [

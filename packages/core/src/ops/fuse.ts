@@ -776,22 +776,29 @@ function fusedVjp(
   if (raw.length !== inputs.length) {
     throw new ValueError(name, `the vjp returned ${raw.length} cotangents for ${inputs.length} inputs`);
   }
-  const wanted: number[] = [];
+  // One output per distinct cotangent value: inputs that receive the same one (a bias and the
+  // tensor it is added to) share its buffer, each reduced to its own shape.
+  const slotOf = new Map<number, number>();
+  const slots: (number | null)[] = [];
   const exprs: Expr[] = [];
   raw.forEach((g, i) => {
-    if (g === null || typeof g === 'number' || inputs[i].dtype !== 'float32') return;
+    if (g === null || typeof g === 'number' || inputs[i].dtype !== 'float32') {
+      slots.push(null);
+      return;
+    }
     if (g.dtype !== 'float32')
       throw new DTypeError(name, `the cotangent of input ${i} must be float32, got ${g.dtype}`);
-    wanted.push(i);
-    exprs.push(g);
+    let slot = slotOf.get(g.index);
+    if (slot === undefined) {
+      slot = exprs.length;
+      slotOf.set(g.index, slot);
+      exprs.push(g);
+    }
+    slots.push(slot);
   });
-  const grads: (Tensor | null)[] = inputs.map(() => null);
-  if (exprs.length === 0) return grads;
+  if (exprs.length === 0) return inputs.map(() => null);
   const backward = e.finish(exprs);
   const ids = runProgram(be, backward, [...inputs, ...ctTensors], e.scalars, outShape);
-  wanted.forEach((i, k) => {
-    const full = wrap(be, ids[k], outShape, 'float32');
-    grads[i] = unbroadcast(full, inputs[i].shape);
-  });
-  return grads;
+  const full = ids.map((id) => wrap(be, id, outShape, 'float32'));
+  return slots.map((slot, i) => (slot === null ? null : unbroadcast(full[slot], inputs[i].shape)));
 }

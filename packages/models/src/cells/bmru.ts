@@ -10,12 +10,22 @@
  * by every switch when ε = 0) and `b_t`, exactly as the equations are written.
  *
  * `ε` is a plain mutable property so a trainer can anneal it between steps (`epsilonAnnealing`).
+ *
+ * Speed: the gates and the coefficients `(a, b)` run as one fused kernel (`mruCoefficients`), bias
+ * adds included, whose backward is the surrogate derivative written out as one more fused kernel; the
+ * tape keeps only the two projections. `gates` keeps the composite form, the reference the fused
+ * kernel is tested against.
  */
 import {
   abs,
   add,
   broadcastTo,
+  type Expr,
+  type ExprLike,
+  type FuseBuilder,
+  fuse,
   lt,
+  matmul,
   mean,
   mul,
   rand,
@@ -49,6 +59,52 @@ export interface MruGates {
   readonly z: Tensor;
   /** `sign(c)`: the attractor it switches to. */
   readonly v: Tensor;
+}
+
+/** The surrogate derivative `k / (1 + (π k x)^2)` of the Heaviside step, inside a fused program. */
+function surrogate(e: FuseBuilder, x: ExprLike, k: number): ExprLike {
+  return e.div(k, e.add(e.square(e.mul(x, Math.PI * k)), 1));
+}
+
+/**
+ * The BMRU step in one fused kernel: from the projections `cm = x W_c`, `βm = x W_β` and their biases,
+ * `c = cm + b_c`, `β = βm + b_β`, `z = H(|c| - |β|)`, `v = sign(c)` (sign(0) = +1), and the scan
+ * coefficients `a = 1 - (1 - ε) z`, `b = z v`; also returns `z` (for the switching rate). The VJP is
+ * the surrogate one of `heaviside` and `signSte`: `∂z/∂d ≈ S(d)`, `∂v/∂c ≈ 2 S(c)` with
+ * `S(x) = k / (1 + (π k x)^2)`, and `∂|x|/∂x = sign(x)`.
+ *
+ * @param epsilon - ε of the update (0: BMRU, 1: CMRU).
+ * @param k - Surrogate sharpness.
+ * @returns A function `(cm, bc, βm, bβ) => [a, b, z]`.
+ */
+export function mruCoefficients(epsilon: number, k: number): (...xs: Tensor[]) => Tensor[] {
+  const forward = (e: FuseBuilder, cm: Expr, bc: Expr, bm: Expr, bb: Expr) => {
+    const c = e.add(cm, bc);
+    const beta = e.add(bm, bb);
+    const d = e.sub(e.abs(c), e.abs(beta));
+    const z = e.cast(e.ge(d, 0), 'float32');
+    const v = e.where(e.ge(c, 0), 1, -1);
+    const a = epsilon === 0 ? e.sub(1, z) : e.sub(1, e.mul(z, 1 - epsilon));
+    return { c, beta, d, z, v, a, b: e.mul(z, v) };
+  };
+  return fuse(
+    (e, cm, bc, bm, bb) => {
+      const f = forward(e, cm, bc, bm, bb);
+      return [f.a, f.b, f.z];
+    },
+    {
+      name: 'mruCoefficients',
+      vjp: (e, [cm, bc, bm, bb], [ga, gb, gz]) => {
+        const f = forward(e, cm, bc, bm, bb);
+        // The cotangent of z gathers what reaches it through a, b and the switching rate.
+        const gzAll = e.add(e.add(gz, e.mul(ga, epsilon - 1)), e.mul(gb, f.v));
+        const gd = e.mul(gzAll, surrogate(e, f.d, k));
+        const gc = e.add(e.mul(gd, e.sign(f.c)), e.mul(e.mul(gb, f.z), e.mul(surrogate(e, f.c, k), 2)));
+        const gbeta = e.mul(e.neg(gd), e.sign(f.beta));
+        return [gc, gc, gbeta, gbeta];
+      },
+    },
+  ) as (...xs: Tensor[]) => Tensor[];
 }
 
 /** Random ±1 with equal probability. */
@@ -115,18 +171,27 @@ export class Bmru extends Cell {
     this.addParam('s0', [dState], randomSign(), { decay: false });
   }
 
-  /** The gates `z` (switch) and `v` (target) for inputs `[..., d_in]`. */
+  /**
+   * The gates `z` (switch) and `v` (target) for inputs `[..., d_in]`, as a composite of primitives:
+   * the reference of the fused `coefficients`.
+   */
   gates(params: ParamTree, x: Tensor): MruGates {
     const c = this.wc.apply(getSubtree(params, 'wc', 'Bmru'), x);
     const beta = this.wbeta.apply(getSubtree(params, 'wbeta', 'Bmru'), x);
     return { z: heaviside(sub(abs(c), abs(beta)), this.surrogateK), v: signSte(c, this.surrogateK) };
   }
 
-  /** The affine map `(a, b)` of the update, from the gates. */
-  #coefficients(z: Tensor, v: Tensor): { a: Tensor; b: Tensor } {
-    // a = 1 - z + ε z = 1 - (1 - ε) z
-    const a = this.epsilon === 0 ? sub(1, z) : sub(1, mul(z, 1 - this.epsilon));
-    return { a, b: mul(z, v) };
+  /** The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel. */
+  coefficients(params: ParamTree, x: Tensor): { a: Tensor; b: Tensor; z: Tensor } {
+    const wc = getSubtree(params, 'wc', 'Bmru');
+    const wb = getSubtree(params, 'wbeta', 'Bmru');
+    const [a, b, z] = mruCoefficients(this.epsilon, this.surrogateK)(
+      matmul(x, getTensor(wc, 'weight', 'Linear')),
+      getTensor(wc, 'bias', 'Linear'),
+      matmul(x, getTensor(wb, 'weight', 'Linear')),
+      getTensor(wb, 'bias', 'Linear'),
+    );
+    return { a, b, z };
   }
 
   initialState(params: ParamTree, batch: number): CellState {
@@ -136,8 +201,7 @@ export class Bmru extends Cell {
 
   parallel(params: ParamTree, x: Tensor, options: CellRunOptions = {}): CellOutput {
     checkSequence('Bmru', x, this.dIn);
-    const { z, v } = this.gates(params, x);
-    const { a, b } = this.#coefficients(z, v);
+    const { a, b, z } = this.coefficients(params, x);
     const h0 = options.state?.s ?? getTensor(params, 's0', 'Bmru');
     const s = scan(a, b, { h0 });
     const y = mul(s, getTensor(params, 'alpha', 'Bmru'));
@@ -146,8 +210,7 @@ export class Bmru extends Cell {
 
   step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput {
     checkStepInput('Bmru', x, this.dIn);
-    const { z, v } = this.gates(params, x);
-    const { a, b } = this.#coefficients(z, v);
+    const { a, b } = this.coefficients(params, x);
     const s = add(mul(a, state.s), b);
     return { y: mul(s, getTensor(params, 'alpha', 'Bmru')), state: { s } };
   }
