@@ -26,6 +26,8 @@ import {
   add,
   concat,
   crossEntropy,
+  fuse,
+  matmul,
   mean,
   mse,
   mul,
@@ -279,10 +281,32 @@ export class Block extends Module {
   }
 
   #finish(params: ParamTree, x: Tensor, xhat: Tensor, ys: Tensor[], ctx: ApplyContext): Tensor {
+    if (this.#gate && !this.#projRelu && !this.#drop1.active(ctx)) {
+      // `x + γ1 ⊙ σ(x̂ W_g + b_g) ⊙ (y W_p + b_p)` after the two products, in one fused pass (the same
+      // operations in the same order as the composite below).
+      const proj = getSubtree(params, 'proj', 'Block');
+      const gate = getSubtree(params, 'gate', 'Block');
+      x = fuse(
+        (e, xx, py, pb, gy, gb, g1) => e.add(xx, e.mul(e.mul(e.sigmoid(e.add(gy, gb)), e.add(py, pb)), g1)),
+        { name: 'Block' },
+      )(
+        x,
+        matmul(this.#combine(ys), getTensor(proj, 'weight', 'Linear')),
+        getTensor(proj, 'bias', 'Linear'),
+        matmul(xhat, getTensor(gate, 'weight', 'Linear')),
+        getTensor(gate, 'bias', 'Linear'),
+        getTensor(params, 'gamma1', 'Block'),
+      );
+      return this.#mlpStage(params, x, ctx);
+    }
     let y = this.#proj.apply(getSubtree(params, 'proj', 'Block'), this.#combine(ys));
     if (this.#projRelu) y = relu(y);
     if (this.#gate) y = mul(sigmoid(this.#gate.apply(getSubtree(params, 'gate', 'Block'), xhat)), y);
     x = add(x, mul(this.#drop1.apply(params, y, ctx), getTensor(params, 'gamma1', 'Block')));
+    return this.#mlpStage(params, x, ctx);
+  }
+
+  #mlpStage(params: ParamTree, x: Tensor, ctx: ApplyContext): Tensor {
     if (this.#mlp && this.#norm2) {
       const h = this.#mlp.apply(
         getSubtree(params, 'mlp', 'Block'),

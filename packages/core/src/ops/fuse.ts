@@ -334,6 +334,38 @@ export class FuseBuilder {
   sigmoid(x: ExprLike): ExprLike {
     return this.unary('sigmoid', x);
   }
+  /** `log(1 + x)`. */
+  log1p(x: ExprLike): ExprLike {
+    return this.unary('log1p', x);
+  }
+  /** Sine. */
+  sin(x: ExprLike): ExprLike {
+    return this.unary('sin', x);
+  }
+  /** Cosine. */
+  cos(x: ExprLike): ExprLike {
+    return this.unary('cos', x);
+  }
+  /** Largest integer not above `x`. */
+  floor(x: ExprLike): ExprLike {
+    return this.unary('floor', x);
+  }
+  /** Logical not (bool). */
+  not(x: ExprLike): ExprLike {
+    return this.unary('not', x);
+  }
+  /** `a != b` (bool). */
+  ne(a: ExprLike, b: ExprLike): ExprLike {
+    return this.binary('ne', a, b);
+  }
+  /** Logical and (bool). */
+  and(a: ExprLike, b: ExprLike): ExprLike {
+    return this.binary('and', a, b);
+  }
+  /** Logical or (bool). */
+  or(a: ExprLike, b: ExprLike): ExprLike {
+    return this.binary('or', a, b);
+  }
   /** `x * x`. */
   square(x: ExprLike): ExprLike {
     return this.mul(x, x);

@@ -9,8 +9,9 @@ import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { normAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, exp, mul, neg, rsqrt, square, sub } from './elementwise.js';
+import { fuse } from './fuse.js';
 import { oneHot } from './movement.js';
-import { logsumexp, mean, sum, variance } from './reduce.js';
+import { logsumexp, mean, sum } from './reduce.js';
 import { checkDType } from './util.js';
 
 /** `exp(x) / sum(exp(x))` along `axis`. */
@@ -44,12 +45,22 @@ export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
   return scoped(() => {
     checkDType('layerNorm', ['float32'], x);
     if (x.rank === 0) throw new ShapeError('layerNorm', 'needs rank >= 1');
+    // Two reductions and two fused passes, in the order of operations of the composite
+    // `(x - m) * rsqrt(variance + eps) * weight + bias`, so the values are the composite's.
+    const eps = options.eps ?? 1e-5;
     const m = mean(x, -1, true);
-    const v = variance(x, -1, true);
-    let y = mul(sub(x, m), rsqrt(add(v, options.eps ?? 1e-5)));
-    if (options.weight) y = mul(y, options.weight);
-    if (options.bias) y = add(y, options.bias);
-    return y;
+    const v = mean(fuse((e, xx, mm) => e.square(e.sub(xx, mm)), { name: 'layerNorm' })(x, m), -1, true);
+    const { weight, bias } = options;
+    const extra = [...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+    return fuse(
+      (e, xx, mm, vv, ...wb) => {
+        let y = e.mul(e.sub(xx, mm), e.div(1, e.sqrt(e.add(vv, eps))));
+        if (weight) y = e.mul(y, wb[0]);
+        if (bias) y = e.add(y, wb[weight ? 1 : 0]);
+        return y;
+      },
+      { name: 'layerNorm' },
+    )(x, m, v, ...extra);
   });
 }
 

@@ -174,8 +174,13 @@ export class Dropout extends Layer {
   }
 
   /** Applies the mask in training mode. */
+  /** Whether `apply` changes its input in this context (training with a positive rate). */
+  active(ctx: ApplyContext = {}): boolean {
+    return Boolean(ctx.train) && this.rate > 0;
+  }
+
   apply(_params: ParamTree, x: Tensor, ctx: ApplyContext = {}): Tensor {
-    if (!ctx.train || this.rate === 0) return x;
+    if (!this.active(ctx)) return x;
     const opts = ctx.seed === undefined ? {} : { seed: deriveSeed(ctx.seed, this.path || 'dropout') };
     const keepMask = ge(rand(x.shape, 0, 1, opts), this.rate);
     return where(keepMask, div(x, 1 - this.rate), 0);
