@@ -9,7 +9,7 @@
  * it closes, except the value, the gradients and the aux output: this is what keeps training loops in
  * constant memory without the user managing intermediates.
  */
-import { adopt, closeTape, collectTensors, noGrad, openTape, record, shareStorage } from './engine.js';
+import { adopt, closeTape, collectTensors, noGrad, openTape, record, releaseNow, shareStorage } from './engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from './errors.js';
 import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -117,7 +117,9 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
           `the function must return a scalar float32 tensor, got ${value instanceof Tensor ? `${value.dtype}${fmtShape(value.shape)}` : typeof value}`,
         );
       }
-      const grads = backward(tape, value);
+      const keepAlive = collectTensors(aux);
+      keepAlive.add(value);
+      const grads = backward(tape, value, keepAlive);
       gradMap = new Map();
       for (const [x, v] of views) {
         let g = noGrad(() => grads.get(v) ?? zerosLikeFloat(x));
@@ -141,31 +143,69 @@ function zerosLikeFloat(x: Tensor): Tensor {
   return adopt(b, b.fill(x.size, 'float32', 0), x.shape, 'float32');
 }
 
-/** Accumulates cotangents from `root` back through the tape. */
-function backward(tape: ReturnType<typeof openTape>, root: Tensor): Map<Tensor, Tensor> {
+/**
+ * Accumulates cotangents from `root` back through the tape, freeing as it goes what no later step can
+ * need: a node's forward outputs once its VJP has run (only nodes recorded before it, which cannot
+ * refer to them, remain), the cotangents it consumed, and the temporaries of its VJP and of the
+ * accumulation. Without this every intermediate of the backward pass would live until the tape
+ * closes. Tensors in `keepAlive` (the value, the aux output), kept ones and live gradients are spared.
+ */
+function backward(
+  tape: ReturnType<typeof openTape>,
+  root: Tensor,
+  keepAlive: ReadonlySet<Tensor>,
+): Map<Tensor, Tensor> {
   const grads = new Map<Tensor, Tensor>();
   if (!tape.tracked.has(root)) return grads;
   tape.paused++;
+  // Tensors made during the backward pass: the only cotangents it may free (a VJP may hand back a
+  // forward tensor as a cotangent, which an earlier node's VJP can still need).
+  const made = new Set<Tensor>();
+  const noteMade = (from: number): void => {
+    for (let k = from; k < tape.created.length; k++) made.add(tape.created[k]);
+  };
   try {
     const b = root.backend;
+    let mark = tape.created.length;
     grads.set(root, adopt(b, b.fill(root.size, 'float32', 1), root.shape, 'float32'));
+    noteMade(mark);
     for (let i = tape.nodes.length - 1; i >= 0; i--) {
       const node = tape.nodes[i];
       const cts = node.outputs.map((o) => grads.get(o) ?? null);
-      if (cts.every((c) => c === null)) continue;
-      const ins = node.vjp(cts);
-      node.inputs.forEach((x, j) => {
-        const g = ins[j];
-        if (!g || !tape.tracked.has(x)) return;
-        if (!shapesEqual(g.shape, x.shape)) {
-          throw new ShapeError(
-            `vjp of ${node.name}`,
-            `cotangent of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(x.shape)}`,
-          );
+      const dead: Tensor[] = [...node.outputs];
+      if (!cts.every((c) => c === null)) {
+        mark = tape.created.length;
+        const ins = node.vjp(cts);
+        node.inputs.forEach((x, j) => {
+          const g = ins[j];
+          if (!g || !tape.tracked.has(x)) return;
+          if (!shapesEqual(g.shape, x.shape)) {
+            throw new ShapeError(
+              `vjp of ${node.name}`,
+              `cotangent of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(x.shape)}`,
+            );
+          }
+          const prev = grads.get(x);
+          if (prev) {
+            grads.set(x, addSame(prev, g));
+            dead.push(prev, g);
+          } else grads.set(x, g);
+        });
+        noteMade(mark);
+        for (let k = mark; k < tape.created.length; k++) dead.push(tape.created[k]);
+      }
+      for (const o of node.outputs) {
+        const c = grads.get(o);
+        if (c) {
+          grads.delete(o);
+          dead.push(c);
         }
-        const prev = grads.get(x);
-        grads.set(x, prev ? addSame(prev, g) : g);
-      });
+      }
+      const live = new Set(grads.values());
+      for (const t of dead) {
+        if (live.has(t) || keepAlive.has(t) || t.kept || t.ownerTape !== tape) continue;
+        if (made.has(t) || node.outputs.includes(t)) releaseNow(t);
+      }
     }
   } finally {
     tape.paused--;

@@ -160,6 +160,14 @@ export function disposeTensor(t: Tensor): void {
   reallyDispose(t);
 }
 
+/**
+ * Frees a tensor now, even one owned by the open tape: for the backward pass, which knows when a
+ * tape-owned intermediate is dead before the tape closes. @internal
+ */
+export function releaseNow(t: Tensor): void {
+  reallyDispose(t);
+}
+
 function reallyDispose(t: Tensor): void {
   if (t.isDisposed) return;
   t.markDisposed();
