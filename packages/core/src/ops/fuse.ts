@@ -55,6 +55,8 @@ export class Expr {
 export type ExprLike = Expr | number;
 
 const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/** Comparisons that order their operands: numeric only, as core's `lt`, `le`, `gt`, `ge`. */
+const ORDERINGS: ReadonlySet<BinaryOp> = new Set(['lt', 'le', 'gt', 'ge']);
 
 /** The JS value of `op` on numbers, for folding operations whose operands are all numbers. */
 function foldBinary(op: BinaryOp, a: number, b: number): number {
@@ -210,6 +212,9 @@ export class FuseBuilder {
       throw new DTypeError(op, `dtypes differ: ${x.dtype} and ${y.dtype} (in the fused ${this.#op})`);
     }
     let out: DType;
+    if (ORDERINGS.has(op) && dtype === 'bool') {
+      throw new DTypeError(op, `does not accept dtype bool (in the fused ${this.#op})`);
+    }
     if (COMPARISONS.has(op)) out = 'bool';
     else if (op === 'and' || op === 'or') {
       if (dtype !== 'bool') throw new DTypeError(op, `expects bool operands, got ${dtype}`);
@@ -242,32 +247,49 @@ export class FuseBuilder {
 
   /** Converts to `dtype` (see `Backend.cast`). */
   cast(x: ExprLike, dtype: DType): ExprLike {
-    if (typeof x === 'number') return dtype === 'bool' ? (x !== 0 ? 1 : 0) : x;
+    if (typeof x === 'number') {
+      if (dtype === 'bool') return x !== 0 ? 1 : 0;
+      // As `Backend.cast`: truncation toward zero, saturating at the int32 range, NaN to 0.
+      if (dtype === 'int32')
+        return Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(x)));
+      return x;
+    }
     const v = this.#own(x);
     if (v.dtype === dtype) return v;
     return this.#node(`c${dtype},${v.index}`, { kind: 'cast', x: v.index }, dtype);
   }
 
+  /**
+   * Whether `x op n` is `x` itself, bit for bit, so no node is needed: `x - 0`, `x * 1`, `x / 1` for
+   * float32 and int32 values, and `x + 0` for int32 only (float32 `-0 + 0` is `+0`). Other dtypes
+   * go through `binary`, which rejects them as the primitive would.
+   */
+  #identity(x: ExprLike, n: ExprLike, unit: number, floatToo: boolean): x is Expr {
+    return (
+      typeof x !== 'number' && n === unit && (x.dtype === 'int32' || (floatToo && x.dtype === 'float32'))
+    );
+  }
+
   /** `a + b`. */
   add(a: ExprLike, b: ExprLike): ExprLike {
-    if (a === 0 && typeof b !== 'number') return b;
-    if (b === 0 && typeof a !== 'number') return a;
+    if (this.#identity(b, a, 0, false)) return b;
+    if (this.#identity(a, b, 0, false)) return a;
     return this.binary('add', a, b);
   }
   /** `a - b`. */
   sub(a: ExprLike, b: ExprLike): ExprLike {
-    if (b === 0 && typeof a !== 'number') return a;
+    if (this.#identity(a, b, 0, true)) return a;
     return this.binary('sub', a, b);
   }
   /** `a * b`. */
   mul(a: ExprLike, b: ExprLike): ExprLike {
-    if (a === 1 && typeof b !== 'number') return b;
-    if (b === 1 && typeof a !== 'number') return a;
+    if (this.#identity(b, a, 1, true)) return b;
+    if (this.#identity(a, b, 1, true)) return a;
     return this.binary('mul', a, b);
   }
   /** `a / b`. */
   div(a: ExprLike, b: ExprLike): ExprLike {
-    if (b === 1 && typeof a !== 'number') return a;
+    if (this.#identity(a, b, 1, true)) return a;
     return this.binary('div', a, b);
   }
   /** `a ** b` (float32, `a >= 0`). */
@@ -580,8 +602,8 @@ export interface FuseOptions {
   readonly vjp?: FuseVjp;
 }
 
-/** The outputs of a traced call, as tensors. */
-type Fused<R> = R extends readonly unknown[] ? Tensor[] : Tensor;
+/** The outputs of a traced call, as tensors: one per value `fn` returned (a list for a list). */
+export type Fused<R> = R extends readonly unknown[] ? Tensor[] : Tensor;
 
 /** Replays `program`'s nodes into `e` with `inputs` for its operands; returns every node's value. */
 function replay(
