@@ -32,6 +32,7 @@ export { kernelMatmulRef } from './reference.js';
 import { creationSuite } from './creation.js';
 import { edgeSuite } from './edge-cases.js';
 import { errorSuite } from './error-cases.js';
+import { fusedSuite } from './fused-cases.js';
 import { gradientSuite } from './gradients.js';
 import { memorySuite } from './memory-cases.js';
 import { primitiveSuite } from './primitives.js';
@@ -116,5 +117,6 @@ export function runConformance(options: ConformanceOptions): void {
     describe('errors', () => errorSuite(ctx, options.factory));
     describe('memory', () => memorySuite(ctx));
     describe('scan', () => scanSuite(ctx));
+    describe('fused programs (fuse vs primitives)', () => fusedSuite(ctx));
   });
 }
