@@ -63,8 +63,17 @@ export interface FusedGroup {
   readonly params: readonly number[];
 }
 
-/** Parameter words before the scalars: `[n, rank, inner]`. */
-const HEADER_WORDS = 3;
+/** Parameter words before the scalars: `[n, rank, inner, zero]`. */
+const HEADER_WORDS = 4;
+
+/**
+ * `keep_f32(x)` is `x`, but through an integer XOR with a word the compiler cannot see (the 0 of the
+ * parameter block's word 3), so no rewrite crosses a node boundary: no `a * b + c` contracted into a
+ * fused multiply-add, no `exp(1.5 * x)` folded into `exp`'s own scaling (lavapipe's LLVM does both
+ * without it). Each node is then compiled as in its primitive kernel, which reads its operands from
+ * memory.
+ */
+const KEEP_F32 = /* wgsl */ `fn keep_f32(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ prm(3u)); }`;
 
 const f32Bits = (() => {
   const f = new Float32Array(1);
@@ -195,7 +204,7 @@ export function planElementwise(
   for (const g of groups) {
     const ins = [...g.inputs].sort((a, b) => a - b);
     const modes = ins.map(modeOf);
-    const params = [n, rank, inner, ...scalarWords, ...c.shape];
+    const params = [n, rank, inner, 0, ...scalarWords, ...c.shape];
     ins.forEach((k, j) => {
       if (modes[j] === 'g') params.push(...c.strides[k + 1]);
     });
@@ -238,7 +247,7 @@ function nodeExpr(program: ElementwiseProgram, n: ExprNode, dtype: DType, fns: M
 
 /**
  * The kernel of one dispatch `group` of `program`: one invocation per output element. Parameter
- * words: `[n, rank, inner, scalars[S], shape[rank], strides[rank] of each 'g' operand in binding
+ * words: `[n, rank, inner, 0, scalars[S], shape[rank], strides[rank] of each 'g' operand in binding
  * order]`, with `shape` the collapsed output shape and `inner` its last dim.
  */
 export function fusedKernel(wg: number, program: ElementwiseProgram, group: FusedGroup): W.KernelSource {
@@ -298,14 +307,19 @@ export function fusedKernel(wg: number, program: ElementwiseProgram, group: Fuse
     )
       usesFloat = true;
     if (n.kind === 'cast' && program.dtypes[n.x] === 'float32') usesCast = true;
-    lines.push(`  let v${i}: ${W.wgslType(dt)} = ${nodeExpr(program, n, dt, fns)};`);
+    const value = nodeExpr(program, n, dt, fns);
+    const kept = dt === 'float32' && n.kind !== 'where' ? `keep_f32(${value})` : value;
+    lines.push(`  let v${i}: ${W.wgslType(dt)} = ${kept};`);
   });
   group.outputs.forEach((k, j) => {
     lines.push(`  y${j}[i] = v${program.outputs[k]};`);
   });
-  const helpers = [usesFloat ? W.FLOAT_HELPERS : '', usesCast ? W.CAST_HELPERS : '', ...fns.values()].join(
-    '\n',
-  );
+  const helpers = [
+    KEEP_F32,
+    usesFloat ? W.FLOAT_HELPERS : '',
+    usesCast ? W.CAST_HELPERS : '',
+    ...fns.values(),
+  ].join('\n');
   return W.elementKernel(
     wg,
     group.inputs.map((k, j) => ({ name: `x${j}`, type: W.wgslType(program.inputDTypes[k]) })),
