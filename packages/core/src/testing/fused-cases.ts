@@ -11,12 +11,16 @@
  * `elementwise` passes trivially here (it runs the primitives both times); the gradient check
  * against finite differences and the custom-VJP case check `fuse` itself on every backend.
  *
- * Tolerance: bit-identical (NaN payloads aside, -0 distinguished) on every backend but `'webgpu'`.
- * WGSL lets a driver contract `a * b + c` into one fused multiply-add and evaluate builtins such as
- * `exp`, `log` and `pow` to a few ulps in ways that may change once inlined into a larger
- * expression, so on WebGPU float32 values may differ by a few float32 ulps (8 ulps of the value, or
- * of the largest value of the tensor for results of cancellation). NaN and infinities must match
- * exactly everywhere, int32 and bool results too.
+ * Tolerance: bit-identical (NaN payloads aside, -0 distinguished), with one exception. On a backend
+ * named `'webgpu'`, a program (forward or backward) with an op that WGSL specifies to an accuracy
+ * bound rather than correctly rounded (`exp log log1p sqrt tanh sigmoid sin cos pow` and float32
+ * `div`: 1 to 3 ulps, or absolute error for `sin`/`cos`) may differ by a few float32 ulps (4 ulps of
+ * the value, or of the tensor's largest value for results of cancellation): a driver may lower the
+ * same builtin differently in two kernels, e.g. fold the scaling of `exp(1.5 x)` into `exp`'s own
+ * `exp2(x log2 e)` when the multiply is in the same kernel (lavapipe's LLVM does unless the backend
+ * stops it). Correctly rounded ops (`add sub mul`, comparisons, casts, `where`, the int32 and bool
+ * ops) must give the same bits on every backend. NaN and infinities must match exactly everywhere,
+ * int32 and bool results too.
  *
  * The property-based case (fast-check, fixed seed, bounded runs) builds random programs over random
  * broadcast shapes and dtypes and checks the same equality.
@@ -24,7 +28,7 @@
 import fc from 'fast-check';
 import { it } from 'vitest';
 import { valueAndGrad } from '../autograd.js';
-import type { Backend, BinaryOp, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, ElementwiseProgram, KernelTensor, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { dispose } from '../engine.js';
 import * as E from '../ops/elementwise.js';
@@ -130,8 +134,8 @@ async function evaluate(
   }
 }
 
-/** 8 float32 ulps, relative. */
-const ULPS = 8 * 2 ** -23;
+/** 4 float32 ulps, relative. */
+const ULPS = 4 * 2 ** -23;
 
 /**
  * Throws unless `actual` equals `expected`: bit for bit (Object.is: NaN matches NaN, -0 only -0)
@@ -159,14 +163,53 @@ function expectSame(actual: Float64Array, expected: Float64Array, exact: boolean
   }
   if (count > 0) {
     throw new Error(
-      `${what}: ${count} of ${expected.length} values differ (${exact ? 'bit-exact' : '8 ulps'}): ${bad.join('; ')}`,
+      `${what}: ${count} of ${expected.length} values differ (${exact ? 'bit-exact' : '4 ulps'}): ${bad.join('; ')}`,
     );
   }
 }
 
-/** Whether fused results must equal the primitives bit for bit on this backend (see the file comment). */
-function isExact(ctx: ConformanceContext): boolean {
-  return ctx.backend().name !== 'webgpu';
+const INEXACT: ReadonlySet<string> = new Set([
+  'exp',
+  'log',
+  'log1p',
+  'sqrt',
+  'tanh',
+  'sigmoid',
+  'sin',
+  'cos',
+  'pow',
+]);
+
+/** Whether `p` has an op that WGSL does not specify as correctly rounded (see the file comment). */
+function inexact(p: ElementwiseProgram): boolean {
+  return p.nodes.some(
+    (n) =>
+      (n.kind === 'unary' && INEXACT.has(n.op)) ||
+      (n.kind === 'binary' && (INEXACT.has(n.op) || (n.op === 'div' && p.dtypes[n.a] === 'float32'))),
+  );
+}
+
+/**
+ * Runs `f` with `backend.elementwise` (when it has one) wrapped to collect every program it runs.
+ */
+function recordingPrograms<T>(backend: Backend, seen: ElementwiseProgram[], f: () => T): T {
+  const fusedRun = backend.elementwise;
+  if (!fusedRun) return f();
+  const own = Object.getOwnPropertyDescriptor(backend, 'elementwise');
+  Object.defineProperty(backend, 'elementwise', {
+    value: (p: ElementwiseProgram, ...rest: [KernelTensor[], number[], number[]]) => {
+      seen.push(p);
+      return fusedRun.call(backend, p, ...rest);
+    },
+    configurable: true,
+    writable: true,
+  });
+  try {
+    return f();
+  } finally {
+    if (own) Object.defineProperty(backend, 'elementwise', own);
+    else delete (backend as { elementwise?: unknown }).elementwise;
+  }
 }
 
 /**
@@ -181,7 +224,6 @@ async function checkFused(
   options?: FuseOptions,
 ): Promise<Evaluation> {
   const be = ctx.backend();
-  const exact = isExact(ctx);
   const xs = operands.map((o) => ctx.upload(o.values, o.shape, o.dtype));
   const weights: (Tensor | null)[] = [];
   try {
@@ -196,7 +238,9 @@ async function checkFused(
       }
     });
     dispose(probe);
-    const fused = await evaluate(f, xs, weights, <T>(g: () => T): T => g());
+    const programs: ElementwiseProgram[] = [];
+    const fused = await evaluate(f, xs, weights, <T>(g: () => T): T => recordingPrograms(be, programs, g));
+    const exact = be.name !== 'webgpu' || !programs.some(inexact);
     const prims = await evaluate(f, xs, weights, <T>(g: () => T): T => withPrimitives(be, g));
     fused.outs.forEach((o, k) => {
       const p = prims.outs[k];
@@ -499,7 +543,7 @@ export function fusedSuite(ctx: ConformanceContext): void {
         const got = Float64Array.from(await y.data());
         y.dispose();
         const want = Float64Array.from(x.values, (p) => Math.fround(p - Math.fround(p * Math.fround(lr))));
-        expectSame(got, want, isExact(ctx), `scalar lr = ${lr}`);
+        expectSame(got, want, true, `scalar lr = ${lr}`);
       }
     } finally {
       xs.dispose();
@@ -659,7 +703,7 @@ interface ProgramSpec {
 
 const programArb: fc.Arbitrary<ProgramSpec> = fc.record({
   shape: fc.oneof(
-    { weight: 9, arbitrary: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 }) },
+    { weight: 9, arbitrary: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 5 }) },
     { weight: 1, arbitrary: fc.constant([2, 0, 3]) },
   ),
   operands: fc.array(
@@ -668,7 +712,7 @@ const programArb: fc.Arbitrary<ProgramSpec> = fc.record({
       keep: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
       drop: fc.integer({ min: 0, max: 4 }),
     }),
-    { minLength: 1, maxLength: 4 },
+    { minLength: 1, maxLength: 5 },
   ),
   steps: fc.array(
     fc.record({
@@ -693,7 +737,9 @@ function buildProgram(ctx: ConformanceContext, spec: ProgramSpec): { fn: FuseFn;
   const rank = spec.shape.length;
   const operands: Operand[] = spec.operands.map((o, k) => {
     const dtype: DType = o.dtype < 4 ? 'float32' : o.dtype === 4 ? 'int32' : 'bool';
-    const shape = spec.shape.slice(Math.min(o.drop, rank)).map((d, i) => (o.keep[i] ? d : 1));
+    // Operand 0 has the full shape; the others broadcast (dims kept or 1, leading dims dropped).
+    const shape =
+      k === 0 ? [...spec.shape] : spec.shape.slice(Math.min(o.drop, rank)).map((d, i) => (o.keep[i] ? d : 1));
     return { values: valuesOf(ctx, spec.seed * 7 + k, shape, dtype), shape, dtype };
   });
   const fn: FuseFn = (e, ...xs) => {
