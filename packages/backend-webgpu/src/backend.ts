@@ -130,6 +130,16 @@ export interface WebGPUBackend extends Backend {
   stats(): WebGPUStats;
   /** Live and pooled bytes; see `WebGPUMemory`. */
   memory(): WebGPUMemory;
+  /**
+   * Runs a fused elementwise program as one WGSL kernel (see `Backend.elementwise`); always present
+   * on this backend.
+   */
+  elementwise(
+    program: ElementwiseProgram,
+    inputs: readonly KernelTensor[],
+    scalars: readonly number[],
+    outShape: readonly number[],
+  ): DataId[];
 }
 
 /** Options of the backend itself (the device comes from `webgpuBackend`). */
