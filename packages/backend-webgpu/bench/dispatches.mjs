@@ -21,7 +21,6 @@
  */
 import {
   abs,
-  add,
   dispose,
   fuse,
   gt,
