@@ -27,12 +27,14 @@ import {
   type DType,
   DTypeError,
   dtypeOfArray,
+  type ElementwiseProgram,
   FLOAT_UNARY_OPS,
   fmtShape,
   type KernelTensor,
   type MatmulSpec,
   type RandomDist,
   type ReduceOp,
+  runPrimitives,
   type ScanArgs,
   ShapeError,
   sizeOf,
@@ -41,6 +43,7 @@ import {
   type UnaryOp,
   ValueError,
 } from '@mru/core';
+import { fusedKernel, planElementwise } from './fused.js';
 import { type KernelLimits, type PooledBuffer, Runtime } from './runtime.js';
 import * as W from './wgsl.js';
 
@@ -127,6 +130,16 @@ export interface WebGPUBackend extends Backend {
   stats(): WebGPUStats;
   /** Live and pooled bytes; see `WebGPUMemory`. */
   memory(): WebGPUMemory;
+  /**
+   * Runs a fused elementwise program as one WGSL kernel (see `Backend.elementwise`); always present
+   * on this backend.
+   */
+  elementwise(
+    program: ElementwiseProgram,
+    inputs: readonly KernelTensor[],
+    scalars: readonly number[],
+    outShape: readonly number[],
+  ): DataId[];
 }
 
 /** Options of the backend itself (the device comes from `webgpuBackend`). */
@@ -467,6 +480,43 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const k = this.kernel(`cast/${x.dtype}/${dtype}`, () => W.castKernel(this.wg, x.dtype, dtype));
     this.run('cast', k, [n], [xd.buf, out.buf], n);
     return out;
+  }
+
+  /**
+   * A fused program as one WGSL kernel per layout (fused.ts), split into several dispatches when its
+   * operands and outputs exceed the device's storage bindings, or run as primitives when even one
+   * output cannot fit.
+   */
+  elementwise(
+    program: ElementwiseProgram,
+    inputs: readonly KernelTensor[],
+    scalars: readonly number[],
+    outShape: readonly number[],
+  ): DataId[] {
+    const ins = inputs.map((x) => this.data('elementwise', x));
+    const groups = planElementwise(
+      program,
+      inputs,
+      scalars,
+      outShape,
+      () =>
+        collapseDims(outShape, [
+          stridesOf(outShape),
+          ...inputs.map((x) => broadcastStrides(x.shape, outShape)),
+        ]),
+      this.device.limits.maxStorageBuffersPerShaderStage,
+    );
+    if (!groups) return runPrimitives(this, program, inputs, scalars, outShape);
+    const n = sizeOf(outShape);
+    const outs = program.outputs.map((o, k) =>
+      this.alloc(`elementwise/${k}/${program.key}`, n, program.dtypes[o], ins),
+    );
+    for (const g of groups) {
+      const k = this.kernel(g.key, () => fusedKernel(this.wg, program, g));
+      const buffers = [...g.inputs.map((j) => ins[j].buf), ...g.outputs.map((j) => outs[j].buf)];
+      this.run('elementwise', k, g.params, buffers, n);
+    }
+    return outs;
   }
 
   // ------------------------------------------------------------------------------------------

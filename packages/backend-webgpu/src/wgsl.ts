@@ -82,7 +82,7 @@ function declare(ins: readonly BindingDecl[], outs: readonly BindingDecl[]): str
  * A kernel with one invocation per element: `body` sees `i` (the linear index) and must check it
  * against its size parameter itself.
  */
-function elementKernel(
+export function elementKernel(
   wg: number,
   ins: readonly BindingDecl[],
   outs: readonly BindingDecl[],
@@ -127,7 +127,8 @@ ${acc}
 // ------------------------------------------------------------------------------------------------
 // Elementwise
 
-const FLOAT_HELPERS = /* wgsl */ `
+/** WGSL helpers of the float32 elementwise ops (`tanh_`, `sigmoid_`, `pow_`, `max_`, ...). */
+export const FLOAT_HELPERS = /* wgsl */ `
 fn log1p_(x: f32) -> f32 {
   // Near 0, log(1 + x) loses the low bits of x (and WGSL's log is only absolutely accurate on
   // [0.5, 2]), so use log1p(x) = 2 atanh(s), s = x / (2 + x), summed as a short odd series.
@@ -190,7 +191,8 @@ fn min_(a: f32, b: f32) -> f32 {
 }
 `;
 
-function unaryExpr(op: UnaryOp, t: string): string {
+/** The WGSL expression of unary `op` on the value `v` of WGSL type `t` (needs `FLOAT_HELPERS` for f32). */
+export function unaryExpr(op: UnaryOp, t: string): string {
   const f = t === 'f32';
   switch (op) {
     case 'neg':
@@ -236,7 +238,11 @@ export function unaryKernel(wg: number, op: UnaryOp, dtype: DType): KernelSource
   );
 }
 
-function binaryExpr(op: BinaryOp, t: string): string {
+/**
+ * The WGSL expression of binary `op` on the values `a` and `b` of WGSL type `t` (needs
+ * `FLOAT_HELPERS` for f32); comparisons and logic give `u32` 0 or 1 (bool).
+ */
+export function binaryExpr(op: BinaryOp, t: string): string {
   const f = t === 'f32';
   // Float comparisons spell out NaN (every comparison false but `ne`): drivers may assume no NaN.
   const ordered = f ? '!is_nan(a) && !is_nan(b) && ' : '';
@@ -324,27 +330,35 @@ ${offsets(3, 'prm(1u)', '2u', 'i')}
 export function castKernel(wg: number, from: DType, to: DType): KernelSource {
   const tf = wgslType(from);
   const tt = wgslType(to);
-  let expr: string;
-  // Bits, not `v != 0.0`: some drivers evaluate float comparisons with NaN as ordered.
-  if (to === 'bool')
-    expr =
-      tf === 'f32'
-        ? 'select(0u, 1u, (bitcast<u32>(v) & 0x7fffffffu) != 0u)'
-        : `select(0u, 1u, v != ${tf}(0))`;
-  else if (tf === 'f32' && tt === 'i32') expr = 'f32_to_i32(v)';
-  else expr = `${tt}(v)`;
   return elementKernel(
     wg,
     [{ name: 'x', type: tf }],
     [{ name: 'y', type: tt }],
     `  if (i >= prm(0u)) { return; }
   let v = x[i];
-  y[i] = ${expr};`,
+  y[i] = ${castExpr(from, to)};`,
     tf === 'f32' ? CAST_HELPERS : '',
   );
 }
 
-const CAST_HELPERS = /* wgsl */ `
+/**
+ * The WGSL expression converting the value `v` from `from` to `to` (needs `CAST_HELPERS` when `from`
+ * is float32).
+ */
+export function castExpr(from: DType, to: DType): string {
+  const tf = wgslType(from);
+  const tt = wgslType(to);
+  // Bits, not `v != 0.0`: some drivers evaluate float comparisons with NaN as ordered.
+  if (to === 'bool')
+    return tf === 'f32'
+      ? 'select(0u, 1u, (bitcast<u32>(v) & 0x7fffffffu) != 0u)'
+      : `select(0u, 1u, v != ${tf}(0))`;
+  if (tf === 'f32' && tt === 'i32') return 'f32_to_i32(v)';
+  return `${tt}(v)`;
+}
+
+/** WGSL helper of float32 to int32 casts (`f32_to_i32`: truncating, saturating, NaN to 0). */
+export const CAST_HELPERS = /* wgsl */ `
 fn f32_to_i32(v: f32) -> i32 {
   // Core's contract: truncate toward zero, saturate at the int32 range, NaN to 0. Spelled out
   // because drivers differ on NaN and on the largest values (2^31 itself is not an i32).

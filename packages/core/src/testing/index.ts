@@ -14,7 +14,8 @@
  * differentiable op's gradient, per autograd feature, edge shape, error and memory property, plus the
  * scan suite. Every expected value comes from a float64 host reference or from core's specification
  * (Philox for random numbers), never from another backend, except the optional `reference` backend
- * whose random streams must match bit for bit. Every read is `await t.data()`, so asynchronous
+ * whose random streams must match bit for bit, and the fused programs, whose reference is the same
+ * program run one primitive per node on the backend under test. Every read is `await t.data()`, so asynchronous
  * (GPU) backends run the same cases as the CPU. Test names are stable and self-explanatory
  * (`primitive unary exp`, `grad matmul 2-D`), so a failure report reads as a to-do list.
  *
@@ -32,6 +33,7 @@ export { kernelMatmulRef } from './reference.js';
 import { creationSuite } from './creation.js';
 import { edgeSuite } from './edge-cases.js';
 import { errorSuite } from './error-cases.js';
+import { fusedSuite } from './fused-cases.js';
 import { gradientSuite } from './gradients.js';
 import { memorySuite } from './memory-cases.js';
 import { primitiveSuite } from './primitives.js';
@@ -69,8 +71,8 @@ export interface ConformanceOptions {
 
 /**
  * Declares the whole conformance suite for one backend in the calling vitest file: primitives,
- * creation functions, composites, gradients, the autograd API, edge shapes, errors, memory and the
- * scan suite, under
+ * creation functions, composites, gradients, the autograd API, edge shapes, errors, memory, the
+ * scan suite and fused programs (`fuse` against the primitives), under
  * `describe('conformance: <name>')`.
  */
 export function runConformance(options: ConformanceOptions): void {
@@ -116,5 +118,6 @@ export function runConformance(options: ConformanceOptions): void {
     describe('errors', () => errorSuite(ctx, options.factory));
     describe('memory', () => memorySuite(ctx));
     describe('scan', () => scanSuite(ctx));
+    describe('fused programs (fuse vs primitives)', () => fusedSuite(ctx));
   });
 }
