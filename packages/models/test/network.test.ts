@@ -1,10 +1,12 @@
 import {
   dispose,
+  mul,
   randint,
   randn,
   reshape,
   slice,
   stack,
+  sum,
   type Tensor,
   tidy,
   ValueError,
@@ -69,6 +71,30 @@ describeOnBackends('networks', () => {
         },
       }),
     ).toThrow(/hybrid 'sum' needs cells of one output width, got bmru: 5, lru: 8/);
+  });
+
+  it("the block's fused gate and residual equal the composite path, values and gradients", async () => {
+    // Dropout at a rate whose keep factor rounds to 1 in float32 takes the composite path of the block
+    // (drawing a mask) while computing the same function as the fused path without dropout.
+    const config: NetworkConfig = { ...BASE, readout: 'all', mlpExpansion: 2 };
+    const fused = createNetwork({ ...config, dropout: 0 });
+    const composite = createNetwork({ ...config, dropout: 1e-12 });
+    const params = fused.init(3);
+    const x = randn([2, 9, 3], 0, 1, { seed: 4 });
+    const w = randn([2, 9, 2], 0, 1, { seed: 5 });
+    const loss = (net: typeof fused) => (p: ParamTree) =>
+      sum(mul(net.apply(p, x, { train: true, seed: 1 }), w));
+    const a = valueAndGrad(loss(fused))(params);
+    const b = valueAndGrad(loss(composite))(params);
+    expect((await values(a.value))[0]).toBe((await values(b.value))[0]);
+    const fa = flattenTree(a.grads);
+    const fb = flattenTree(b.grads);
+    for (const name of Object.keys(fb)) {
+      const ref = await values(fb[name]);
+      const scale = Math.max(1, ...ref.map(Math.abs));
+      expect(maxAbsDiff(await values(fa[name]), ref) / scale, name).toBeLessThan(1e-5);
+    }
+    dispose([a, b, x, w, params]);
   });
 
   it('readouts: last and mean give [B, dOut], all gives [B, T, dOut]', () => {
