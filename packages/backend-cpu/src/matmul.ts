@@ -20,6 +20,7 @@
  * - Edges (m or n not a multiple of 4) use 4x1, 1x4 and 1x1 tiles of the same form.
  */
 import type { MatmulSpec } from '@mru/core';
+import { wasmMatmul, wasmMatmulAvailable } from './matmul-wasm.js';
 
 /** Columns of C per panel (the B panel is k x PANEL_N values). */
 const PANEL_N = 64;
@@ -182,8 +183,8 @@ function tiledProduct(g: Operands, m: number, k: number, n: number): void {
   }
 }
 
-/** The batched product described by `spec` (see `MatmulSpec` in core); returns `[batch, m, n]`. */
-export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
+/** The plain-JS batched product described by `spec` (see `MatmulSpec` in core): `[batch, m, n]`. */
+export function jsMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
   const out = new Float32Array(batch * m * n);
   if (out.length === 0 || k === 0) return out;
@@ -208,4 +209,48 @@ export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec)
     tiledProduct(g, m, k, n);
   }
   return out;
+}
+
+/**
+ * Which kernel `matmulKernel` runs: `'auto'` (the WebAssembly SIMD kernel where it loads, else the
+ * plain-JS one), `'wasm'` (fails if it cannot load) or `'js'`.
+ */
+export type MatmulPath = 'auto' | 'wasm' | 'js';
+
+/**
+ * The initial path: `auto`, unless the environment variable `MRU_CPU_MATMUL` says `js` or `wasm`
+ * (read once, where a `process.env` exists), e.g. to run a test suite on the JS fallback.
+ */
+function initialPath(): MatmulPath {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.MRU_CPU_MATMUL;
+  return v === 'js' || v === 'wasm' ? v : 'auto';
+}
+
+let path: MatmulPath = initialPath();
+
+/** Selects the kernel of every CPU backend's matmul in this process (tests and benchmarks). */
+export function setMatmulPath(p: MatmulPath): void {
+  if (p === 'wasm' && !wasmMatmulAvailable()) {
+    throw new Error('the WebAssembly SIMD matmul kernel is not available here');
+  }
+  path = p;
+}
+
+/** The kernels this environment can run: `['js', 'wasm']`, or `['js']` without Wasm SIMD. */
+export function matmulPaths(): ('js' | 'wasm')[] {
+  return wasmMatmulAvailable() ? ['js', 'wasm'] : ['js'];
+}
+
+/**
+ * The batched product described by `spec` (see `MatmulSpec` in core); returns `[batch, m, n]`. Both
+ * kernels accumulate in float64 in k order and round once, so they return the same bits.
+ */
+export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
+  if (path !== 'js' && wasmMatmulAvailable()) {
+    const out = wasmMatmul(a, b, spec);
+    if (out) return out;
+  }
+  if (path === 'wasm') throw new Error('the WebAssembly SIMD matmul kernel could not run this product');
+  return jsMatmul(a, b, spec);
 }

@@ -1,6 +1,7 @@
 import { type MatmulSpec, ShapeError } from '@mru/core';
 import { kernelMatmulRef } from '@mru/core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { matmulPaths, setMatmulPath } from '../src/matmul.js';
 import { randomArray, setup } from './helpers.js';
 
 const { be, input, take, release } = setup();
@@ -48,7 +49,15 @@ function check(
   );
 }
 
-describe('matmul', () => {
+it('the WebAssembly SIMD kernel loads in Node (else only the JS fallback would be tested)', () => {
+  expect(matmulPaths()).toEqual(['js', 'wasm']);
+});
+
+// Every case runs on both kernels: the plain-JS one and the WebAssembly SIMD one.
+describe.each(matmulPaths())('matmul (%s kernel)', (path) => {
+  beforeAll(() => setMatmulPath(path));
+  afterAll(() => setMatmulPath('auto'));
+
   it('matches a float64 triple loop for odd sizes and every transpose combination', () => {
     const sizes: [number, number, number][] = [
       [1, 1, 1],
@@ -83,6 +92,21 @@ describe('matmul', () => {
 
   it('a larger product spanning several column panels', () => {
     check(2, 67, 300, 150, false, true, false, false);
+  });
+
+  it('long products cut into row chunks or k chunks give the same bits', () => {
+    // Rows of A in chunks (over 1,600 rows of k + n = 80 per chunk), with an edge chunk.
+    check(1, 2001, 16, 64, false, false, false, false);
+    check(1, 2001, 64, 16, false, false, false, true);
+    // The weight-gradient shape of a training step: transposed A, k = 12,800 in chunks carried as
+    // float64 partial sums.
+    check(1, 16, 12800, 64, false, false, true, false);
+    // k chunks (of 1,536 steps for m + n = 80) with an edge chunk, on both B layouts, batched, with
+    // A shared or not.
+    for (const tB of [false, true]) {
+      check(2, 8, 3100, 72, false, false, true, tB);
+      check(2, 8, 3100, 72, true, false, true, tB);
+    }
   });
 
   it('gives zeros for k = 0 and empty outputs for zero m, n or batch; propagates NaN', () => {

@@ -1,0 +1,134 @@
+// Benchmark (not a test) of the CPU backend's float32 matmul at the shapes of one training step of
+// the default network (2 BMRU layers, dModel 16, dState 64, batch 64, so 64 * T rows), plus square
+// products. Each product runs through `CpuBackend.matmul` (the same call core makes, with the same
+// MatmulSpec: forward `x @ W`, backward `g @ W^T` (transposeB) and the weight gradient `x^T @ g`
+// (transposeA, k = 64 * T)), once with the plain-JS kernel and once with the WebAssembly SIMD kernel,
+// interleaved sample by sample so that both see the same machine load. GFLOP/s counts 2 m k n per
+// product; the time includes everything the call does (for Wasm: copying operands into Wasm memory,
+// packing, and copying the result out), so it is what a training step pays.
+// Each figure is the median of several timed samples after a warm-up; a sample repeats the call
+// until it lasts at least MIN_SAMPLE_MS. Run: `pnpm bench:matmul` (builds first) or, after a build,
+// `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
+import os from 'node:os';
+import { cpuBackend } from '@mru/backend-cpu';
+import { matmulPaths, setMatmulPath } from '../dist/matmul.js';
+
+const SAMPLES = 7;
+const WARMUP = 2;
+const MIN_SAMPLE_MS = 30;
+const BATCH = 64;
+const D_MODEL = 16;
+const D_STATE = 64;
+const LENGTHS = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [200, 1000];
+
+const be = cpuBackend();
+
+/** Seeded values in [-1, 1) (a small LCG: the numbers only need to be non-trivial). */
+function values(n, seed) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Calls per sample so that one sample of `fn` lasts at least MIN_SAMPLE_MS. */
+function calibrate(fn) {
+  for (let i = 0; i < WARMUP; i++) fn();
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    const ms = performance.now() - t0;
+    if (ms >= MIN_SAMPLE_MS) return reps;
+    reps = Math.min(reps * 2, Math.ceil((reps * MIN_SAMPLE_MS) / Math.max(ms, 1e-3)) + 1);
+  }
+}
+
+/** Median ms per call of each function, sampled in turn so that machine load hits all alike. */
+function timeInterleaved(fns) {
+  const reps = fns.map(calibrate);
+  const times = fns.map(() => []);
+  for (let s = 0; s < SAMPLES; s++) {
+    fns.forEach((fn, f) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps[f]; i++) fn();
+      times[f].push((performance.now() - t0) / reps[f]);
+    });
+  }
+  return times.map((t) => t.sort((p, q) => p - q)[Math.floor(SAMPLES / 2)]);
+}
+
+/** One benchmark case: `[m, k] @ [k, n]` with the operands stored as the transpose flags say. */
+function product(label, m, k, n, transposeA, transposeB) {
+  const a = values(m * k, m + 3 * k);
+  const b = values(k * n, n + 7 * k);
+  const ta = { id: be.write(a, 'float32'), shape: transposeA ? [k, m] : [m, k], dtype: 'float32' };
+  const tb = { id: be.write(b, 'float32'), shape: transposeB ? [n, k] : [k, n], dtype: 'float32' };
+  const spec = { batch: 1, m, k, n, aBatchStride: 0, bBatchStride: 0, transposeA, transposeB };
+  return { label, m, k, n, ta, tb, spec };
+}
+
+const cases = [];
+for (const T of LENGTHS) {
+  const rows = BATCH * T;
+  cases.push(
+    product(`fwd x@W_in   T=${T}`, rows, D_MODEL, D_STATE, false, false),
+    product(`fwd h@W_out  T=${T}`, rows, D_STATE, D_MODEL, false, false),
+    product(`fwd x@W_mix  T=${T}`, rows, D_MODEL, D_MODEL, false, false),
+    product(`bwd g@W_in^T T=${T}`, rows, D_STATE, D_MODEL, false, true),
+    product(`bwd g@W_out^T T=${T}`, rows, D_MODEL, D_STATE, false, true),
+    product(`bwd g@W_mix^T T=${T}`, rows, D_MODEL, D_MODEL, false, true),
+    product(`dW x^T@g     T=${T}`, D_MODEL, rows, D_STATE, true, false),
+    product(`dW h^T@g     T=${T}`, D_STATE, rows, D_MODEL, true, false),
+    product(`dW x^T@g mix T=${T}`, D_MODEL, rows, D_MODEL, true, false),
+  );
+}
+cases.push(product('square 256', 256, 256, 256, false, false));
+cases.push(product('square 512', 512, 512, 512, false, false));
+
+const paths = matmulPaths();
+console.log('mru CPU matmul benchmark');
+console.log(`cpu:   ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical cores visible)`);
+console.log(`node:  ${process.version} (${process.platform} ${process.arch})`);
+console.log(`paths: ${paths.join(', ')} (wasm = WebAssembly SIMD, float64 accumulation in k order)`);
+console.log(
+  `time:  median of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
+);
+
+const header = [
+  'case'.padEnd(20),
+  'm'.padStart(6),
+  'k'.padStart(6),
+  'n'.padStart(5),
+  'tA'.padStart(3),
+  'tB'.padStart(3),
+  ...paths.flatMap((p) => [`${p} ms`.padStart(9), `${p} GF/s`.padStart(10)]),
+  ...(paths.length > 1 ? ['speed-up'.padStart(9)] : []),
+];
+console.log(header.join(' '));
+console.log('-'.repeat(header.join(' ').length));
+
+for (const c of cases) {
+  const fns = paths.map((p) => () => {
+    setMatmulPath(p);
+    be.free(be.matmul(c.ta, c.tb, c.spec));
+  });
+  const ms = timeInterleaved(fns);
+  const flops = 2 * c.m * c.k * c.n;
+  const row = [
+    c.label.padEnd(20),
+    String(c.m).padStart(6),
+    String(c.k).padStart(6),
+    String(c.n).padStart(5),
+    (c.spec.transposeA ? 'T' : '-').padStart(3),
+    (c.spec.transposeB ? 'T' : '-').padStart(3),
+    ...ms.flatMap((t) => [t.toFixed(3).padStart(9), (flops / (t / 1e3) / 1e9).toFixed(2).padStart(10)]),
+    ...(paths.length > 1 ? [`${(ms[0] / ms[ms.length - 1]).toFixed(2)}x`.padStart(9)] : []),
+  ];
+  console.log(row.join(' '));
+}
+setMatmulPath('auto');
+be.dispose();

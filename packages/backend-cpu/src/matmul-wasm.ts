@@ -1,0 +1,218 @@
+/**
+ * The WebAssembly SIMD path of the CPU backend's matmul: loads the kernel compiled from
+ * assembly/matmul.ts (embedded as base64, so nothing is fetched at run time) and runs products in
+ * its memory.
+ *
+ * Design:
+ * - Loaded lazily on the first product, synchronously (`new WebAssembly.Module` on about 2 KiB of
+ *   bytes, under the 4 KiB that browsers allow to compile synchronously on the main thread), so the
+ *   backend stays synchronous. Support is decided by `WebAssembly.validate` of the kernel itself:
+ *   that checks every SIMD opcode it uses, not just one. Any failure (no WebAssembly, no SIMD, a
+ *   content security policy that forbids compiling) leaves `wasmMatmul` unavailable and the caller
+ *   uses the plain-JS kernel.
+ * - One `WebAssembly.Memory` per process, grown to the largest product seen and never shrunk (the
+ *   kernel is synchronous, so calls never overlap). A product copies its operands into that memory
+ *   (a memcpy each, O(mk + kn)), runs, and copies the result out (O(mn)); the kernel then packs and
+ *   converts each operand element once (see assembly/matmul.ts).
+ * - Long products are cut into row chunks (A not transposed) or k chunks (A transposed) so that the
+ *   Wasm memory stays small and each chunk's copy-in, product and copy-out stay in cache.
+ */
+import type { MatmulSpec } from '@mru/core';
+import { matmulWasmBase64 } from './matmul-wasm.generated.js';
+
+/** The exports of assembly/matmul.ts. */
+interface KernelExports {
+  gemm(
+    m: number,
+    k: number,
+    n: number,
+    a: number,
+    aRow: number,
+    aStep: number,
+    b: number,
+    bCol: number,
+    bStep: number,
+    c: number,
+    ap: number,
+    bp: number,
+    acc: number,
+    scratch: number,
+    accIn: boolean,
+    accOut: boolean,
+  ): void;
+  packedABytes(): number;
+  packedBBytes(): number;
+  kBlock(): number;
+}
+
+interface Kernel {
+  readonly memory: WebAssembly.Memory;
+  readonly exports: KernelExports;
+  /** Bytes of the fixed part: scratch tile and the two packing buffers. */
+  readonly fixed: number;
+  readonly ap: number;
+  readonly bp: number;
+  readonly scratch: number;
+}
+
+const PAGE = 65536;
+/** Start of the host-managed region (the module has no data segment; keep clear of address 0). */
+const BASE = 1024;
+
+/** undefined: not tried yet; null: unavailable (the JS kernel is used). */
+let kernel: Kernel | null | undefined;
+
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const align16 = (x: number) => (x + 15) & ~15;
+
+function load(): Kernel | null {
+  try {
+    if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
+    const bytes = decodeBase64(matmulWasmBase64);
+    if (!WebAssembly.validate(bytes)) return null;
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    const exports = instance.exports as unknown as KernelExports;
+    const scratch = BASE;
+    const ap = align16(scratch + 128);
+    const bp = align16(ap + exports.packedABytes());
+    const fixed = align16(bp + exports.packedBBytes());
+    return { memory, exports, fixed, ap, bp, scratch };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the WebAssembly SIMD kernel loaded in this environment (loads it on first call). */
+export function wasmMatmulAvailable(): boolean {
+  if (kernel === undefined) kernel = load();
+  return kernel !== null;
+}
+
+/** Bytes of operand chunk per kernel call: chunks stay in L2 from copy-in to copy-out. */
+const CHUNK_BYTES = 1 << 19;
+/** Rows per tile of the kernel, to align row chunks on tiles. */
+const MR = 4;
+
+/** Grows the kernel's memory to at least `bytes`; false if the engine refuses. */
+function reserve(k: Kernel, bytes: number): boolean {
+  const have = k.memory.buffer.byteLength;
+  if (bytes <= have) return true;
+  try {
+    k.memory.grow(Math.ceil((bytes - have) / PAGE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The batched product described by `spec` on the WebAssembly SIMD kernel, with the same contract
+ * and the same bits as the plain-JS kernel; null if its memory could not grow to the chunk size
+ * (then the caller runs the JS kernel). Call only when `wasmMatmulAvailable()` is true.
+ */
+export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
+  const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
+  const out = new Float32Array(batch * m * n);
+  if (out.length === 0 || k === 0) return out;
+  const K = kernel as Kernel;
+  const kBlock = K.exports.kBlock();
+  if (!transposeA) {
+    // Rows of A are contiguous: feed the kernel row chunks of A and C against the whole of B.
+    let rows = Math.min(m, Math.max(MR, Math.floor(CHUNK_BYTES / (4 * (k + n)))));
+    if (rows < m) rows -= rows % MR;
+    const aPtr = K.fixed;
+    const bPtr = align16(aPtr + 4 * rows * k);
+    const cPtr = align16(bPtr + 4 * k * n);
+    const accPtr = align16(cPtr + 4 * rows * n);
+    if (!reserve(K, accPtr + (k > kBlock ? 8 * rows * n : 0))) return null;
+    const buf = K.memory.buffer;
+    const aView = new Float32Array(buf, aPtr, rows * k);
+    const bView = new Float32Array(buf, bPtr, k * n);
+    const cView = new Float32Array(buf, cPtr, rows * n);
+    for (let p = 0; p < batch; p++) {
+      if (p === 0 || bBatchStride !== 0) bView.set(b.subarray(p * bBatchStride, p * bBatchStride + k * n));
+      for (let i0 = 0; i0 < m; i0 += rows) {
+        const r = Math.min(rows, m - i0);
+        const src = p * aBatchStride + i0 * k;
+        aView.set(a.subarray(src, src + r * k));
+        K.exports.gemm(
+          r,
+          k,
+          n,
+          aPtr,
+          k,
+          1,
+          bPtr,
+          transposeB ? k : 1,
+          transposeB ? 1 : n,
+          cPtr,
+          K.ap,
+          K.bp,
+          accPtr,
+          K.scratch,
+          false,
+          false,
+        );
+        out.set(r === rows ? cView : cView.subarray(0, r * n), p * m * n + i0 * n);
+      }
+    }
+    return out;
+  }
+  // A stored transposed ([k, m]): its k-steps are contiguous, so feed k in chunks (multiples of the
+  // kernel's k block) and carry the float64 partial sums of C from one chunk to the next.
+  let steps = Math.max(kBlock, Math.floor(CHUNK_BYTES / (4 * (m + n))));
+  steps = Math.min(k, steps - (steps % kBlock));
+  const aPtr = K.fixed;
+  const bPtr = align16(aPtr + 4 * steps * m);
+  const cPtr = align16(bPtr + 4 * steps * n);
+  const accPtr = align16(cPtr + 4 * m * n);
+  if (!reserve(K, accPtr + (k > kBlock ? 8 * m * n : 0))) return null;
+  const buf = K.memory.buffer;
+  const aView = new Float32Array(buf, aPtr, steps * m);
+  const bView = new Float32Array(buf, bPtr, steps * n);
+  const cView = new Float32Array(buf, cPtr, m * n);
+  for (let p = 0; p < batch; p++) {
+    const aBase = p * aBatchStride;
+    const bBase = p * bBatchStride;
+    for (let p0 = 0; p0 < k; p0 += steps) {
+      const s = Math.min(steps, k - p0);
+      aView.set(a.subarray(aBase + p0 * m, aBase + (p0 + s) * m));
+      if (transposeB) {
+        // B stored [n, k]: gather each column's k-chunk into an [n, s] block.
+        for (let j = 0; j < n; j++) {
+          const src = bBase + j * k + p0;
+          bView.set(b.subarray(src, src + s), j * s);
+        }
+      } else {
+        bView.set(b.subarray(bBase + p0 * n, bBase + (p0 + s) * n));
+      }
+      K.exports.gemm(
+        m,
+        s,
+        n,
+        aPtr,
+        1,
+        m,
+        bPtr,
+        transposeB ? s : 1,
+        transposeB ? 1 : n,
+        cPtr,
+        K.ap,
+        K.bp,
+        accPtr,
+        K.scratch,
+        p0 > 0,
+        p0 + s < k,
+      );
+    }
+    out.set(cView, p * m * n);
+  }
+  return out;
+}
