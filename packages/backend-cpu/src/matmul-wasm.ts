@@ -114,10 +114,11 @@ function reserve(k: Kernel, bytes: number): boolean {
 
 /**
  * The batched product described by `spec` on the WebAssembly SIMD kernel, with the same contract
- * and the same bits as the plain-JS kernel; null if its memory could not grow to the chunk size
- * (then the caller runs the JS kernel). Call only when `wasmMatmulAvailable()` is true.
+ * and the same bits as the plain-JS kernel; null where the kernel cannot load or its memory cannot
+ * grow to the chunk size (then the caller runs the JS kernel).
  */
 export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
+  if (!wasmMatmulAvailable()) return null;
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
   const out = new Float32Array(batch * m * n);
   if (out.length === 0 || k === 0) return out;
