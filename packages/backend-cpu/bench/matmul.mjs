@@ -1,15 +1,15 @@
 // Benchmark (not a test) of the CPU backend's float32 matmul at the shapes of one training step of
 // the default network (2 BMRU layers, dModel 16, dState 64, batch 64, so 64 * T rows), plus square
-// products. Each product runs through `CpuBackend.matmul` (the same call core makes, with the same
-// MatmulSpec: forward `x @ W`, backward `g @ W^T` (transposeB) and the weight gradient `x^T @ g`
-// (transposeA, k = 64 * T)), once with the plain-JS kernel and once with the WebAssembly SIMD kernel,
-// interleaved sample by sample so that both see the same machine load (speed-up = JS time / Wasm
-// time, from medians and from best samples). GFLOP/s counts 2 m k n per
-// product; the time includes everything the call does (for Wasm: copying operands into Wasm memory,
-// packing, and copying the result out), so it is what a training step pays.
-// Each figure is the median of several timed samples after a warm-up; a sample repeats the call
-// until it lasts at least MIN_SAMPLE_MS. Run: `pnpm bench:matmul` (builds first) or, after a build,
-// `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
+// products. Each product runs through `CpuBackend.matmul` (the call core makes, with its MatmulSpec:
+// forward `x @ W`, backward `g @ W^T` (transposeB) and the weight gradient `x^T @ g` (transposeA,
+// k = 64 T)), once on the plain-JS kernel and once on the WebAssembly SIMD kernel, interleaved
+// sample by sample so that both see the same machine load; speed-up = JS time / Wasm time.
+// GFLOP/s counts 2 m k n per product. The time is everything the call does (allocating the result;
+// for Wasm also copying operands in and the result out), so it is what a training step pays.
+// Each figure is the median, and the best, of SAMPLES timed samples after a warm-up; a sample
+// repeats the call until it lasts at least MIN_SAMPLE_MS. On a shared machine the best sample is the
+// steadier estimate of the code's own speed. Run: `pnpm bench:matmul` (builds first) or, after a
+// build, `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
 import os from 'node:os';
 import { cpuBackend, matmulPaths, setMatmulPath } from '@mru/backend-cpu';
 
@@ -47,10 +47,7 @@ function calibrate(fn) {
   }
 }
 
-/**
- * Median and best ms per call of each function, sampled in turn so that machine load hits all
- * alike. On a shared machine the best sample is the steadier estimate of the code's own speed.
- */
+/** Median and best ms per call of each function, sampled in turn so that machine load hits all alike. */
 function timeInterleaved(fns) {
   const reps = fns.map(calibrate);
   const times = fns.map(() => []);
@@ -101,7 +98,7 @@ console.log(`cpu:   ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} log
 console.log(`node:  ${process.version} (${process.platform} ${process.arch})`);
 console.log(`paths: ${paths.join(', ')} (wasm = WebAssembly SIMD, float64 accumulation in k order)`);
 console.log(
-  `time:  median of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
+  `time:  median and best of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
 );
 
 const header = [
