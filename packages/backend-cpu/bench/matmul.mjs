@@ -96,6 +96,7 @@ const paths = matmulPaths();
 console.log('mru CPU matmul benchmark');
 console.log(`cpu:   ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical cores visible)`);
 console.log(`node:  ${process.version} (${process.platform} ${process.arch})`);
+console.log(`load:  ${os.loadavg()[0].toFixed(1)} (1-minute load average at the start; other jobs skew medians)`);
 console.log(`paths: ${paths.join(', ')} (wasm = WebAssembly SIMD, float64 accumulation in k order)`);
 console.log(
   `time:  median and best of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
