@@ -8,8 +8,10 @@
 // for Wasm also copying operands in and the result out), so it is what a training step pays.
 // Each figure is the median, and the best, of SAMPLES timed samples after a warm-up; a sample
 // repeats the call until it lasts at least MIN_SAMPLE_MS. On a shared machine the best sample is the
-// steadier estimate of the code's own speed. Run: `pnpm bench:matmul` (builds first) or, after a
-// build, `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
+// steadier estimate of the code's own speed. "copy ms" times plain memcpys of the bytes the Wasm
+// path copies (A and B in, C out) into preallocated arrays: the copy cost, apart from allocation.
+// Run: `pnpm bench:matmul` (builds first) or, after a build,
+// `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
 import os from 'node:os';
 import { cpuBackend, matmulPaths, setMatmulPath } from '@mru/backend-cpu';
 
@@ -71,7 +73,15 @@ function product(label, m, k, n, transposeA, transposeB) {
   const ta = { id: be.write(a, 'float32'), shape: transposeA ? [k, m] : [m, k], dtype: 'float32' };
   const tb = { id: be.write(b, 'float32'), shape: transposeB ? [n, k] : [k, n], dtype: 'float32' };
   const spec = { batch: 1, m, k, n, aBatchStride: 0, bBatchStride: 0, transposeA, transposeB };
-  return { label, m, k, n, ta, tb, spec };
+  // What the Wasm path copies, as plain memcpys into preallocated arrays: A and B in, C out.
+  const dst = [new Float32Array(a.length), new Float32Array(b.length), new Float32Array(m * n)];
+  const c = new Float32Array(m * n);
+  const copy = () => {
+    dst[0].set(a);
+    dst[1].set(b);
+    dst[2].set(c);
+  };
+  return { label, m, k, n, ta, tb, spec, copy };
 }
 
 const cases = [];
@@ -96,7 +106,9 @@ const paths = matmulPaths();
 console.log('mru CPU matmul benchmark');
 console.log(`cpu:   ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical cores visible)`);
 console.log(`node:  ${process.version} (${process.platform} ${process.arch})`);
-console.log(`load:  ${os.loadavg()[0].toFixed(1)} (1-minute load average at the start; other jobs skew medians)`);
+console.log(
+  `load:  ${os.loadavg()[0].toFixed(1)} (1-minute load average at the start; other jobs skew medians)`,
+);
 console.log(`paths: ${paths.join(', ')} (wasm = WebAssembly SIMD, float64 accumulation in k order)`);
 console.log(
   `time:  median and best of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
@@ -111,6 +123,7 @@ const header = [
   'tB'.padStart(3),
   ...paths.flatMap((p) => [`${p} ms`.padStart(9), `${p} GF/s`.padStart(10), 'best'.padStart(6)]),
   ...(paths.length > 1 ? ['speed-up'.padStart(9), 'best'.padStart(6)] : []),
+  'copy ms'.padStart(8),
 ];
 console.log(header.join(' '));
 console.log('-'.repeat(header.join(' ').length));
@@ -121,7 +134,7 @@ for (const c of cases) {
     setMatmulPath(p);
     be.free(be.matmul(c.ta, c.tb, c.spec));
   });
-  const ms = timeInterleaved(fns);
+  const [copyMs, ...ms] = timeInterleaved([c.copy, ...fns]);
   const gflops = (ms) => (2 * c.m * c.k * c.n) / (ms / 1e3) / 1e9;
   const row = [
     c.label.padEnd(20),
@@ -141,6 +154,7 @@ for (const c of cases) {
           `${(ms[0].best / ms[1].best).toFixed(1)}x`.padStart(6),
         ]
       : []),
+    copyMs.median.toFixed(3).padStart(8),
   ];
   console.log(row.join(' '));
 }
