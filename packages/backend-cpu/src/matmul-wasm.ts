@@ -23,8 +23,9 @@
  *   the m x n result for a transposed A), instead of growing to hold whole operands (a memory never
  *   shrinks), and each chunk's copy-in, product and copy-out stay in L2: at 64,000 rows, copying
  *   whole operands and results ran the forward product at 0.7 GFLOP/s, chunked at 2 to 4.
- * - One memory per JavaScript realm, grown on demand and never shrunk; calls never overlap because
- *   the backend is synchronous. It is not counted in `CpuBackend.memory()`, which counts tensors.
+ * - One memory per JavaScript realm, grown on demand; calls never overlap because the backend is
+ *   synchronous. A memory never shrinks, so one that grew past RETAIN_BYTES is replaced by a fresh
+ *   instance after the call. It is not counted in `CpuBackend.memory()`, which counts tensors.
  */
 import type { MatmulSpec } from '@mru/core';
 import { matmulWasmBase64 } from './matmul-wasm.generated.js';
@@ -55,6 +56,7 @@ interface KernelExports {
 }
 
 interface Kernel {
+  readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly exports: KernelExports;
   /** Bytes of the fixed part: scratch tile and the two packing buffers. */
@@ -80,19 +82,24 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 
 const align16 = (x: number) => (x + 15) & ~15;
 
+/** An instance of the compiled kernel on a fresh one-page memory. */
+function instantiate(module: WebAssembly.Module): Kernel {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const exports = instance.exports as unknown as KernelExports;
+  const scratch = BASE;
+  const ap = align16(scratch + 128);
+  const bp = align16(ap + exports.packedABytes());
+  const fixed = align16(bp + exports.packedBBytes());
+  return { module, memory, exports, fixed, ap, bp, scratch };
+}
+
 function load(): Kernel | null {
   try {
     if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
     const bytes = decodeBase64(matmulWasmBase64);
     if (!WebAssembly.validate(bytes)) return null;
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    const exports = instance.exports as unknown as KernelExports;
-    const scratch = BASE;
-    const ap = align16(scratch + 128);
-    const bp = align16(ap + exports.packedABytes());
-    const fixed = align16(bp + exports.packedBBytes());
-    return { memory, exports, fixed, ap, bp, scratch };
+    return instantiate(new WebAssembly.Module(bytes));
   } catch {
     return null;
   }
@@ -103,6 +110,13 @@ export function wasmMatmulAvailable(): boolean {
   if (kernel === undefined) kernel = load();
   return kernel !== null;
 }
+
+/**
+ * A memory that grew past this many bytes (a product with a large B, or a large result of a
+ * transposed A) is dropped after the call: a new instance on a fresh memory costs microseconds,
+ * while a WebAssembly memory can never shrink.
+ */
+const RETAIN_BYTES = 32 << 20;
 
 /** Bytes of operand chunk per kernel call: chunks stay in L2 from copy-in to copy-out. */
 const CHUNK_BYTES = 1 << 19;
@@ -128,10 +142,17 @@ function reserve(k: Kernel, bytes: number): boolean {
  */
 export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
   if (!wasmMatmulAvailable()) return null;
+  const K = kernel as Kernel;
+  const out = product(K, a, b, spec);
+  if (K.memory.buffer.byteLength > RETAIN_BYTES) kernel = instantiate(K.module);
+  return out;
+}
+
+/** The product on kernel instance `K`; see `wasmMatmul`. */
+function product(K: Kernel, a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
   const out = new Float32Array(batch * m * n);
   if (out.length === 0 || k === 0) return out;
-  const K = kernel as Kernel;
   const kBlock = K.exports.kBlock();
   if (!transposeA) {
     // Rows of A are contiguous: feed the kernel row chunks of A and C against the whole of B.

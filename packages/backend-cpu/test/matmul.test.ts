@@ -109,6 +109,28 @@ describe.each(matmulPaths())('matmul (%s kernel)', (path) => {
     }
   });
 
+  it('a product whose operands outgrow the kept Wasm memory, then a small one, are both right', () => {
+    // B of 9e6 floats (36 MB) needs more Wasm memory than the kernel keeps between calls.
+    const n = 9_000_000;
+    const b = new Float32Array(n);
+    for (let j = 0; j < n; j++) b[j] = (j % 7) - 3;
+    const spec = (m: number, k: number, nn: number): MatmulSpec => ({
+      batch: 1,
+      m,
+      k,
+      n: nn,
+      aBatchStride: 0,
+      bBatchStride: 0,
+      transposeA: false,
+      transposeB: false,
+    });
+    const big = take(be.matmul(input([2], [1, 1]), input(b, [1, n]), spec(1, 1, n)), [1, n], 'float32');
+    let wrong = 0;
+    for (let j = 0; j < n; j++) if (big[j] !== 2 * b[j]) wrong++;
+    expect(wrong).toBe(0);
+    check(1, 9, 33, 70, false, false, false, false);
+  });
+
   it('gives zeros for k = 0 and empty outputs for zero m, n or batch; propagates NaN', () => {
     const z = take(
       be.matmul(input([], [0]), input([], [0]), {
