@@ -6,10 +6,12 @@
 // sample by sample so that both see the same machine load; speed-up = JS time / Wasm time.
 // GFLOP/s counts 2 m k n per product. The time is everything the call does (allocating the result;
 // for Wasm also copying operands in and the result out), so it is what a training step pays.
-// Each figure is the median, and the best, of SAMPLES timed samples after a warm-up; a sample
-// repeats the call until it lasts at least MIN_SAMPLE_MS. On a shared machine the best sample is the
-// steadier estimate of the code's own speed. "copy ms" times plain memcpys of the bytes the Wasm
-// path copies (A and B in, C out) into preallocated arrays: the copy cost, apart from allocation.
+// Each figure is the median of SAMPLES timed samples after a warm-up; a sample repeats the call
+// until it lasts at least MIN_SAMPLE_MS. Two clocks: wall time, and the process's CPU time (user +
+// system, so page faults count): on a shared, oversubscribed machine the wall clock mostly measures
+// the wait for a core, and CPU time is the steadier estimate of the code's own cost.
+// "copy ms" times plain memcpys of the bytes the Wasm path copies (A and B in, C out) into
+// preallocated arrays: the copy cost, apart from allocation.
 // Run: `pnpm bench:matmul` (builds first) or, after a build,
 // `node packages/backend-cpu/bench/matmul.mjs [T ...]` (default T = 200 1000).
 import os from 'node:os';
@@ -49,21 +51,31 @@ function calibrate(fn) {
   }
 }
 
-/** Median and best ms per call of each function, sampled in turn so that machine load hits all alike. */
+/** CPU time of this process so far, in ms (user + system). */
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
+/**
+ * Median wall and CPU ms per call of each function, sampled in turn so that machine load hits all
+ * alike.
+ */
 function timeInterleaved(fns) {
   const reps = fns.map(calibrate);
-  const times = fns.map(() => []);
+  const wall = fns.map(() => []);
+  const cpu = fns.map(() => []);
   for (let s = 0; s < SAMPLES; s++) {
     fns.forEach((fn, f) => {
       const t0 = performance.now();
+      const c0 = cpuMs();
       for (let i = 0; i < reps[f]; i++) fn();
-      times[f].push((performance.now() - t0) / reps[f]);
+      cpu[f].push((cpuMs() - c0) / reps[f]);
+      wall[f].push((performance.now() - t0) / reps[f]);
     });
   }
-  return times.map((t) => {
-    t.sort((p, q) => p - q);
-    return { median: t[Math.floor(SAMPLES / 2)], best: t[0] };
-  });
+  const median = (t) => t.sort((p, q) => p - q)[Math.floor(SAMPLES / 2)];
+  return fns.map((_, f) => ({ wall: median(wall[f]), cpu: median(cpu[f]) }));
 }
 
 /** One benchmark case: `[m, k] @ [k, n]` with the operands stored as the transpose flags say. */
@@ -121,21 +133,21 @@ const header = [
   'n'.padStart(5),
   'tA'.padStart(3),
   'tB'.padStart(3),
-  ...paths.flatMap((p) => [`${p} ms`.padStart(9), `${p} GF/s`.padStart(10), 'best'.padStart(6)]),
-  ...(paths.length > 1 ? ['speed-up'.padStart(9), 'best'.padStart(6)] : []),
+  ...paths.flatMap((p) => [`${p} ms`.padStart(9), `${p} GF/s`.padStart(10), 'cpu'.padStart(6)]),
+  ...(paths.length > 1 ? ['speed-up'.padStart(9), 'cpu'.padStart(6)] : []),
   'copy ms'.padStart(8),
 ];
 console.log(header.join(' '));
 console.log('-'.repeat(header.join(' ').length));
-// GF/s and ms are medians; "best" columns come from the fastest sample of each kernel.
+// ms and GF/s by the wall clock; "cpu" columns by CPU time (GF/s, and the speed-up).
 
 for (const c of cases) {
   const fns = paths.map((p) => () => {
     setMatmulPath(p);
     be.free(be.matmul(c.ta, c.tb, c.spec));
   });
-  const [copyMs, ...ms] = timeInterleaved([c.copy, ...fns]);
   const gflops = (ms) => (2 * c.m * c.k * c.n) / (ms / 1e3) / 1e9;
+  const [copyMs, ...ms] = timeInterleaved([c.copy, ...fns]);
   const row = [
     c.label.padEnd(20),
     String(c.m).padStart(6),
@@ -144,17 +156,17 @@ for (const c of cases) {
     (c.spec.transposeA ? 'T' : '-').padStart(3),
     (c.spec.transposeB ? 'T' : '-').padStart(3),
     ...ms.flatMap((t) => [
-      t.median.toFixed(3).padStart(9),
-      gflops(t.median).toFixed(2).padStart(10),
-      gflops(t.best).toFixed(1).padStart(6),
+      t.wall.toFixed(3).padStart(9),
+      gflops(t.wall).toFixed(2).padStart(10),
+      gflops(t.cpu).toFixed(1).padStart(6),
     ]),
     ...(paths.length > 1
       ? [
-          `${(ms[0].median / ms[1].median).toFixed(2)}x`.padStart(9),
-          `${(ms[0].best / ms[1].best).toFixed(1)}x`.padStart(6),
+          `${(ms[0].wall / ms[1].wall).toFixed(2)}x`.padStart(9),
+          `${(ms[0].cpu / ms[1].cpu).toFixed(1)}x`.padStart(6),
         ]
       : []),
-    copyMs.median.toFixed(3).padStart(8),
+    copyMs.wall.toFixed(3).padStart(8),
   ];
   console.log(row.join(' '));
 }
