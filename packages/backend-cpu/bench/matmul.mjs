@@ -100,15 +100,18 @@ const cases = [];
 for (const T of LENGTHS) {
   const rows = BATCH * T;
   cases.push(
-    product(`fwd x@W_in   T=${T}`, rows, D_MODEL, D_STATE, false, false),
-    product(`fwd h@W_out  T=${T}`, rows, D_STATE, D_MODEL, false, false),
-    product(`fwd x@W_mix  T=${T}`, rows, D_MODEL, D_MODEL, false, false),
-    product(`bwd g@W_in^T T=${T}`, rows, D_STATE, D_MODEL, false, true),
-    product(`bwd g@W_out^T T=${T}`, rows, D_MODEL, D_STATE, false, true),
-    product(`bwd g@W_mix^T T=${T}`, rows, D_MODEL, D_MODEL, false, true),
-    product(`dW x^T@g     T=${T}`, D_MODEL, rows, D_STATE, true, false),
-    product(`dW h^T@g     T=${T}`, D_STATE, rows, D_MODEL, true, false),
-    product(`dW x^T@g mix T=${T}`, D_MODEL, rows, D_MODEL, true, false),
+    // Forward x @ W for the three weight shapes of the network's layers.
+    product(`fwd     T=${T}`, rows, D_MODEL, D_STATE, false, false),
+    product(`fwd     T=${T}`, rows, D_STATE, D_MODEL, false, false),
+    product(`fwd     T=${T}`, rows, D_MODEL, D_MODEL, false, false),
+    // Their input gradients g @ W^T.
+    product(`bwd dx  T=${T}`, rows, D_STATE, D_MODEL, false, true),
+    product(`bwd dx  T=${T}`, rows, D_MODEL, D_STATE, false, true),
+    product(`bwd dx  T=${T}`, rows, D_MODEL, D_MODEL, false, true),
+    // Their weight gradients x^T @ g, summed over all 64 T rows.
+    product(`bwd dW  T=${T}`, D_MODEL, rows, D_STATE, true, false),
+    product(`bwd dW  T=${T}`, D_STATE, rows, D_MODEL, true, false),
+    product(`bwd dW  T=${T}`, D_MODEL, rows, D_MODEL, true, false),
   );
 }
 cases.push(product('square 256', 256, 256, 256, false, false));
@@ -123,11 +126,11 @@ console.log(
 );
 console.log(`paths: ${paths.join(', ')} (wasm = WebAssembly SIMD, float64 accumulation in k order)`);
 console.log(
-  `time:  median and best of ${SAMPLES} interleaved samples of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
+  `time:  median of ${SAMPLES} interleaved samples (wall clock and CPU time) of >= ${MIN_SAMPLE_MS} ms after ${WARMUP} warm-up calls\n`,
 );
 
 const header = [
-  'case'.padEnd(20),
+  'case'.padEnd(14),
   'm'.padStart(6),
   'k'.padStart(6),
   'n'.padStart(5),
@@ -149,7 +152,7 @@ for (const c of cases) {
   const gflops = (ms) => (2 * c.m * c.k * c.n) / (ms / 1e3) / 1e9;
   const [copyMs, ...ms] = timeInterleaved([c.copy, ...fns]);
   const row = [
-    c.label.padEnd(20),
+    c.label.padEnd(14),
     String(c.m).padStart(6),
     String(c.k).padStart(6),
     String(c.n).padStart(5),
