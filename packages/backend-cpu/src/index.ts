@@ -13,3 +13,4 @@
  * @packageDocumentation
  */
 export { CpuBackend, CpuBuffer, cpuBackend } from './backend.js';
+export { type MatmulPath, matmulPaths, setMatmulPath } from './matmul.js';

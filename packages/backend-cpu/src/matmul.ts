@@ -1,7 +1,15 @@
 /**
- * Batched float32 matrix product `C[p] = opA(A[p]) @ opB(B[p])`.
+ * Batched float32 matrix product `C[p] = opA(A[p]) @ opB(B[p])`, on two kernels that return the same
+ * bits: the WebAssembly SIMD kernel (matmul-wasm.ts, assembly/matmul.ts), used wherever it loads,
+ * and the plain-JS kernel below, the fallback where Wasm SIMD is unavailable and the faster choice
+ * for tiny products (measured on Node 20: below about 2,048 multiply-adds per product the Wasm
+ * call's fixed cost, about 0.3 us for views and copies, exceeds the JS kernel's whole run, e.g.
+ * 0.09 vs 0.24 us at 4x4x4, while 16x16x16 already runs 4x faster in Wasm). Both accumulate in
+ * float64 in k order and round once per output, so which kernel ran never shows in a result, and
+ * the size cut-off is safe.
  *
- * Design (measured with Node 20 on x86-64; plain JS has no SIMD, so the limit is loads per multiply):
+ * Design of the JS kernel (measured with Node 20 on x86-64; plain JS has no SIMD, so the limit is
+ * loads per multiply):
  * - A register-tiled dot-product kernel: each 4x4 tile of C keeps 16 float64 accumulators in locals
  *   while one loop over k reads four elements of opA(A) and four of opB(B) per step, i.e. 8 loads per
  *   16 multiply-adds. It runs at about 3x a naive triple loop and 1.5x a 4-row i-k-j kernel with
@@ -19,7 +27,8 @@
  *   partial-sum buffer in memory, and measured slower at every size tried (k up to 4096).
  * - Edges (m or n not a multiple of 4) use 4x1, 1x4 and 1x1 tiles of the same form.
  */
-import type { MatmulSpec } from '@mru/core';
+import { BackendError, type MatmulSpec } from '@mru/core';
+import { wasmMatmul, wasmMatmulAvailable } from './matmul-wasm.js';
 
 /** Columns of C per panel (the B panel is k x PANEL_N values). */
 const PANEL_N = 64;
@@ -182,8 +191,8 @@ function tiledProduct(g: Operands, m: number, k: number, n: number): void {
   }
 }
 
-/** The batched product described by `spec` (see `MatmulSpec` in core); returns `[batch, m, n]`. */
-export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
+/** The plain-JS batched product described by `spec` (see `MatmulSpec` in core): `[batch, m, n]`. */
+export function jsMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
   const out = new Float32Array(batch * m * n);
   if (out.length === 0 || k === 0) return out;
@@ -208,4 +217,62 @@ export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec)
     tiledProduct(g, m, k, n);
   }
   return out;
+}
+
+/**
+ * Which kernel the CPU backend's matmul runs: `'auto'` (the WebAssembly SIMD kernel where it loads,
+ * except for tiny products, else the plain-JS one), `'wasm'` (always Wasm; throws where it cannot
+ * run) or `'js'` (always the plain-JS kernel).
+ */
+export type MatmulPath = 'auto' | 'wasm' | 'js';
+
+/** Below this many multiply-adds per product, `auto` runs the JS kernel (see the top of the file). */
+const WASM_MIN_MACS = 2048;
+
+/**
+ * The initial path: `auto`, unless the environment variable `MRU_CPU_MATMUL` is `js` or `wasm`
+ * (read once, where a `process.env` exists), e.g. to run a test suite on the JS fallback.
+ */
+function initialPath(): MatmulPath {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.MRU_CPU_MATMUL;
+  return v === 'js' || v === 'wasm' ? v : 'auto';
+}
+
+let path: MatmulPath = initialPath();
+
+/**
+ * Selects the kernel of every CPU backend's matmul in this JavaScript realm (tests, benchmarks, or
+ * to rule the Wasm kernel out). Both kernels return the same bits. Throws for `'wasm'` where the
+ * WebAssembly SIMD kernel cannot load.
+ */
+export function setMatmulPath(p: MatmulPath): void {
+  if (p === 'wasm' && !wasmMatmulAvailable()) {
+    throw new BackendError('matmul', 'the WebAssembly SIMD kernel cannot load here');
+  }
+  path = p;
+}
+
+/** The kernels this environment can run: `['js', 'wasm']`, or `['js']` without Wasm SIMD. */
+export function matmulPaths(): ('js' | 'wasm')[] {
+  return wasmMatmulAvailable() ? ['js', 'wasm'] : ['js'];
+}
+
+/**
+ * The batched product described by `spec` (see `MatmulSpec` in core) on the kernel `path` selects;
+ * returns `[batch, m, n]`.
+ */
+export function matmulKernel(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
+  const { m, k, n } = spec;
+  if (path === 'wasm' || (path === 'auto' && m * k * n >= WASM_MIN_MACS && wasmMatmulAvailable())) {
+    const out = wasmMatmul(a, b, spec);
+    if (out) return out;
+    if (path === 'wasm') {
+      throw new BackendError(
+        'matmul',
+        'the WebAssembly SIMD kernel cannot load here or could not grow its memory',
+      );
+    }
+  }
+  return jsMatmul(a, b, spec);
 }

@@ -42,17 +42,21 @@ it('a project outside the workspace installs the packed packages and computes a 
   writeFileSync(
     join(app, 'main.mjs'),
     `import { setBackend, tensor, valueAndGrad, sum, mul, matmul, ShapeError } from '@mru/core';
-import { cpuBackend } from '@mru/backend-cpu';
+import { cpuBackend, matmulPaths } from '@mru/backend-cpu';
 await setBackend(cpuBackend());
+// 16x16x16 is large enough for the WebAssembly kernel, which must ship inside the package.
+const product = [...matmul(tensor(new Float32Array(256).fill(1), { shape: [16, 16] }), tensor(new Float32Array(256).fill(2), { shape: [16, 16] })).dataSync()];
 const { value, grads } = valueAndGrad((w) => sum(mul(w, w)))(tensor([1, 2, 3]));
 let error = '';
 try { matmul(tensor([[1, 2, 3], [4, 5, 6]]), tensor(new Float32Array(20), { shape: [4, 5] })); }
 catch (e) { error = (e instanceof ShapeError) + ' ' + e.message; }
-console.log(JSON.stringify({ value: value.item(), grad: [...grads.dataSync()], error }));
+console.log(JSON.stringify({ value: value.item(), grad: [...grads.dataSync()], error, paths: matmulPaths(), product }));
 `,
   );
   const out = JSON.parse(execFileSync('node', ['main.mjs'], { cwd: app, encoding: 'utf8' }));
   expect(out.value).toBe(14);
   expect(out.grad).toEqual([2, 4, 6]);
   expect(out.error).toMatch(/^true matmul: .*\[2,3\].*\[4,5\]/);
+  expect(out.paths).toEqual(['js', 'wasm']);
+  expect(out.product).toEqual(new Array(256).fill(32));
 });

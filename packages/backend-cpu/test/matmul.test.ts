@@ -1,6 +1,7 @@
 import { type MatmulSpec, ShapeError } from '@mru/core';
 import { kernelMatmulRef } from '@mru/core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { matmulPaths, setMatmulPath } from '../src/matmul.js';
 import { randomArray, setup } from './helpers.js';
 
 const { be, input, take, release } = setup();
@@ -48,7 +49,15 @@ function check(
   );
 }
 
-describe('matmul', () => {
+it('the WebAssembly SIMD kernel loads in Node (else only the JS fallback would be tested)', () => {
+  expect(matmulPaths()).toEqual(['js', 'wasm']);
+});
+
+// Every case runs on both kernels: the plain-JS one and the WebAssembly SIMD one.
+describe.each(matmulPaths())('matmul (%s kernel)', (path) => {
+  beforeAll(() => setMatmulPath(path));
+  afterAll(() => setMatmulPath('auto'));
+
   it('matches a float64 triple loop for odd sizes and every transpose combination', () => {
     const sizes: [number, number, number][] = [
       [1, 1, 1],
@@ -83,6 +92,43 @@ describe('matmul', () => {
 
   it('a larger product spanning several column panels', () => {
     check(2, 67, 300, 150, false, true, false, false);
+  });
+
+  it('long products cut into row chunks or k chunks give the same bits', () => {
+    // Rows of A in chunks (over 1,600 rows of k + n = 80 per chunk), with an edge chunk.
+    check(1, 2001, 16, 64, false, false, false, false);
+    check(1, 2001, 64, 16, false, false, false, true);
+    // The weight-gradient shape of a training step: transposed A, k = 12,800 in chunks carried as
+    // float64 partial sums.
+    check(1, 16, 12800, 64, false, false, true, false);
+    // k chunks (of 1,536 steps for m + n = 80) with an edge chunk, on both B layouts, batched, with
+    // A shared or not.
+    for (const tB of [false, true]) {
+      check(2, 8, 3100, 72, false, false, true, tB);
+      check(2, 8, 3100, 72, true, false, true, tB);
+    }
+  });
+
+  it('a product whose operands outgrow the kept Wasm memory, then a small one, are both right', () => {
+    // B of 9e6 floats (36 MB) needs more Wasm memory than the kernel keeps between calls.
+    const n = 9_000_000;
+    const b = new Float32Array(n);
+    for (let j = 0; j < n; j++) b[j] = (j % 7) - 3;
+    const spec = (m: number, k: number, nn: number): MatmulSpec => ({
+      batch: 1,
+      m,
+      k,
+      n: nn,
+      aBatchStride: 0,
+      bBatchStride: 0,
+      transposeA: false,
+      transposeB: false,
+    });
+    const big = take(be.matmul(input([2], [1, 1]), input(b, [1, n]), spec(1, 1, n)), [1, n], 'float32');
+    let wrong = 0;
+    for (let j = 0; j < n; j++) if (big[j] !== 2 * b[j]) wrong++;
+    expect(wrong).toBe(0);
+    check(1, 9, 33, 70, false, false, false, false);
   });
 
   it('gives zeros for k = 0 and empty outputs for zero m, n or batch; propagates NaN', () => {
