@@ -9,6 +9,11 @@
  * walk.ts), so the common broadcasts (a bias `[C]` over `[B, T, C]`, a scalar, same-shape operands)
  * run as one call; higher-rank walks call it once per outer index.
  *
+ * Branches: comparisons, logic and bool casts are written `+(a < b)` (a number from a boolean, which
+ * V8 compiles without a branch), `sign` tests its two common outcomes without branching, and a
+ * `where` between two scalars indexes a two-entry table; measured, a data-dependent `c ? 1 : 0` on
+ * random signs costs about 5x a plain pass, which is what the BMRU gates are made of.
+ *
  * Exactness: every float32 result is rounded with `Math.fround`, exactly as storing it into a
  * Float32Array between primitives would, and every op uses the same JS expression as the primitive
  * kernels in elementwise.ts. A fused program therefore returns the bits the chain of primitives
@@ -42,7 +47,13 @@ function sigmoid(v: number): number {
 }
 
 /** The JS expression of node `n` (of dtype `dt`) from the locals `v<i>`. */
-function expression(n: ExprNode, dt: DType, dtypes: readonly DType[]): string {
+function expression(
+  n: ExprNode,
+  index: number,
+  dt: DType,
+  dtypes: readonly DType[],
+  invariant: readonly boolean[],
+): string {
   const v = (i: number) => `v${i}`;
   const f = dt === 'float32';
   switch (n.kind) {
@@ -58,11 +69,12 @@ function expression(n: ExprNode, dt: DType, dtypes: readonly DType[]): string {
         case 'abs':
           return int ? `Math.abs(${x}) | 0` : `Math.abs(${x})`;
         case 'sign':
-          return `Math.sign(${x})`;
+          // Branch-free for the common values; 0, -0 and NaN return themselves, as Math.sign does.
+          return `(+(${x} > 0) - +(${x} < 0)) || ${x}`;
         case 'floor':
           return `Math.floor(${x})`;
         case 'not':
-          return `${x} === 0 ? 1 : 0`;
+          return `+(${x} === 0)`;
         case 'sigmoid':
           return `F(sigmoid(${x}))`;
         default:
@@ -89,30 +101,32 @@ function expression(n: ExprNode, dt: DType, dtypes: readonly DType[]): string {
         case 'minimum':
           return `Math.min(${a}, ${b})`;
         case 'eq':
-          return `${a} === ${b} ? 1 : 0`;
+          return `+(${a} === ${b})`;
         case 'ne':
-          return `${a} !== ${b} ? 1 : 0`;
+          return `+(${a} !== ${b})`;
         case 'lt':
-          return `${a} < ${b} ? 1 : 0`;
+          return `+(${a} < ${b})`;
         case 'le':
-          return `${a} <= ${b} ? 1 : 0`;
+          return `+(${a} <= ${b})`;
         case 'gt':
-          return `${a} > ${b} ? 1 : 0`;
+          return `+(${a} > ${b})`;
         case 'ge':
-          return `${a} >= ${b} ? 1 : 0`;
+          return `+(${a} >= ${b})`;
         case 'and':
-          return `${a} !== 0 && ${b} !== 0 ? 1 : 0`;
+          return `(${a} !== 0) & (${b} !== 0)`;
         case 'or':
-          return `${a} !== 0 || ${b} !== 0 ? 1 : 0`;
+          return `(${a} !== 0) | (${b} !== 0)`;
       }
       break;
     }
     case 'where':
+      // Both branches loop-invariant: a two-entry table indexed by the 0/1 condition, no branch.
+      if (invariant[n.a] && invariant[n.b]) return `w${index}[${v(n.cond)}]`;
       return `${v(n.cond)} !== 0 ? ${v(n.a)} : ${v(n.b)}`;
     case 'cast': {
       const from = dtypes[n.x];
       const x = v(n.x);
-      if (dt === 'bool') return `${x} !== 0 ? 1 : 0`;
+      if (dt === 'bool') return `+(${x} !== 0)`;
       if (dt === 'int32') return from === 'float32' ? `toInt(${x})` : x;
       return f && from === 'int32' ? `F(${x})` : x;
     }
@@ -132,8 +146,12 @@ function generate(p: ElementwiseProgram): string {
   p.outputs.forEach((_, k) => {
     lines.push(`const o${k} = outs[${k}];`);
   });
+  const invariant = p.nodes.map((n) => n.kind === 'scalar');
   p.nodes.forEach((n, i) => {
     if (n.kind === 'scalar') lines.push(`const v${i} = scalars[${n.index}];`);
+    if (n.kind === 'where' && invariant[n.a] && invariant[n.b]) {
+      lines.push(`const w${i} = new Float64Array([v${n.b}, v${n.a}]);`);
+    }
   });
   lines.push('let o = obase;');
   lines.push('for (let r = 0; r < R; r++) {');
@@ -141,7 +159,8 @@ function generate(p: ElementwiseProgram): string {
   lines.push('  for (const e = o + n; o < e; o++) {');
   p.nodes.forEach((n, i) => {
     if (n.kind === 'scalar') return;
-    const value = n.kind === 'input' ? `x${n.index}[j${n.index}]` : expression(n, p.dtypes[i], p.dtypes);
+    const value =
+      n.kind === 'input' ? `x${n.index}[j${n.index}]` : expression(n, i, p.dtypes[i], p.dtypes, invariant);
     lines.push(`    const v${i} = ${value};`);
   });
   p.outputs.forEach((node, k) => {
