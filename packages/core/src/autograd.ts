@@ -9,7 +9,16 @@
  * it closes, except the value, the gradients and the aux output: this is what keeps training loops in
  * constant memory without the user managing intermediates.
  */
-import { adopt, closeTape, collectTensors, noGrad, openTape, record, releaseNow, shareStorage } from './engine.js';
+import {
+  adopt,
+  closeTape,
+  collectTensors,
+  noGrad,
+  openTape,
+  record,
+  releaseNow,
+  shareStorage,
+} from './engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from './errors.js';
 import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';

@@ -8,11 +8,20 @@ import type { DType } from '../dtype.js';
 import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ValueError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
-import { reshape } from './movement.js';
-import { sum } from './reduce.js';
 import { Tensor } from '../tensor.js';
 import { type Expr, type ExprLike, fuse } from './fuse.js';
-import { backendOf, checkDType, checkSameDType, pair, scalarCheck, scalarOn, type TensorLike, wrap } from './util.js';
+import { reshape } from './movement.js';
+import { sum } from './reduce.js';
+import {
+  backendOf,
+  checkDType,
+  checkSameDType,
+  pair,
+  scalarCheck,
+  scalarOn,
+  type TensorLike,
+  wrap,
+} from './util.js';
 
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
@@ -185,7 +194,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     return fuse(
       (e, c, ...xs) => {
         const it = xs[Symbol.iterator]();
-        const pick = (v: TensorLike): ExprLike => (typeof v === "number" ? v : (it.next().value as Expr));
+        const pick = (v: TensorLike): ExprLike => (typeof v === 'number' ? v : (it.next().value as Expr));
         const x = pick(a);
         const y = pick(b);
         return e.where(c, x, y);

@@ -64,7 +64,10 @@ export function scalarOn(backend: Backend, value: number, dtype: DType, op = 'sc
  */
 export function scalarCheck(op: string, value: number, dtype: DType): void {
   if ((dtype === 'int32' && !Number.isInteger(value)) || (dtype === 'bool' && value !== 0 && value !== 1)) {
-    throw new DTypeError(op, `the number ${value} cannot meet a ${dtype} tensor without rounding; cast one side`);
+    throw new DTypeError(
+      op,
+      `the number ${value} cannot meet a ${dtype} tensor without rounding; cast one side`,
+    );
   }
 }
 
