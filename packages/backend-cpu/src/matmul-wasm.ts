@@ -6,23 +6,24 @@
  * Design (measured with Node 20.20 on a 2-core AMD EPYC shared with other jobs):
  * - Loaded lazily on the first product, synchronously (`new WebAssembly.Module` on about 2 KiB of
  *   bytes, under the 4 KiB that browsers allow to compile synchronously on the main thread), so the
- *   backend stays synchronous. Support is decided by `WebAssembly.validate` of the kernel itself:
- *   that checks every SIMD opcode it uses, not just one. Any failure (no WebAssembly, no SIMD, a
- *   content security policy that forbids compiling, memory that cannot grow) makes `wasmMatmul`
- *   return null and the caller runs the plain-JS kernel, which gives the same bits.
+ *   backend stays synchronous; validating and compiling took 1.7 ms, once. Support is decided by
+ *   `WebAssembly.validate` of the kernel itself, which checks every SIMD opcode it uses, not just
+ *   one (a tiny probe module could pass where the kernel fails). Any failure (no WebAssembly, no
+ *   SIMD, a content security policy that forbids compiling, memory that cannot grow) makes
+ *   `wasmMatmul` return null and the caller runs the plain-JS kernel, which gives the same bits.
  * - Operands are copied into Wasm memory with `TypedArray.set` (a memcpy) and the kernel packs them
  *   there with SIMD (the conversion to float64 included), so JS touches each element once, at memcpy
  *   speed, instead of packing element by element in a JS loop. Measured, copy-in and copy-out cost
- *   under 5% of the kernel at the training step's shapes (0.08 ms each way for 3.2 MB, against
- *   1.6 ms of product for [12800,16] x [16,64]); allocating the result array, which the JS kernel
- *   pays as well, is the larger fixed cost (page faults: 3 ms for a fresh 3.2 MB array at worst).
+ *   about 5% of the kernel at the training step's shapes (0.08 ms for 3.2 MB, against 1.6 ms of
+ *   product for [12800,16] x [16,64]). Allocating the result array, which the JS kernel pays as
+ *   well, is the larger fixed cost: a fresh 3.2 MB array took 5 to 13 ms of CPU time to allocate
+ *   and fill on this loaded machine, mostly page faults.
  * - Long products are cut into chunks of about 512 KiB of operands: row chunks of A and C when A is
  *   not transposed (B is copied whole once per batch), k chunks of A and B when A is transposed (the
  *   weight gradient, k = 64 T), the kernel carrying float64 partial sums of C from chunk to chunk so
  *   the k order is kept. So the Wasm memory stays at about 2 MiB for any number of rows (plus B, or
- *   the m x n result for a transposed A), instead of growing to hold whole operands (a memory never
- *   shrinks), and each chunk's copy-in, product and copy-out stay in L2: at 64,000 rows, copying
- *   whole operands and results ran the forward product at 0.7 GFLOP/s, chunked at 2 to 4.
+ *   the m x n result for a transposed A) instead of holding whole operands and results (20 MB for
+ *   [64000,16] x [16,64]), and each chunk's copy-in, product and copy-out stay in L2.
  * - One memory per JavaScript realm, grown on demand; calls never overlap because the backend is
  *   synchronous. A memory never shrinks, so one that grew past RETAIN_BYTES is replaced by a fresh
  *   instance after the call. It is not counted in `CpuBackend.memory()`, which counts tensors.
@@ -113,8 +114,8 @@ export function wasmMatmulAvailable(): boolean {
 
 /**
  * A memory that grew past this many bytes (a product with a large B, or a large result of a
- * transposed A) is dropped after the call: a new instance on a fresh memory costs microseconds,
- * while a WebAssembly memory can never shrink.
+ * transposed A) is dropped after the call: a new instance on a fresh memory costs about 0.1 ms
+ * (measured), small beside a product that needed 32 MiB, while a WebAssembly memory never shrinks.
  */
 const RETAIN_BYTES = 32 << 20;
 
@@ -144,7 +145,13 @@ export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): 
   if (!wasmMatmulAvailable()) return null;
   const K = kernel as Kernel;
   const out = product(K, a, b, spec);
-  if (K.memory.buffer.byteLength > RETAIN_BYTES) kernel = instantiate(K.module);
+  if (K.memory.buffer.byteLength > RETAIN_BYTES) {
+    try {
+      kernel = instantiate(K.module);
+    } catch {
+      kernel = null;
+    }
+  }
   return out;
 }
 
