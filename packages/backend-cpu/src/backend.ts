@@ -5,14 +5,15 @@
  * Design: the backend is synchronous (every kernel has finished when it returns), so `read` simply
  * resolves a copy and `readSync` exists. Buffers are tracked in a set, which gives exact `memory()`
  * figures, catches a double `free` or a use after `free` with an error naming the op, and lets
- * `dispose()` release everything. There is no buffer pool: the JS garbage collector already reuses
- * memory, and a pool would only blur the accounting. Input validation here is limited to what is
+ * `dispose()` release everything. Freed arrays of a few MiB go to a pool (pool.ts) that the next
+ * kernel of that size reuses: fresh large arrays cost page faults that dominated whole kernels. The
+ * pool is reported apart from live bytes (`pooledBytes`). Input validation here is limited to what is
  * cheap and turns a silent wrong answer into an error (dtype mismatches, shapes that disagree with
  * their buffers, out-of-range indices); core validates user-facing arguments before calling in.
  */
+
 import {
   type ArgReduceOp,
-  allocHost,
   type Backend,
   BackendError,
   type BackendMemory,
@@ -46,6 +47,7 @@ import {
 import { elementwiseKernel } from './fused.js';
 import { matmulKernel } from './matmul.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedKernel } from './movement.js';
+import { hostArray, hostPoolBytes, recycle } from './pool.js';
 import { argReduceKernel, reduceDType, reduceKernel } from './reduce.js';
 import { complexScanKernel, scanGeometry, scanKernel } from './scan.js';
 import { broadcastStridesOrNull } from './walk.js';
@@ -163,7 +165,7 @@ export class CpuBackend implements Backend {
   /** A buffer of `size` copies of `value`: float32 rounds, int32 truncates (saturating), bool is `!= 0`. */
   fill(size: number, dtype: DType, value: number): DataId {
     if (!Number.isInteger(size) || size < 0) throw new ValueError('fill', `invalid size ${size}`);
-    const values = allocHost(dtype, size);
+    const values = hostArray(dtype, size);
     if (dtype === 'bool') values.fill(value !== 0 ? 1 : 0);
     else if (dtype === 'int32') values.fill(floatToInt(value));
     else values.fill(value);
@@ -189,11 +191,12 @@ export class CpuBackend implements Backend {
     const buf = this.#buffer('free', id);
     this.#live.delete(buf);
     this.#bytes -= buf.values.byteLength;
+    recycle(buf.values);
   }
 
-  /** Exact bytes and count of live buffers (no pool, so `pooledBytes` is 0). */
+  /** Exact bytes and count of live buffers; `pooledBytes` is what the shared host-array pool keeps. */
   memory(): BackendMemory {
-    return { bytes: this.#bytes, buffers: this.#live.size, pooledBytes: 0 };
+    return { bytes: this.#bytes, buffers: this.#live.size, pooledBytes: hostPoolBytes() };
   }
 
   // -------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@
  * `Math.imul` so the product is exact before wrapping). int32 `div` truncates toward zero, and
  * division by zero gives 0 (there is no integer infinity; the WebGPU backend does the same).
  */
+
 import {
-  allocHost,
   type BinaryOp,
   type DType,
   DTypeError,
@@ -25,6 +25,7 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '@mru/core';
+import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
 /** The output dtype of a unary op on `dtype`, or a `DTypeError` if the op does not accept it. */
@@ -49,7 +50,7 @@ function sigmoid(v: number): number {
 /** `op` applied to every element of the contiguous `x` (dtype already checked by `unaryDType`). */
 export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedArray {
   const n = x.length;
-  const out = allocHost(outDType, n);
+  const out = hostArray(outDType, n, false);
   switch (op) {
     case 'neg':
       for (let i = 0; i < n; i++) out[i] = -x[i];
@@ -238,7 +239,7 @@ export function binaryKernel(
   outStrides: readonly number[],
   outSize: number,
 ): TypedArray {
-  const out = allocHost(binaryDType(op, dtype), outSize);
+  const out = hostArray(binaryDType(op, dtype), outSize, false);
   if (outSize === 0) return out;
   const rowFn = binaryRow(op, dtype);
   const layout = coalesce(outShape, [outStrides, aStrides, bStrides]);
@@ -263,7 +264,7 @@ export function whereKernel(
   outStrides: readonly number[],
   outSize: number,
 ): TypedArray {
-  const out = allocHost(dtype, outSize);
+  const out = hostArray(dtype, outSize, false);
   if (outSize === 0) return out;
   const layout = coalesce(outShape, [outStrides, condStrides, aStrides, bStrides]);
   const last = layout.shape.length - 1;
@@ -292,7 +293,7 @@ export function floatToInt(v: number): number {
 export function castKernel(x: TypedArray, from: DType, to: DType): TypedArray {
   const n = x.length;
   if (from === to) return x.slice();
-  const out = allocHost(to, n);
+  const out = hostArray(to, n, false);
   if (to === 'bool') {
     // NaN !== 0, so NaN casts to true, as `x != 0` says.
     for (let i = 0; i < n; i++) out[i] = +(x[i] !== 0);

@@ -19,8 +19,10 @@
  * kernels in elementwise.ts. A fused program therefore returns the bits the chain of primitives
  * returns; the tests check that equality.
  */
-import { allocHost, type DType, type ElementwiseProgram, type ExprNode, type TypedArray } from '@mru/core';
+
+import type { DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
 import { floatToInt } from './elementwise.js';
+import { hostArray } from './pool.js';
 import { coalesce } from './walk.js';
 
 /**
@@ -215,7 +217,8 @@ export function elementwiseKernel(
 ): TypedArray[] {
   let size = 1;
   for (const d of outShape) size *= d;
-  const outs = p.outputs.map((o) => allocHost(p.dtypes[o], size));
+  // Every output element is written, so reused arrays need no zeroing.
+  const outs = p.outputs.map((o) => hostArray(p.dtypes[o], size, false));
   if (size === 0) return outs;
   const kernel = compile(p);
   const sc = scalars.map((v, i) => scalarValue(v, p.scalarDTypes[i]));

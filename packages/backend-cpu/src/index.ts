@@ -14,3 +14,4 @@
  */
 export { CpuBackend, CpuBuffer, cpuBackend } from './backend.js';
 export { type MatmulPath, matmulPaths, setMatmulPath } from './matmul.js';
+export { clearHostPool, hostPoolBytes } from './pool.js';

@@ -28,8 +28,10 @@
  *   synchronous. A memory never shrinks, so one that grew past RETAIN_BYTES is replaced by a fresh
  *   instance after the call. It is not counted in `CpuBackend.memory()`, which counts tensors.
  */
+
 import type { MatmulSpec } from '@mru/core';
 import { matmulWasmBase64 } from './matmul-wasm.generated.js';
+import { hostArray } from './pool.js';
 
 /** The exports of assembly/matmul.ts. */
 interface KernelExports {
@@ -158,7 +160,7 @@ export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): 
 /** The product on kernel instance `K`; see `wasmMatmul`. */
 function product(K: Kernel, a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
-  const out = new Float32Array(batch * m * n);
+  const out = hostArray('float32', batch * m * n) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   const kBlock = K.exports.kBlock();
   if (!transposeA) {

@@ -27,8 +27,10 @@
  *   partial-sum buffer in memory, and measured slower at every size tried (k up to 4096).
  * - Edges (m or n not a multiple of 4) use 4x1, 1x4 and 1x1 tiles of the same form.
  */
+
 import { BackendError, type MatmulSpec } from '@mru/core';
 import { wasmMatmul, wasmMatmulAvailable } from './matmul-wasm.js';
+import { hostArray } from './pool.js';
 
 /** Columns of C per panel (the B panel is k x PANEL_N values). */
 const PANEL_N = 64;
@@ -194,7 +196,7 @@ function tiledProduct(g: Operands, m: number, k: number, n: number): void {
 /** The plain-JS batched product described by `spec` (see `MatmulSpec` in core): `[batch, m, n]`. */
 export function jsMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
-  const out = new Float32Array(batch * m * n);
+  const out = hostArray('float32', batch * m * n) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   const g: Operands = {
     A: a,

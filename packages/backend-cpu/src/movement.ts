@@ -7,7 +7,9 @@
  * odometer walk (walk.ts) otherwise. Index kernels validate all indices before writing anything, so
  * a bad index leaves no half-done work and the error names the op, the index and the axis size.
  */
-import { allocHost, type DType, fmtShape, type TypedArray, ValueError } from '@mru/core';
+
+import { type DType, fmtShape, type TypedArray, ValueError } from '@mru/core';
+import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
 /** Below this many elements a loop beats `set(subarray())`, which allocates a view. */
@@ -54,7 +56,7 @@ export function stridedKernel(
     }
     last += (shape[d] - 1) * strides[d];
   }
-  const out = allocHost(dtype, size);
+  const out = hostArray(dtype, size);
   if (size === 0) return out;
   if (offset < 0 || !Number.isInteger(offset) || last >= x.length) {
     throw new ValueError(
@@ -106,7 +108,7 @@ export function padKernel(
   });
   let outSize = 1;
   for (const d of outShape) outSize *= d;
-  const out = allocHost(dtype, outSize);
+  const out = hostArray(dtype, outSize);
   if (outSize === 0) return out;
   // bool stores `value != 0`, matching cast; the typed array store handles int32 and float32.
   out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
@@ -144,7 +146,7 @@ export function concatKernel(
   for (let d = axis + 1; d < first.length; d++) inner *= first[d];
   let total = 0;
   for (const s of shapes) total += s[axis];
-  const out = allocHost(dtype, outer * total * inner);
+  const out = hostArray(dtype, outer * total * inner);
   if (out.length === 0) return out;
   const outRow = total * inner;
   let col = 0;
@@ -186,7 +188,7 @@ export function gatherKernel(
   for (let d = axis + 1; d < shape.length; d++) post *= shape[d];
   const size = shape[axis];
   const nIdx = indices.length;
-  const out = allocHost(dtype, pre * nIdx * post);
+  const out = hostArray(dtype, pre * nIdx * post);
   if (out.length === 0) return out;
   checkIndices('gather', indices, size, axis);
   if (post === 1) {
@@ -221,7 +223,7 @@ export function scatterAddKernel(
   let post = 1;
   for (let d = axis + indicesRank; d < updatesShape.length; d++) post *= updatesShape[d];
   const nIdx = indices.length;
-  const out = new Float32Array(pre * size * post);
+  const out = hostArray('float32', pre * size * post) as Float32Array;
   if (out.length === 0 || nIdx === 0) return out;
   checkIndices('scatterAdd', indices, size, axis);
   const acc = new Float64Array(out.length);

@@ -10,14 +10,9 @@
  * summation the contract asks for, at no extra cost in JS (numbers are float64 anyway). int32 and bool
  * sums are exact below 2^53 and wrap modulo 2^32 on the final store, like int32 arithmetic.
  */
-import {
-  type ArgReduceOp,
-  allocHost,
-  type DType,
-  type ReduceOp,
-  type TypedArray,
-  ValueError,
-} from '@mru/core';
+
+import { type ArgReduceOp, type DType, type ReduceOp, type TypedArray, ValueError } from '@mru/core';
+import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
 /** The output dtype of `op` on `dtype`: sums of int32 and bool are int32, max/min keep the dtype. */
@@ -48,7 +43,7 @@ export function reduceKernel(
       outSize *= shape[d];
     }
   }
-  const out = allocHost(reduceDType(op, dtype), outSize);
+  const out = hostArray(reduceDType(op, dtype), outSize);
   if (outSize === 0) return out;
   const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
   const acc = new Float64Array(outSize).fill(init);

@@ -13,7 +13,9 @@
  * rounded once more when stored, so each step is a float32 fused multiply-add up to a rare double
  * rounding. The complex step rounds each of the two parts once per step in the same way.
  */
+
 import { fmtShape, ShapeError } from '@mru/core';
+import { hostArray } from './pool.js';
 
 /** Checked geometry of a scan: `x` is `[B, T, C]`, `a` is `[Ba, Ta, C]` with size-1 dims broadcasting. */
 export interface ScanGeometry {
@@ -71,7 +73,7 @@ export function scanKernel(
   reverse: boolean,
 ): Float32Array {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const h = new Float32Array(B * T * C);
+  const h = hostArray('float32', B * T * C) as Float32Array;
   if (h.length === 0) return h;
   // Row offsets move by `step` per time step: +C forwards, -C in reverse.
   const step = reverse ? -C : C;
@@ -125,8 +127,8 @@ export function complexScanKernel(
   reverse: boolean,
 ): [Float32Array, Float32Array] {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const hRe = new Float32Array(B * T * C);
-  const hIm = new Float32Array(B * T * C);
+  const hRe = hostArray('float32', B * T * C) as Float32Array;
+  const hIm = hostArray('float32', B * T * C) as Float32Array;
   if (hRe.length === 0) return [hRe, hIm];
   const zeros = new Float32Array(h0Re && h0Im ? 0 : C);
   const step = reverse ? -C : C;
