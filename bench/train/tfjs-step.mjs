@@ -157,9 +157,9 @@ function networkLoss(p, x, y) {
 
 /**
  * A training loop of the tfjs network on backend `backendName`, from `initial` (Float32Arrays by
- * name, mru's initial parameters). `probe`, if given, runs when the loss function returns.
+ * name, mru's initial parameters).
  */
-export async function createTfTrainer(backendName, batches, initial, probe) {
+export async function createTfTrainer(backendName, batches, initial) {
   await useTfBackend(backendName);
   const layout = parameterLayout();
   const names = layout.map(([name]) => name);
@@ -170,12 +170,15 @@ export async function createTfTrainer(backendName, batches, initial, probe) {
   });
   let moments = null;
   let t = 0;
+  let measuring = false;
+  let atLoss = 0;
   const lossOf =
     (batch) =>
     (...ps) => {
       const p = Object.fromEntries(names.map((name, i) => [name, ps[i]]));
       const loss = networkLoss(p, batch.x, batch.y);
-      probe?.();
+      // tfjs keeps the forward's tensors (and copies of those a gradient saves) until backward ends.
+      if (measuring) atLoss = tf.memory().numBytes;
       return loss;
     };
   const tensors = (batch) => ({
@@ -184,36 +187,38 @@ export async function createTfTrainer(backendName, batches, initial, probe) {
   });
   let index = 0;
   const { lr, beta1, beta2, eps, weightDecay, clipNorm } = OPTIMIZER;
-  return {
-    paramCount: layout.reduce((s, [, shape]) => s + sizeOf(shape), 0),
-    async step() {
-      await useTfBackend(backendName);
-      const batch = tensors(batches[index++ % batches.length]);
-      const { value, grads } = tf.valueAndGrads(lossOf(batch))(params);
-      t += 1;
-      const c1 = 1 - beta1 ** t;
-      const c2 = 1 - beta2 ** t;
-      const next = tf.tidy(() => {
-        const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
-        const scale = tf.minimum(tf.div(clipNorm, tf.add(norm, 1e-6)), 1);
-        return params.map((p0, i) => {
-          const g = tf.mul(grads[i], scale);
-          const p1 = layout[i][2] ? tf.mul(p0, 1 - lr * weightDecay) : p0;
-          const m0 = moments ? moments[i][0] : tf.zerosLike(p0);
-          const v0 = moments ? moments[i][1] : tf.zerosLike(p0);
-          const m = tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1));
-          const v = tf.add(tf.mul(v0, beta2), tf.mul(tf.square(g), 1 - beta2));
-          const dir = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-          return [tf.sub(p1, tf.mul(dir, lr)), m, v];
-        });
+  const paramCount = layout.reduce((s, [, shape]) => s + sizeOf(shape), 0);
+  const step = async () => {
+    await useTfBackend(backendName);
+    const batch = tensors(batches[index++ % batches.length]);
+    const { value, grads } = tf.valueAndGrads(lossOf(batch))(params);
+    t += 1;
+    const c1 = 1 - beta1 ** t;
+    const c2 = 1 - beta2 ** t;
+    const next = tf.tidy(() => {
+      const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+      const scale = tf.minimum(tf.div(clipNorm, tf.add(norm, 1e-6)), 1);
+      return params.map((p0, i) => {
+        const g = tf.mul(grads[i], scale);
+        const p1 = layout[i][2] ? tf.mul(p0, 1 - lr * weightDecay) : p0;
+        const m0 = moments ? moments[i][0] : tf.zerosLike(p0);
+        const v0 = moments ? moments[i][1] : tf.zerosLike(p0);
+        const m = tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1));
+        const v = tf.add(tf.mul(v0, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const dir = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
+        return [tf.sub(p1, tf.mul(dir, lr)), m, v];
       });
-      tf.dispose([params, moments ?? [], grads, batch.x, batch.y]);
-      params = next.map((e) => e[0]);
-      moments = next.map((e) => [e[1], e[2]]);
-      const loss = (await value.data())[0];
-      value.dispose();
-      return loss;
-    },
+    });
+    tf.dispose([params, moments ?? [], grads, batch.x, batch.y]);
+    params = next.map((e) => e[0]);
+    moments = next.map((e) => [e[1], e[2]]);
+    const loss = (await value.data())[0];
+    value.dispose();
+    return loss;
+  };
+  return {
+    paramCount,
+    step,
     async lossAndGrads(raw) {
       await useTfBackend(backendName);
       const batch = tensors(raw);
@@ -223,39 +228,33 @@ export async function createTfTrainer(backendName, batches, initial, probe) {
       tf.dispose([value, grads, batch.x, batch.y]);
       return out;
     },
+    /**
+     * One more step under `tf.profile`: kernel calls, peak bytes, and the bytes the forward keeps
+     * for backward (live bytes when the loss function returns, minus those before the step).
+     */
+    async count() {
+      await useTfBackend(backendName);
+      const before = tf.memory().numBytes;
+      measuring = true;
+      let info;
+      try {
+        info = await tf.profile(() => step());
+      } finally {
+        measuring = false;
+      }
+      const activations = atLoss - before;
+      const counts = new Map();
+      for (const k of info.kernels) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
+      return {
+        calls: info.kernels.length,
+        top: [...counts.entries()].sort((p, q) => q[1] - p[1]).slice(0, 4),
+        peak: Math.max(info.peakBytes, before),
+        activations,
+        bound: 3 * paramCount * 4 + activations,
+      };
+    },
     dispose() {
       tf.dispose([params, moments ?? []]);
     },
-  };
-}
-
-/**
- * Kernel calls and peak bytes of one steady-state step (after `warmSteps`), from `tf.profile`, and
- * the bytes the forward keeps for backward (live bytes when the loss function returns, minus before).
- */
-export async function countTfStep(backendName, batches, initial, warmSteps = 2) {
-  let atLoss = 0;
-  let measuring = false;
-  const trainer = await createTfTrainer(backendName, batches, initial, () => {
-    if (measuring) atLoss = tf.memory().numBytes;
-  });
-  for (let i = 0; i < warmSteps; i++) await trainer.step();
-  const before = tf.memory().numBytes;
-  measuring = true;
-  const info = await tf.profile(() => trainer.step());
-  measuring = false;
-  trainer.dispose();
-  const paramBytes = trainer.paramCount * 4;
-  const activations = atLoss - before;
-  const counts = new Map();
-  for (const k of info.kernels) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
-  const top = [...counts.entries()].sort((p, q) => q[1] - p[1]).slice(0, 4);
-  return {
-    calls: info.kernels.length,
-    top,
-    peak: Math.max(info.peakBytes, before),
-    activations,
-    bound: 3 * paramBytes + activations,
-    paramBytes,
   };
 }

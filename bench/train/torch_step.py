@@ -243,8 +243,15 @@ class Trainer:
         return loss.item(), grads
 
 
+# Views and aliases: no data moves, so they are left out of the calls (mru copies instead, and counts).
+VIEWS = {
+    "_reshape_alias", "_unsafe_view", "alias", "as_strided", "detach", "diagonal", "expand", "narrow",
+    "permute", "select", "slice", "split", "squeeze", "t", "transpose", "unbind", "unsqueeze", "view",
+}
+
+
 def count_ops(trainer):
-    """ATen operator calls of one step (forward, backward, clipping, AdamW), if this torch can say."""
+    """ATen operator calls of one step (forward, backward, clipping, AdamW), views apart."""
     try:
         from torch.utils._python_dispatch import TorchDispatchMode
     except ImportError:
@@ -258,7 +265,9 @@ def count_ops(trainer):
 
     with Count():
         trainer.step()
-    return {"calls": sum(counts.values()), "top": counts.most_common(4)}
+    views = sum(n for k, n in counts.items() if k in VIEWS)
+    work = Counter({k: n for k, n in counts.items() if k not in VIEWS})
+    return {"calls": sum(work.values()), "views": views, "top": work.most_common(4)}
 
 
 def blas_library():

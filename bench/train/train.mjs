@@ -26,9 +26,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuBackend } from '@mru/backend-cpu';
 import { createTask } from '@mru/datasets';
-import { countMruStep, createMruTrainer } from './mru-step.mjs';
+import { createMruTrainer } from './mru-step.mjs';
 import { BATCH, parameterLayout, sizeOf } from './spec.mjs';
-import { countTfStep, createTfTrainer } from './tfjs-step.mjs';
+import { createTfTrainer } from './tfjs-step.mjs';
 import { openblasDir, startTorch, torchMissing } from './torch-peer.mjs';
 
 const { values: opts } = parseArgs({
@@ -85,8 +85,7 @@ impls.push({
   label: 'mru, CPU backend',
   note: 'Node JS, 1 thread',
   async create({ batches }) {
-    const trainer = await createMruTrainer(cpu, batches);
-    return jsRunner(trainer, () => countMruStep(cpu, batches, 1));
+    return jsRunner(await createMruTrainer(cpu, batches), true);
   },
 });
 
@@ -105,8 +104,7 @@ if (!opts['no-webgpu']) {
       label: software ? 'mru, WebGPU on a software adapter (emulated on the CPU)' : 'mru, WebGPU',
       note: `${adapter}${software ? ', a CPU emulating a GPU: says nothing about GPU speed' : ''}`,
       async create({ batches }) {
-        const trainer = await createMruTrainer(gpu, batches);
-        return jsRunner(trainer, () => countMruStep(gpu, batches, 1));
+        return jsRunner(await createMruTrainer(gpu, batches), true);
       },
     });
   } catch (e) {
@@ -121,9 +119,8 @@ for (const backend of opts['tfjs-cpu'] ? ['wasm', 'cpu'] : ['wasm']) {
     note: `${backend === 'wasm' ? 'WebAssembly SIMD, 1 thread' : 'plain JS'}; scan as one custom op (JS loop)`,
     peer: true,
     async create({ batches, initial }) {
-      const trainer = await createTfTrainer(backend, batches, initial);
-      // tfjs's cpu backend runs the same kernels' graph as wasm: count once, on wasm.
-      return jsRunner(trainer, backend === 'wasm' ? () => countTfStep(backend, batches, initial, 1) : null);
+      // tfjs's cpu backend runs the same kernels as wasm: count once, on wasm.
+      return jsRunner(await createTfTrainer(backend, batches, initial), backend === 'wasm');
     },
   });
 }
@@ -171,7 +168,7 @@ if (!opts['no-torch']) {
   }
 }
 
-/** A runner over a JS trainer (mru or tfjs): times steps here. */
+/** A runner over a JS trainer (mru or tfjs): times steps here; `count` says whether to meter one. */
 function jsRunner(trainer, count) {
   return {
     async time(steps) {
@@ -185,7 +182,7 @@ function jsRunner(trainer, count) {
       return { ms, losses };
     },
     check: (batch) => trainer.lossAndGrads(batch),
-    count,
+    count: count ? () => trainer.count() : null,
     paramData: trainer.paramData ? () => trainer.paramData() : null,
     dispose: () => trainer.dispose(),
   };
@@ -200,7 +197,7 @@ function torchRunner(child, key) {
     },
     async count() {
       const { count } = await child.send({ cmd: 'count', key });
-      return count ? { calls: count.calls, top: count.top } : null;
+      return count ? { calls: count.calls, top: count.top, views: count.views } : null;
     },
     dispose: () => child.send({ cmd: 'drop', key }),
   };
@@ -381,7 +378,8 @@ for (const row of rows) {
   if (!c) continue;
   const kinds = c.top.map(([k, n]) => `${n} ${k}`).join(', ');
   const act = c.activations !== undefined ? `; forward keeps ${mib(c.activations)}` : '';
-  process.stdout.write(`  ${row.impl.id}, T = ${row.T}: ${kinds}${act}\n`);
+  const views = c.views !== undefined ? ` (and ${c.views} views, not counted)` : '';
+  process.stdout.write(`  ${row.impl.id}, T = ${row.T}: ${kinds}${views}${act}\n`);
 }
 process.stdout.write('Same function (loss trajectories against mru-cpu over the warm-up and timed steps):\n');
 for (const row of rows) {
