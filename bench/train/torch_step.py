@@ -263,11 +263,28 @@ def count_ops(trainer):
             counts[str(func.overloadpacket.__name__)] += 1
             return func(*args, **(kwargs or {}))
 
-    with Count():
+    # What autograd saves for backward, by storage (a view saves its base's), less the parameters and
+    # the batch: PyTorch's own answer to "activations kept for backward".
+    saved = {}
+    own = {p.storage().data_ptr() for p in trainer.params.values()}
+    own |= {a.ctypes.data for batch in trainer.batches for a in batch}
+
+    def pack(t):
+        st = t.storage()
+        if st.data_ptr() not in own:
+            saved[st.data_ptr()] = st.nbytes()
+        return t
+
+    with Count(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         trainer.step()
     views = sum(n for k, n in counts.items() if k in VIEWS)
     work = Counter({k: n for k, n in counts.items() if k not in VIEWS})
-    return {"calls": sum(work.values()), "views": views, "top": work.most_common(4)}
+    return {
+        "calls": sum(work.values()),
+        "views": views,
+        "top": work.most_common(4),
+        "saved": sum(saved.values()),
+    }
 
 
 def blas_library():

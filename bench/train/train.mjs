@@ -197,7 +197,7 @@ function torchRunner(child, key) {
     },
     async count() {
       const { count } = await child.send({ cmd: 'count', key });
-      return count ? { calls: count.calls, top: count.top, views: count.views } : null;
+      return count ? { calls: count.calls, top: count.top, views: count.views, saved: count.saved } : null;
     },
     dispose: () => child.send({ cmd: 'drop', key }),
   };
@@ -377,7 +377,12 @@ for (const row of rows) {
   const c = row.counted;
   if (!c) continue;
   const kinds = c.top.map(([k, n]) => `${n} ${k}`).join(', ');
-  const act = c.activations !== undefined ? `; forward keeps ${mib(c.activations)}` : '';
+  const act =
+    c.activations !== undefined
+      ? `; forward keeps ${mib(c.activations)}`
+      : c.saved !== undefined
+        ? `; autograd saves ${mib(c.saved)} for backward`
+        : '';
   const views = c.views !== undefined ? ` (and ${c.views} views, not counted)` : '';
   process.stdout.write(`  ${row.impl.id}, T = ${row.T}: ${kinds}${views}${act}\n`);
 }
