@@ -9,13 +9,14 @@
  * batches (copy-first-input, seed 0, batches 0..3 cycled). Before timing, each peer's loss and
  * gradients on batch 0 are compared with mru's: the same function gives the same numbers up to
  * float32 rounding, so this catches a peer that computes something else (an equal parameter count
- * alone would not). After one untimed warm-up step each, rounds alternate between implementations
- * (the order rotating every round) so that load from other users of a shared machine falls on all of
- * them alike; a round times `--steps` steps, each ending when the loss is back on the host, and a
- * row's figure is the median over rounds. The losses of the timed steps are compared with mru's too:
- * same start, same batches, same updates, so they should stay close (a hard gate flipping on a
- * rounding difference can move them apart slowly). Calls per step and peak memory come from separate,
- * untimed passes (see mru-step.mjs and tfjs-step.mjs).
+ * alone would not). After one untimed warm-up step each, rounds alternate between implementations,
+ * in a new shuffled order every round, so that neither the load of other users of a shared machine
+ * nor what the previous implementation left running (V8's background GC, say) falls on one of them
+ * more than on the others; a round times `--steps` steps, each ending when the loss is back on the
+ * host, and a row's figure is the median over rounds. The losses of the timed steps are compared with
+ * mru's too: same start, same batches, same updates, so they should stay close (a hard gate flipping
+ * on a rounding difference can move them apart slowly). Calls per step and peak memory come from one
+ * more, untimed step of each loop after the rounds (see mru-step.mjs, tfjs-step.mjs, torch_step.py).
  *
  * Flags: --rounds N (5), --seq-lens 200,1000, --steps N per round (1), --tfjs-cpu (adds tfjs's
  * plain-JS backend, slow), --no-webgpu, --no-torch, --no-openblas.
@@ -71,6 +72,17 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/** `xs` in an order drawn from `seed` (a Fisher-Yates shuffle on a small LCG: the same every run). */
+function shuffle(xs, seed) {
+  const out = [...xs];
+  let state = (seed * 2654435761 + 1) >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const j = Math.floor((state / 2 ** 32) * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 // ---------------------------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ for (const T of SEQ_LENS) {
     const losses = new Map(impls.map((i) => [i.id, []]));
     for (const impl of impls) losses.get(impl.id).push(...(await runners.get(impl.id).time(1)).losses);
     for (let r = 0; r < ROUNDS; r++) {
-      const order = impls.map((_, i) => impls[(i + r) % impls.length]);
+      const order = shuffle(impls, r);
       for (const impl of order) {
         const { ms, losses: l } = await runners.get(impl.id).time(STEPS);
         samples.get(impl.id).push(ms.reduce((a, b) => a + b, 0) / ms.length);
@@ -271,6 +283,7 @@ for (const T of SEQ_LENS) {
         impl,
         T,
         ms: median(samples.get(impl.id)),
+        best: Math.min(...samples.get(impl.id)),
         counted,
         drift,
         first: mine[0],
@@ -337,6 +350,7 @@ const header = [
   'implementation',
   'T',
   'ms / step',
+  'best',
   'mru / this',
   'calls / step',
   'peak memory',
@@ -350,6 +364,7 @@ const table = rows.map((row) => {
     row.impl.label,
     String(row.T),
     row.ms.toFixed(0),
+    row.best.toFixed(0),
     row.impl.id === 'mru-cpu' ? '1' : `${(mru.ms / row.ms).toFixed(2)}x`,
     c ? String(c.calls) : 'n/a',
     c?.peak ? mib(c.peak) : 'n/a',
@@ -368,7 +383,8 @@ for (const r of table) out.push(line(r));
 process.stdout.write(
   `\nOne training step, batch ${BATCH}, ${layoutCount} parameters; median of ${ROUNDS} interleaved rounds ` +
     `on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}.\n` +
-    `"mru / this" is mru-on-CPU's time over this row's: above 1, this row is faster than mru.\n\n${out.join('\n')}\n\n`,
+    `"mru / this" is mru-on-CPU's median over this row's: above 1, this row is faster than mru. "best" is the ` +
+    `fastest round, a hint of the uncontended speed on a busy machine.\n\n${out.join('\n')}\n\n`,
 );
 process.stdout.write('Rows:\n');
 for (const impl of impls) process.stdout.write(`  ${impl.label}: ${impl.note}\n`);
