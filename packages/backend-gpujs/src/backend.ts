@@ -136,16 +136,18 @@ export interface ScanPlan {
 }
 
 /**
- * The scan plan for `lanes` independent recurrences of `time` steps: direct up to 64 steps (each
- * element walks at most 64 steps), otherwise chunks of about `sqrt(time)` steps, between 16 and 256,
- * which keeps the apply pass at `len / 2` steps per element and the host pass at `time / len` per
- * lane. `force` (>= 1) imposes the chunk length.
+ * The scan plan for recurrences of `time` steps: direct up to 32 steps (each element walks at most
+ * 32 steps from `h0`), otherwise chunks of 16 steps. Short chunks because the two kernels cost
+ * `2 + len / 2` steps per element while the host pass over chunk maps costs `1 / len` step per
+ * element and a host step (a few nanoseconds of JavaScript) is far cheaper than a kernel step (two
+ * texture fetches per thread on a WebGL device, and SwiftShader runs them on the CPU). `force` (>= 1)
+ * imposes the chunk length.
  */
 export function scanPlan(time: number, force = 0): ScanPlan {
   let len: number;
   if (force >= 1) len = Math.min(Math.max(1, Math.floor(force)), Math.max(1, time));
-  else if (time <= 64) len = Math.max(1, time);
-  else len = Math.min(256, Math.max(16, Math.ceil(Math.sqrt(time))));
+  else if (time <= 32) len = Math.max(1, time);
+  else len = 16;
   return { len, chunks: Math.max(1, Math.ceil(time / len)) };
 }
 

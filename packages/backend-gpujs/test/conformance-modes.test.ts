@@ -1,0 +1,20 @@
+/**
+ * The conformance kit twice more: with every scan forced through the chunked plan in 3-step chunks
+ * (the default plan runs the kit's short scans directly, so their chunk and carry passes would
+ * otherwise go untested on short sequences, reverse and broadcast cases included), and on gpu.js's
+ * WebAssembly mode, the other gpu.js mode that runs in Node 20 here.
+ */
+import { cpuBackend } from '@mru/backend-cpu';
+import { runConformance } from '@mru/core/testing';
+import { gpujsBackend } from '../src/index.js';
+
+runConformance({
+  name: 'gpujs chunked scans',
+  factory: () => gpujsBackend({ scanChunk: 3 }),
+  reference: cpuBackend,
+});
+runConformance({
+  name: 'gpujs webasm',
+  factory: () => gpujsBackend({ mode: 'webasm' }),
+  reference: cpuBackend,
+});
