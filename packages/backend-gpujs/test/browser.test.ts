@@ -26,22 +26,9 @@ import { join } from 'node:path';
 import * as core from '@mru/core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS } from './browser/chromium.js';
 import { type StaticServer, startServer } from './browser/server.js';
 import { SCAN, TRAIN } from './browser/workload.js';
-
-const CHROMIUM = process.env.MRU_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--disable-features=WebGPU',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 /** Relative part of the scan bound, on the magnitude scan M_t (as in core's scan suite). */
 const SCAN_RTOL = 1e-5;
