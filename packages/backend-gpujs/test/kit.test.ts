@@ -77,7 +77,11 @@ describe('conformance kit on gpu.js WebGL2 in headless Chromium', () => {
   it('ran the whole kit in the page', () => {
     if (runError) throw runError;
     const failed = results.filter((r) => !r.ok).length;
-    console.info(`browser kit: ${results.length} cases, ${failed} failed, ${seconds.toFixed(0)} s`);
+    const slowest = [...results].sort((p, q) => q.ms - p.ms).slice(0, 5);
+    console.info(
+      `browser kit: ${results.length} cases, ${failed} failed, ${seconds.toFixed(0)} s; slowest: ` +
+        slowest.map((r) => `${r.name.split(' > ').pop()} ${(r.ms / 1000).toFixed(1)} s`).join(', '),
+    );
     // The Node kit declares 292 cases; the page must have run as many (a shim bug would lose some).
     expect(results.length).toBeGreaterThanOrEqual(290);
   });
