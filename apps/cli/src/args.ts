@@ -33,7 +33,7 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
       [
         { name: 'task', type: 'string', value: 'NAME', help: 'task to train on (default copy-first-input)' },
         { name: 'model', type: 'string', value: 'NAME', help: 'cell type (default bmru)' },
-        { name: 'backend', type: 'string', value: 'NAME', help: 'cpu or webgpu (default cpu)' },
+        { name: 'backend', type: 'string', value: 'NAME', help: 'cpu, webgpu or gpujs (default cpu)' },
         { name: 'd-model', type: 'string', value: 'N', help: 'width of the residual stream (default 32)' },
         { name: 'd-state', type: 'string', value: 'N', help: 'recurrent units per cell (default 32)' },
         { name: 'layers', type: 'string', value: 'N', help: 'number of blocks (default 2)' },

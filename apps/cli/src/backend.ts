@@ -12,13 +12,14 @@ import { type Backend, setBackend } from '@mru/core';
 import { RunError } from './errors.js';
 
 /** The backends the command knows. */
-export const BACKEND_NAMES = ['cpu', 'webgpu'] as const;
+export const BACKEND_NAMES = ['cpu', 'webgpu', 'gpujs'] as const;
 
 /** A backend name. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 let cpu: Backend | undefined;
 let gpu: Backend | undefined;
+let gpujs: Backend | undefined;
 
 // Computed so that TypeScript does not resolve (or require) the package at build time.
 const WEBGPU_PACKAGE = ['@mru', 'backend-webgpu'].join('/');
@@ -49,12 +50,36 @@ async function loadWebgpu(): Promise<Backend> {
   }
 }
 
+// Computed for the same reason as WEBGPU_PACKAGE.
+const GPUJS_PACKAGE = ['@mru', 'backend-gpujs'].join('/');
+
+async function loadGpujs(): Promise<Backend> {
+  let main: { gpujsBackend?: (options?: unknown) => Promise<Backend> };
+  try {
+    main = await import(GPUJS_PACKAGE);
+  } catch (error) {
+    throw new RunError(
+      `--backend gpujs: cannot load @mru/backend-gpujs (${(error as Error).message}). ` +
+        'Build it with `npx tsc -p tsconfig.json` in packages/backend-gpujs, or use --backend cpu.',
+      { cause: error },
+    );
+  }
+  if (typeof main.gpujsBackend !== 'function') {
+    throw new RunError('--backend gpujs: @mru/backend-gpujs does not export gpujsBackend; use --backend cpu');
+  }
+  try {
+    return await main.gpujsBackend();
+  } catch (error) {
+    throw new RunError(`--backend gpujs: gpu.js cannot start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /**
  * Makes the named backend current (creating it on first use) and returns it.
  *
- * @param name - `cpu` or `webgpu`.
+ * @param name - `cpu`, `webgpu` or `gpujs`.
  * @returns The backend.
- * @throws RunError when the WebGPU backend cannot be loaded or finds no device.
+ * @throws RunError when the WebGPU backend cannot be loaded or finds no device, or gpu.js cannot start.
  */
 export async function useBackend(name: BackendName): Promise<Backend> {
   switch (name) {
@@ -64,6 +89,9 @@ export async function useBackend(name: BackendName): Promise<Backend> {
     case 'webgpu':
       gpu ??= await loadWebgpu();
       return setBackend(gpu);
+    case 'gpujs':
+      gpujs ??= await loadGpujs();
+      return setBackend(gpujs);
     default: {
       const never: never = name;
       throw new RunError(`unknown backend ${String(never)}`);
@@ -71,10 +99,14 @@ export async function useBackend(name: BackendName): Promise<Backend> {
   }
 }
 
-/** Disposes a WebGPU device if one was created (so the process can exit). */
+/** Disposes a WebGPU device (so the process can exit) and the gpu.js backend, if created. */
 export function releaseBackend(): void {
   if (gpu) {
     gpu.dispose();
     gpu = undefined;
+  }
+  if (gpujs) {
+    gpujs.dispose();
+    gpujs = undefined;
   }
 }

@@ -1,10 +1,11 @@
 /**
- * Test helpers: run a suite once per backend, on the CPU backend and on WebGPU (Dawn, the npm package
- * `webgpu`; Mesa lavapipe on machines without a GPU). Each test file makes its own WebGPU backend on
+ * Test helpers: run a suite once per backend, on the CPU backend, on WebGPU (Dawn, the npm package
+ * `webgpu`; Mesa lavapipe on machines without a GPU) and on gpu.js (its CPU mode in Node). Each test file makes its own WebGPU backend on
  * first use and disposes it after its last suite (a live Dawn device keeps the process running).
  * Tests read values with `await t.data()`, since a GPU backend has no synchronous reads.
  */
 import { cpuBackend } from '@mru/backend-cpu';
+import { gpujsBackend } from '@mru/backend-gpujs';
 import { webgpuBackend } from '@mru/backend-webgpu';
 import { nodeGpu } from '@mru/backend-webgpu/node';
 import { add, type Backend, mul, randn, setBackend, sum, type Tensor, valueAndGrad } from '@mru/core';
@@ -51,8 +52,11 @@ export const WEBGPU: BackendFactory = (() => {
   };
 })();
 
+/** The gpu.js backend in its default Node mode (gpu.js's CPU mode), a fresh one per suite. */
+export const GPUJS: BackendFactory = { name: 'gpujs', create: () => gpujsBackend() };
+
 /** The backends every suite runs on (CPU first). */
-export const BACKENDS: BackendFactory[] = [CPU, WEBGPU];
+export const BACKENDS: BackendFactory[] = [CPU, WEBGPU, GPUJS];
 
 /** Factories whose `dispose` is already registered as an `afterAll` of this file. */
 const disposeRegistered = new Set<BackendFactory>();
