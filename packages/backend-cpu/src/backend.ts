@@ -194,6 +194,18 @@ export class CpuBackend implements Backend {
     recycle(buf.values);
   }
 
+  /**
+   * Releases the buffer like `free` but hands its array to the caller instead of the reuse pool:
+   * for a backend that embeds this one and adopts its results without a copy (the gpu.js backend).
+   * Nothing else in this backend refers to the array afterwards.
+   */
+  detach(id: DataId): TypedArray {
+    const buf = this.#buffer('detach', id);
+    this.#live.delete(buf);
+    this.#bytes -= buf.values.byteLength;
+    return buf.values;
+  }
+
   /** Exact bytes and count of live buffers; `pooledBytes` is what the shared host-array pool keeps. */
   memory(): BackendMemory {
     return { bytes: this.#bytes, buffers: this.#live.size, pooledBytes: hostPoolBytes() };

@@ -375,9 +375,9 @@ export class GpujsBackend implements Backend {
 
   /** A result of the embedded CPU backend, made ours: its typed array is adopted, not copied. */
   #adoptHost(id: DataId): GpujsBuffer {
-    const { values, dtype } = id as CpuBuffer;
-    this.#host.free(id);
-    return this.#adopt(values, dtype);
+    const { dtype } = id as CpuBuffer;
+    // Detached, not freed: a freed array goes to the CPU backend's reuse pool.
+    return this.#adopt(this.#host.detach(id), dtype);
   }
 
   #fromHost(fn: (h: CpuBackend) => DataId): GpujsBuffer {

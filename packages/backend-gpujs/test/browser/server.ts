@@ -26,6 +26,12 @@ const ROOTS: ReadonlyArray<readonly [string, string]> = [
   ['/backend-gpujs/', join(packagesDir, 'backend-gpujs/dist')],
   ['/models/', join(packagesDir, 'models/dist')],
   ['/gpu.js/', join(dirname(require.resolve('gpu.js')), '../dist')],
+  // fast-check and its one dependency, for the kit's property-based case (kit.html's import map).
+  ['/fast-check/', dirname(dirname(require.resolve('fast-check')))],
+  [
+    '/pure-rand/',
+    join(dirname(createRequire(require.resolve('fast-check')).resolve('pure-rand/package.json')), 'lib/esm'),
+  ],
   ['/', here],
 ];
 
