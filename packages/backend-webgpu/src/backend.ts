@@ -773,11 +773,9 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   /**
    * Number of chunks for a level of `lanes` independent recurrences of length `T` (1: sequential).
    *
-   * Chunks are at least `sqrt(T)` long, for accuracy: each chunk's product `A = a_{t1} ... a_{t2}` is
-   * rounded once to float32 and the carries multiply by every chunk's `A` in turn, so with a
-   * time-invariant `a` (an LRU's lambda) the rounding errors of `K` chunks add up coherently (`K eps`),
-   * unlike the sequential loop whose roundings fall on `h` and add up like a random walk
-   * (`sqrt(T) eps`). `K <= sqrt(T)` keeps the two of one order, and the recursion shallow.
+   * Chunks are at least `sqrt(T)` long, which keeps the recursion shallow. (It used to be for accuracy
+   * too, when chunk products were float32 and their roundings added up coherently over the chunks of a
+   * time-invariant `a`; they are float-float now, see `scanLevel`.)
    */
   private chunksFor(lanes: number, T: number, top: boolean): number {
     if (T < 2 || this.scanMode === 'sequential') return 1;

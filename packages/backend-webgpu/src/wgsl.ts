@@ -892,7 +892,7 @@ ${emit}`,
 // Scan
 
 /**
- * Scan parameters shared by the two scan kernels: `[B, T, C, aStrideB, aStrideT, reverse, L, K,
+ * Scan parameters shared by the scan kernels: `[B, T, C, aStrideB, aStrideT, reverse, L, K,
  * hasCarry, shift]`. Time is split into `K` chunks of `L` logical steps (step `s` is time
  * `reverse ? T-1-s : s`); invocation `(b, k, c)` (c fastest) owns chunk `k` of lane `(b, c)`.
  */
