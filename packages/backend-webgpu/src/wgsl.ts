@@ -961,6 +961,14 @@ fn ff_two_prod(a: f32, b: f32) -> vec2<f32> {
   let sb = ff_split(b);
   return vec2<f32>(p, ((sa.x * sb.x - p) + sa.x * sb.y + sa.y * sb.x) + sa.y * sb.y);
 }
+// u * v in float-float (the lo * lo term, below 2^-46 of the product, is dropped). The final
+// renormalisation may assume |p.x| >= |lo|: lo is below an ulp of p.x.
+fn ff_mul(u: vec2<f32>, v: vec2<f32>) -> vec2<f32> {
+  let p = ff_two_prod(u.x, v.x);
+  let lo = p.y + (u.x * v.y + u.y * v.x);
+  let s = p.x + lo;
+  return vec2<f32>(s, lo - (s * opaque_one() - p.x));
+}
 // u * v + c in float-float (the lo * lo term, below 2^-46 of the product, is dropped).
 fn ff_mul_add(u: vec2<f32>, v: vec2<f32>, c: vec2<f32>) -> vec2<f32> {
   let p = ff_two_prod(u.x, v.x);
@@ -977,7 +985,14 @@ fn ff_dot2_add(u: vec2<f32>, v: vec2<f32>, w: vec2<f32>, z: vec2<f32>, c: vec2<f
   let lo = ((s.y + t.y) + (p.y + q.y)) + (((u.x * v.y + u.y * v.x) + (w.x * z.y + w.y * z.x)) + c.y);
   return ff_two_sum(t.x, lo);
 }
-// u * v + c for complex float-float values (re.hi, re.lo, im.hi, im.lo).
+// u * v for complex float-float values (re.hi, re.lo, im.hi, im.lo).
+fn cff_mul(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(
+    ff_dot2_add(u.xy, v.xy, u.zw, -v.zw, vec2<f32>(0.0)),
+    ff_dot2_add(u.xy, v.zw, u.zw, v.xy, vec2<f32>(0.0)),
+  );
+}
+// u * v + c for complex float-float values.
 fn cff_mul_add(u: vec4<f32>, v: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
   return vec4<f32>(ff_dot2_add(u.xy, v.xy, u.zw, -v.zw, c.xy), ff_dot2_add(u.xy, v.zw, u.zw, v.xy, c.zw));
 }
@@ -1028,8 +1043,8 @@ function scanOperands(complex: boolean, ff: boolean) {
 /** The float-float constants 0 and 1 and the multiply-add of a scan's element type. */
 function ffOps(complex: boolean) {
   return complex
-    ? { zero: 'vec4<f32>(0.0)', one: 'vec4<f32>(1.0, 0.0, 0.0, 0.0)', mulAdd: 'cff_mul_add' }
-    : { zero: 'vec2<f32>(0.0)', one: 'vec2<f32>(1.0, 0.0)', mulAdd: 'ff_mul_add' };
+    ? { zero: 'vec4<f32>(0.0)', one: 'vec4<f32>(1.0, 0.0, 0.0, 0.0)', mul: 'cff_mul', mulAdd: 'cff_mul_add' }
+    : { zero: 'vec2<f32>(0.0)', one: 'vec2<f32>(1.0, 0.0)', mul: 'ff_mul', mulAdd: 'ff_mul_add' };
 }
 
 /**
@@ -1051,11 +1066,28 @@ export function scanReduceKernel(wg: number, complex: boolean, ff: boolean): Ker
     `${SCAN_INDEX}
   var pa = ${f.one};
   var pb = ${f.zero};
-  for (var s = s0; s < s1; s = s + 1u) {
-    let t = select(s, T - 1u - s, rev);
-    let av = ${o.readA('b * aSB + t * aST + c')};
-    pa = ${f.mulAdd}(av, pa, ${f.zero});
-    pb = ${f.mulAdd}(av, pb, ${o.readX('(b * T + t) * C + c')});
+  if (aST == 0u) {
+    // Time-invariant a (an LRU's lambda): A = a^L by squaring, ~2 log2(L) products instead of L.
+    let av = ${o.readA('b * aSB + c')};
+    var base = av;
+    var n = s1 - s0;
+    loop {
+      if ((n & 1u) != 0u) { pa = ${f.mul}(pa, base); }
+      n = n >> 1u;
+      if (n == 0u) { break; }
+      base = ${f.mul}(base, base);
+    }
+    for (var s = s0; s < s1; s = s + 1u) {
+      let t = select(s, T - 1u - s, rev);
+      pb = ${f.mulAdd}(av, pb, ${o.readX('(b * T + t) * C + c')});
+    }
+  } else {
+    for (var s = s0; s < s1; s = s + 1u) {
+      let t = select(s, T - 1u - s, rev);
+      let av = ${o.readA('b * aSB + t * aST + c')};
+      pa = ${f.mul}(av, pa);
+      pb = ${f.mulAdd}(av, pb, ${o.readX('(b * T + t) * C + c')});
+    }
   }
   outA[i] = pa;
   outB[i] = pb;`,
