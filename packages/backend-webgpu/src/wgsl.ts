@@ -1218,3 +1218,21 @@ export function scanPackKernel(wg: number, complex: boolean): KernelSource {
   y[i] = vec2<f32>(x[i], 0.0);`,
       );
 }
+
+/**
+ * A self-test of the float-float building blocks on the device: for each pair `x[i] = (a, b)` writes
+ * `(TwoSum(a, b), TwoProduct(a, b))` as `vec4(s, e, p, f)`. Both must be exact (`s + e = a + b`,
+ * `p + f = a * b`) whatever the driver's compiler does, or the scan's compensation is lost; the test
+ * suite checks them bit for bit. Params: `[n]`.
+ */
+export function ffSelfTestKernel(wg: number): KernelSource {
+  return elementKernel(
+    wg,
+    [{ name: 'x', type: 'vec2<f32>' }],
+    [{ name: 'y', type: 'vec4<f32>' }],
+    `  if (i >= prm(0u)) { return; }
+  let v = x[i];
+  y[i] = vec4<f32>(ff_two_sum(v.x, v.y), ff_two_prod(v.x, v.y));`,
+    FF_HELPERS,
+  );
+}
