@@ -25,7 +25,7 @@ const COPY_SRC = 0x4;
 const MAP_READ = 0x1;
 
 /** Runs `ffSelfTestKernel` on `pairs` (a, b interleaved) and returns `(s, e, p, f)` per pair. */
-async function selfTest(pairs: Float32Array): Promise<Float32Array> {
+async function selfTest(pairs: Float32Array<ArrayBuffer>): Promise<Float32Array> {
   const device = be.device;
   const n = pairs.length / 2;
   const wg = be.kernelLimits.workgroupSize;
