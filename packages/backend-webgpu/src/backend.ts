@@ -823,11 +823,9 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   /**
    * Number of chunks for a level of `lanes` independent recurrences of length `T` (1: sequential).
    *
-   * Chunks are at least `sqrt(T)` long, for accuracy: each chunk's product `A = a_{t1} ... a_{t2}` is
-   * rounded once to float32 and the carries multiply by every chunk's `A` in turn, so with a
-   * time-invariant `a` (an LRU's lambda) the rounding errors of `K` chunks add up coherently (`K eps`),
-   * unlike the sequential loop whose roundings fall on `h` and add up like a random walk
-   * (`sqrt(T) eps`). `K <= sqrt(T)` keeps the two of one order, and the recursion shallow.
+   * Chunks are at least `sqrt(T)` long, which keeps the recursion shallow. (It used to be for accuracy
+   * too, when chunk products were float32 and their roundings added up coherently over the chunks of a
+   * time-invariant `a`; they are float-float now, see `scanLevel`.)
    */
   private chunksFor(lanes: number, T: number, top: boolean): number {
     if (T < 2 || this.scanMode === 'sequential') return 1;
@@ -842,11 +840,17 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   }
 
   /**
-   * One level of the chunked scan over buffers (one per real part, two per complex part):
-   * `out[b,t,c] = a[b,t,c] * h + x[b,t,c]` run over logical time, from `h0` (zero when null).
-   * With more than one chunk: phase 1 reduces each chunk to a pair, the carries entering each chunk
-   * are the *exclusive* scan of the pairs (the same recurrence one level down, written shifted by
-   * one step), and phase 3 re-runs each chunk from its carry. `shift` makes this level exclusive.
+   * One level of the chunked scan: `out[b,t,c] = a[b,t,c] * h + x[b,t,c]` run over logical time, from
+   * `h0` (zero when null). With more than one chunk: phase 1 reduces each chunk to a pair, the carries
+   * entering each chunk are the *exclusive* scan of the pairs (the same recurrence one level down,
+   * written shifted by one step), and phase 3 re-runs each chunk from its carry. `shift` makes this
+   * level exclusive.
+   *
+   * The `top` level reads and writes the float32 tensors (one buffer per real part, two per complex
+   * part). The levels below it hold chunk pairs and carries in float-float (one buffer
+   * of `vec2<f32>` or `vec4<f32>` per operand, see `scanReduceKernel`), so that a time-invariant `a`
+   * does not repeat the same rounding of its chunk product in every chunk; only phase 3 of the top
+   * level runs in float32.
    */
   private scanLevel(
     complex: boolean,
@@ -863,8 +867,11 @@ export class WebGPUBackendImpl implements WebGPUBackend {
   ): void {
     const op = complex ? 'scanComplex' : 'scan';
     const { B, T, C } = dims;
-    const chunkKernel = this.kernel(`scanChunk/${complex}`, () => W.scanChunkKernel(this.wg, complex));
+    const ffBytes = complex ? 16 : 8;
     let K = this.chunksFor(B * C, T, top);
+    const chunkKernel = top
+      ? this.kernel(`scanChunk/${complex}/${K > 1}`, () => W.scanChunkKernel(this.wg, complex, K > 1))
+      : this.kernel(`scanChunkFF/${complex}`, () => W.scanChunkFFKernel(this.wg, complex));
     if (K === 1) {
       const params = [B, T, C, aSB, aST, reverse ? 1 : 0, T, 1, h0 ? 1 : 0, shift ? 1 : 0];
       this.run(op, chunkKernel, params, [...a, ...x, ...(h0 ?? x), ...out], B * C);
@@ -873,23 +880,37 @@ export class WebGPUBackendImpl implements WebGPUBackend {
     const L = Math.ceil(T / K);
     K = Math.ceil(T / L);
     const m = B * K * C;
-    const parts = complex ? 2 : 1;
-    const take = () => Array.from({ length: parts }, () => this.rt.acquire(op, m * 4));
-    const pairA = take();
-    const pairB = take();
-    const carries = take();
-    const reduceKernel = this.kernel(`scanReduce/${complex}`, () => W.scanReduceKernel(this.wg, complex));
-    this.run(
-      op,
-      reduceKernel,
-      [B, T, C, aSB, aST, reverse ? 1 : 0, L, K],
-      [...a, ...x, ...pairA, ...pairB],
-      m,
+    const pairA = this.rt.acquire(op, m * ffBytes);
+    const pairB = this.rt.acquire(op, m * ffBytes);
+    const carries = this.rt.acquire(op, m * ffBytes);
+    const reduceKernel = this.kernel(`scanReduce/${complex}/${!top}`, () =>
+      W.scanReduceKernel(this.wg, complex, !top),
     );
-    this.scanLevel(complex, pairA, K * C, C, pairB, { B, T: K, C }, h0, false, carries, true, false);
+    this.run(op, reduceKernel, [B, T, C, aSB, aST, reverse ? 1 : 0, L, K], [...a, ...x, pairA, pairB], m);
+    // h0 enters the carries' scan in their float-float layout.
+    let packed: PooledBuffer | null = null;
+    if (h0 && top) {
+      packed = this.rt.acquire(op, B * C * ffBytes);
+      const pack = this.kernel(`scanPack/${complex}`, () => W.scanPackKernel(this.wg, complex));
+      this.run(op, pack, [B * C], [...h0, packed], B * C);
+    }
+    const carryH0 = packed ? [packed] : h0;
+    this.scanLevel(
+      complex,
+      [pairA],
+      K * C,
+      C,
+      [pairB],
+      { B, T: K, C },
+      carryH0,
+      false,
+      [carries],
+      true,
+      false,
+    );
     const params = [B, T, C, aSB, aST, reverse ? 1 : 0, L, K, 1, shift ? 1 : 0];
-    this.run(op, chunkKernel, params, [...a, ...x, ...carries, ...out], m);
-    for (const b of [...pairA, ...pairB, ...carries]) this.rt.release(b);
+    this.run(op, chunkKernel, params, [...a, ...x, carries, ...out], m);
+    for (const b of [pairA, pairB, carries, ...(packed ? [packed] : [])]) this.rt.release(b);
   }
 
   scan(args: ScanArgs): DataId {

@@ -62,7 +62,15 @@ function sources(wg: number): [string, W.KernelSource][] {
   out.push(['matmul 16', W.matmulKernel(16)], ['matmul 8', W.matmulKernel(8)]);
   for (const d of ['uniform', 'normal', 'bits'] as const) out.push([`random ${d}`, W.randomKernel(wg, d)]);
   for (const c of [false, true]) {
-    out.push([`scan reduce ${c}`, W.scanReduceKernel(wg, c)], [`scan chunk ${c}`, W.scanChunkKernel(wg, c)]);
+    out.push(
+      [`scan reduce ${c}`, W.scanReduceKernel(wg, c, false)],
+      [`scan chunk ${c}`, W.scanChunkKernel(wg, c, false)],
+    );
+    out.push(
+      [`scan reduce ff ${c}`, W.scanReduceKernel(wg, c, true)],
+      [`scan chunk ff carry ${c}`, W.scanChunkKernel(wg, c, true)],
+    );
+    out.push([`scan chunk ff ${c}`, W.scanChunkFFKernel(wg, c)], [`scan pack ${c}`, W.scanPackKernel(wg, c)]);
   }
   return out;
 }

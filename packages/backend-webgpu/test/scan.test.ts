@@ -189,10 +189,10 @@ describe('complex scan, T = 100,000', () => {
   });
 
   it('time-invariant lambda [1,1,C] (the LRU) with |lambda| = 1 exactly, reverse', async () => {
-    // The worst case of a chunked scan: every chunk's product lambda^L carries the same rounding
-    // error, so the carries drift coherently (about K eps over K chunks) where the sequential loop
-    // drifts like a random walk. Chunks of at least sqrt(T) steps keep the drift within a small
-    // factor of the sequential loop's; the bound here is 5 sqrt(T) eps.
+    // The worst case of a chunked scan: every chunk's product lambda^L is the same, so a float32
+    // product would carry the same rounding into every chunk and the carries would drift coherently
+    // (measured: about 1e-4 here, 10x the sequential loop). Chunk pairs and carries in float-float
+    // leave only the float32 re-run of each chunk, so every plan meets the sequential loop's bound.
     const s = complexCase(30, 1, 4, 1, { reverse: true });
     const c = {
       ...s,
@@ -201,11 +201,10 @@ describe('complex scan, T = 100,000', () => {
       bIm: f32(randoms(41, 8 * T)),
     };
     const [wr, wi] = sequentialComplexScan64(c);
-    const bound = 5 * Math.sqrt(T) * 2 ** -24;
     for (const name of ['auto', 'gpuLike', 'sequential']) {
       const [gr, gi] = await runComplex(backends[name], c);
-      expect(laneError(gr, wr, 2, T, 4), name).toBeLessThan(name === 'sequential' ? 2e-5 : bound);
-      expect(laneError(gi, wi, 2, T, 4), name).toBeLessThan(name === 'sequential' ? 2e-5 : bound);
+      expect(laneError(gr, wr, 2, T, 4), name).toBeLessThan(2e-5);
+      expect(laneError(gi, wi, 2, T, 4), name).toBeLessThan(2e-5);
     }
   });
 });

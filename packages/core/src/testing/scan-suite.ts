@@ -33,6 +33,24 @@
  * `1e-4 * (1 + |fd|)`: float32 rounding of short (T <= 8) scans and their adjoint is around 1e-6,
  * while any error in the adjoint formula (a missing conjugate, a shift by one step, an unreduced
  * broadcast) is of order 1.
+ *
+ * Unit modulus. A time-invariant `a` with `|a| = 1` (an LRU channel on the unit circle, a gate stuck
+ * at 1 or a sign flip at -1) forgets nothing, so rounding errors are never damped and the bounds above
+ * (scaled by `M_t`, which grows like `t` there) say little. These cases, at T = 10^5 with few lanes
+ * (the plan in which a GPU chunks time), instead compare the backend's error with the error of a
+ * plain float32 sequential loop on the same inputs (`float32ScanLoop`: every product and sum rounded
+ * to float32), both measured against the float64 reference, and ask for at most
+ * `UNIT_LOOP_FACTOR` times the loop's error. Errors are root mean squares over every value of a
+ * tensor (both parts of a complex one): rounding at |a| = 1 makes random walks, whose maxima over a
+ * single lane fluctuate by tens of percent between two equally good evaluation orders, while the mean
+ * over 16 lanes of 10^5 steps is stable to a few percent. A chunked parallel scan that rounds its chunk
+ * product `a^L` to float32 fails these: every chunk repeats the same rounding, so the carries drift
+ * coherently: 6x to 11x the loop's error on h and 7x to 30x on the gradient of `a` at 316 chunks.
+ * The gradients (loss `sum(w * h)`) are compared with the float64 adjoint (`u` = the scan of `w` over
+ * `conj(a)` in the other direction, `dL/db = u`, `dL/da = sum_t u_t conj(h_{t-1})`), the formula the
+ * finite-difference cases above check at small T; the loop's gradient is the same formula on its
+ * float32 `h` and `u` with float32 products, summed in float64 so that the bound measures the scans
+ * and not the reduction.
  */
 import { describe, expect, it } from 'vitest';
 import { valueAndGrad } from '../autograd.js';
@@ -54,6 +72,8 @@ const SCAN_ATOL = 1e-6;
 const GRAD_TOL = 1e-4;
 /** Step of the float64 central differences. */
 const FD_STEP = 1e-6;
+/** Unit-modulus cases: the backend's RMS error may be at most this times a float32 loop's. */
+const UNIT_LOOP_FACTOR = 2;
 
 type Shape3 = readonly [number, number, number];
 
@@ -466,6 +486,203 @@ function expectThrows(
   }
 }
 
+/** One unit-modulus case: `a` time-invariant `[C]`, no `h0`, loss `sum(w * h)`. */
+interface UnitCase {
+  readonly B: number;
+  readonly T: number;
+  readonly C: number;
+  /** Complex `a` on the unit circle (a random angle per channel), or a real constant. */
+  readonly a: { readonly kind: 'circle' } | { readonly kind: 'real'; readonly value: 1 | -1 };
+  readonly reverse: boolean;
+  readonly seed: number;
+}
+
+/** A complex lane-major scan's arrays, real scans having `aIm`, `bIm` all zero. */
+interface UnitScan {
+  readonly aRe: Float64Array;
+  readonly aIm: Float64Array;
+  readonly bRe: Float64Array;
+  readonly bIm: Float64Array;
+}
+
+/**
+ * `h_t = a h_{t-1} + b_t` for a time-invariant complex `a` of `[C]` over `[B, T, C]`, in float64 or
+ * as a plain float32 loop (`f32`: each of the four products and each sum rounded to float32, the
+ * order a straightforward float32 implementation uses). A real scan is the case `aIm = bIm = 0`,
+ * where the float32 loop rounds exactly as a real one (the zero products are exact).
+ */
+function unitScan(
+  s: UnitScan,
+  [B, T, C]: Shape3,
+  reverse: boolean,
+  f32: boolean,
+): [Float64Array, Float64Array] {
+  const r = f32 ? Math.fround : (x: number) => x;
+  const hr = new Float64Array(B * T * C);
+  const hi = new Float64Array(B * T * C);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      const ar = s.aRe[c];
+      const ai = s.aIm[c];
+      let xr = 0;
+      let xi = 0;
+      for (let k = 0; k < T; k++) {
+        const i = (b * T + (reverse ? T - 1 - k : k)) * C + c;
+        const nr = r(r(r(ar * xr) - r(ai * xi)) + s.bRe[i]);
+        const ni = r(r(r(ar * xi) + r(ai * xr)) + s.bIm[i]);
+        xr = nr;
+        xi = ni;
+        hr[i] = xr;
+        hi[i] = xi;
+      }
+    }
+  }
+  return [hr, hi];
+}
+
+/**
+ * `h`, and the gradients of `L = sum(wRe * hRe + wIm * hIm)` with respect to `a` (`[C]`, both parts)
+ * and `b` (both parts), in float64 or from the plain float32 loop (see the file comment). With a
+ * time-invariant `a` the adjoint is the scan of `w` over `conj(a)` in the other direction.
+ */
+function unitGradients(s: UnitScan, w: UnitScan, dims: Shape3, reverse: boolean, f32: boolean) {
+  const [B, T, C] = dims;
+  const r = f32 ? Math.fround : (x: number) => x;
+  const [hr, hi] = unitScan(s, dims, reverse, f32);
+  const conj = { aRe: s.aRe, aIm: s.aIm.map((v) => -v), bRe: w.bRe, bIm: w.bIm };
+  const [ur, ui] = unitScan(conj, dims, !reverse, f32);
+  const daRe = new Float64Array(C);
+  const daIm = new Float64Array(C);
+  for (let b = 0; b < B; b++) {
+    // h_{t-1} in the scan's direction; the step before the first is h0 = 0.
+    for (let k = 1; k < T; k++) {
+      const t = reverse ? T - 1 - k : k;
+      const tPrev = reverse ? t + 1 : t - 1;
+      for (let c = 0; c < C; c++) {
+        const i = (b * T + t) * C + c;
+        const p = (b * T + tPrev) * C + c;
+        daRe[c] += r(ur[i] * hr[p]) + r(ui[i] * hi[p]);
+        daIm[c] += r(ui[i] * hr[p]) - r(ur[i] * hi[p]);
+      }
+    }
+  }
+  return { h: [hr, hi], da: [daRe, daIm], db: [ur, ui] };
+}
+
+/** Root mean square of `got - ref` over every value of every part. */
+function rmsError(got: readonly ArrayLike<number>[], ref: readonly ArrayLike<number>[]): number {
+  let sq = 0;
+  let n = 0;
+  ref.forEach((part, j) => {
+    if (got[j].length !== part.length)
+      throw new Error(`expected ${part.length} values, got ${got[j].length}`);
+    for (let i = 0; i < part.length; i++) {
+      const e = got[j][i] - part[i];
+      sq += e * e;
+      n++;
+    }
+  });
+  return Math.sqrt(sq / Math.max(n, 1));
+}
+
+/** Throws unless the backend's RMS error is at most `UNIT_LOOP_FACTOR` times the float32 loop's. */
+function expectWithinLoop(
+  what: string,
+  got: readonly ArrayLike<number>[],
+  ref: readonly ArrayLike<number>[],
+  loop: readonly ArrayLike<number>[],
+): void {
+  const err = rmsError(got, ref);
+  const loopErr = rmsError(loop, ref);
+  if (!(err <= UNIT_LOOP_FACTOR * loopErr)) {
+    throw new Error(
+      `${what}: RMS error ${err.toExponential(3)} against the float64 reference exceeds ${UNIT_LOOP_FACTOR}x ` +
+        `that of a plain float32 sequential loop (${loopErr.toExponential(3)}); ratio ${(err / loopErr).toFixed(2)}`,
+    );
+  }
+}
+
+/** Draws a unit-modulus case: `a` as float32 values, `b` and the loss weights `w` uniform in [-1, 1]. */
+function unitOperands(ctx: ConformanceContext, c: UnitCase): { s: UnitScan; w: UnitScan } {
+  const { B, T, C } = c;
+  const r = ctx.rng(c.seed);
+  const n = B * T * C;
+  const complex = c.a.kind === 'circle';
+  const aRe = new Float64Array(C);
+  const aIm = new Float64Array(C);
+  for (let i = 0; i < C; i++) {
+    if (c.a.kind === 'circle') {
+      // cos and sin rounded to float32: |a| = 1 to within an ulp, which the references see exactly.
+      const theta = 2 * Math.PI * r();
+      aRe[i] = Math.fround(Math.cos(theta));
+      aIm[i] = Math.fround(Math.sin(theta));
+    } else {
+      aRe[i] = c.a.value;
+    }
+  }
+  const unit = () => Float64Array.from({ length: n }, () => Math.fround(2 * r() - 1));
+  const zero = () => new Float64Array(n);
+  const bRe = unit();
+  const bIm = complex ? unit() : zero();
+  const wRe = unit();
+  const wIm = complex ? unit() : zero();
+  return { s: { aRe, aIm, bRe, bIm }, w: { aRe, aIm, bRe: wRe, bIm: wIm } };
+}
+
+/**
+ * A unit-modulus case on the backend: `h` (forward) or the gradients of `sum(w * h)` with respect to
+ * `a` and `b` (`grad`), each within `UNIT_LOOP_FACTOR` times the float32 loop's RMS error.
+ */
+async function checkUnitModulus(ctx: ConformanceContext, c: UnitCase, grad: boolean): Promise<void> {
+  const { B, T, C, reverse } = c;
+  const dims: Shape3 = [B, T, C];
+  const complex = c.a.kind === 'circle';
+  const { s, w } = unitOperands(ctx, c);
+  const ref = unitGradients(s, w, dims, reverse, false);
+  const loop = unitGradients(s, w, dims, reverse, true);
+  const host = (values: Float64Array, shape: readonly number[]): HostTensor => ({ values, shape });
+  const outs = tidy(() => {
+    const aRe = ctx.upload(host(s.aRe, [C]));
+    const bRe = ctx.upload(host(s.bRe, dims));
+    const wRe = ctx.upload(host(w.bRe, dims));
+    if (!complex) {
+      const f = (ps: Tensor[]) => sum(mul(scan(ps[0], ps[1], { reverse }), wRe));
+      return grad ? valueAndGrad(f)([aRe, bRe]).grads : [scan(aRe, bRe, { reverse })];
+    }
+    const aIm = ctx.upload(host(s.aIm, [C]));
+    const bIm = ctx.upload(host(s.bIm, dims));
+    const wIm = ctx.upload(host(w.bIm, dims));
+    const run = (ps: Tensor[]) =>
+      scanComplex({ re: ps[0], im: ps[1] }, { re: ps[2], im: ps[3] }, { reverse });
+    if (!grad) {
+      const h = run([aRe, aIm, bRe, bIm]);
+      return [h.re, h.im];
+    }
+    const f = (ps: Tensor[]) => {
+      const h = run(ps);
+      return add(sum(mul(h.re, wRe)), sum(mul(h.im, wIm)));
+    };
+    return valueAndGrad(f)([aRe, aIm, bRe, bIm]).grads;
+  });
+  try {
+    const v = await Promise.all(outs.map((t) => ctx.read(t)));
+    const parts = complex ? 2 : 1;
+    const take = (xs: readonly Float64Array[]) => xs.slice(0, parts);
+    if (!grad) {
+      expectWithinLoop(complex ? 'scanComplex h' : 'scan h', v, take(ref.h), take(loop.h));
+      return;
+    }
+    // grads come as [a, b] (real) or [a.re, a.im, b.re, b.im] (complex).
+    const ga = complex ? [v[0], v[1]] : [v[0]];
+    const gb = complex ? [v[2], v[3]] : [v[1]];
+    const name = complex ? 'scanComplex' : 'scan';
+    expectWithinLoop(`${name} dL/da`, ga, take(ref.da), take(loop.da));
+    expectWithinLoop(`${name} dL/db`, gb, take(ref.db), take(loop.db));
+  } finally {
+    dispose(outs);
+  }
+}
+
 /**
  * Declares the scan suite in the calling vitest file: every case is its own `it`, in four `describe`
  * groups (forward real, forward complex, gradients, errors). `runConformance` calls it inside
@@ -685,6 +902,26 @@ export function scanSuite(ctx: ConformanceContext): void {
       ],
     ];
     for (const [label, c] of complexCases) it(`scanComplex: ${label}`, () => checkComplexGradient(ctx, c));
+  });
+
+  describe('|a| = 1, T = 100000, few lanes: within 2x the error of a float32 sequential loop', () => {
+    const dims = { B: 2, T: 100_000, C: 8 };
+    const cases: [string, UnitCase][] = [
+      [
+        'complex λ [C] on the unit circle, forward',
+        { ...dims, a: { kind: 'circle' }, reverse: false, seed: 90 },
+      ],
+      [
+        'complex λ [C] on the unit circle, reverse',
+        { ...dims, a: { kind: 'circle' }, reverse: true, seed: 91 },
+      ],
+      ['real a = 1 [C], forward', { ...dims, a: { kind: 'real', value: 1 }, reverse: false, seed: 92 }],
+      ['real a = -1 [C], reverse', { ...dims, a: { kind: 'real', value: -1 }, reverse: true, seed: 93 }],
+    ];
+    for (const [label, c] of cases) {
+      it(`${label}: h`, () => checkUnitModulus(ctx, c, false));
+      it(`${label}: gradients of a and b`, () => checkUnitModulus(ctx, c, true));
+    }
   });
 
   describe('shape and dtype errors', () => {
