@@ -12,6 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
 import { sum } from './reduce.js';
 import { backendOf, checkDType, checkSameDType, pair, scalarOn, type TensorLike, wrap } from './util.js';
+import { checkSize, checkTensorArg, checkTensorLikeArg, describeValue } from './validate.js';
 
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
@@ -60,11 +61,14 @@ function binary(
   outDType: DType | null,
   vjp?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null],
 ): Tensor {
+  checkTensorLikeArg(op, a, 'the first operand');
+  checkTensorLikeArg(op, b, 'the second operand');
   const [x, z] = pair(op, a, b);
   checkSameDType(op, x, z);
   checkDType(op, allowed, x);
   const be = backendOf(op, x, z);
   const shape = broadcastShapes(op, x.shape, z.shape);
+  checkSize(op, shape);
   const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
   if (vjp) {
     record(op, [x, z], [y], ([g]) => {
@@ -159,12 +163,15 @@ export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
+  checkTensorLikeArg(op, a, 'the second argument');
+  checkTensorLikeArg(op, b, 'the third argument');
   const home = backendOf(op, cond);
   const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
   const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
   checkSameDType(op, x, z);
   const be = backendOf(op, cond, x, z);
   const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
+  checkSize(op, shape);
   const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
   record(op, [cond, x, z], [y], ([g]) => {
     const gg = g as Tensor;
@@ -202,10 +209,11 @@ export function gelu(x: Tensor): Tensor {
 /** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return scoped(() => {
-    if (!(lo <= hi))
+    checkTensorArg('clamp', x);
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi))
       throw new ValueError(
         'clamp',
-        `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`,
+        `lo (${describeValue(lo)}) must be a number not exceeding hi (${describeValue(hi)}) for ${x.dtype}${fmtShape(x.shape)}`,
       );
     return minimum(maximum(x, lo), hi);
   });

@@ -13,7 +13,13 @@
 import { type DType, MruError, type TypedArray } from '@mru/core';
 
 /** A checkpoint (or safetensors file) that cannot be read or does not fit the model. */
-export class CheckpointError extends MruError {}
+export class CheckpointError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    // Explicit, so the name survives minification (see MruError).
+    this.name = 'CheckpointError';
+  }
+}
 
 /** A tensor on the host: dtype, shape and row-major values. */
 export interface HostTensor {
