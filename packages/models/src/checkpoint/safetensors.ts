@@ -165,7 +165,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   if (!isRecord(header)) return fail('the header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  // Null prototypes: a tensor or key named `__proto__` must be an entry, not a prototype switch.
+  const metadata: Record<string, string> = Object.create(null);
   if (header.__metadata__ !== undefined) {
     if (!isRecord(header.__metadata__)) fail('__metadata__ is not an object');
     for (const [k, v] of Object.entries(header.__metadata__ as Record<string, unknown>)) {
@@ -222,7 +223,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     at = e.end;
   }
   if (at !== dataLen) fail(`tensors cover ${at} bytes but the data section has ${dataLen} (trailing bytes)`);
-  const tensors: Record<string, HostTensor> = {};
+  const tensors: Record<string, HostTensor> = Object.create(null);
   for (const e of entries) {
     const count = sizeOf(e.shape);
     tensors[e.name] = {
