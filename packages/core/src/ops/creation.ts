@@ -104,6 +104,11 @@ export function tensor(
   if (options.shape && sizeOf(options.shape) !== flat.length) {
     throw new ShapeError(op, `${flat.length} values do not fill shape ${fmtShape(options.shape)}`);
   }
+  if (dtype === 'int32') {
+    // An Int32Array would store NaN and ±Infinity as 0 without a word.
+    const bad = flat.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) throw new DTypeError(op, `${bad} cannot be stored in an int32 tensor`);
+  }
   const host = allocHost(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) host[i] = dtype === 'bool' ? (flat[i] ? 1 : 0) : flat[i];
   return wrap(be, be.write(host, dtype), options.shape ?? shape, dtype);

@@ -64,20 +64,24 @@ function binary(
   checkTensorLikeArg(op, a, 'the first operand');
   checkTensorLikeArg(op, b, 'the second operand');
   const [x, z] = pair(op, a, b);
-  checkSameDType(op, x, z);
-  checkDType(op, allowed, x);
-  const be = backendOf(op, x, z);
-  const shape = broadcastShapes(op, x.shape, z.shape);
-  checkSize(op, shape);
-  const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
-  if (vjp) {
-    record(op, [x, z], [y], ([g]) => {
-      const [ga, gb] = vjp(g as Tensor, x, z, y);
-      return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
-    });
+  // Released on every path: a check that throws (`lt(boolTensor, 1)`) must not leak the scalar.
+  try {
+    checkSameDType(op, x, z);
+    checkDType(op, allowed, x);
+    const be = backendOf(op, x, z);
+    const shape = broadcastShapes(op, x.shape, z.shape);
+    checkSize(op, shape);
+    const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
+    if (vjp) {
+      record(op, [x, z], [y], ([g]) => {
+        const [ga, gb] = vjp(g as Tensor, x, z, y);
+        return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
+      });
+    }
+    return y;
+  } finally {
+    releaseScalars([a, b], [x, z]);
   }
-  releaseScalars([a, b], [x, z]);
-  return y;
 }
 
 /** `-x`. */
@@ -166,19 +170,26 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   checkTensorLikeArg(op, a, 'the second argument');
   checkTensorLikeArg(op, b, 'the third argument');
   const home = backendOf(op, cond);
-  const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
-  const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
-  checkSameDType(op, x, z);
-  const be = backendOf(op, cond, x, z);
-  const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
-  checkSize(op, shape);
-  const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
-  record(op, [cond, x, z], [y], ([g]) => {
-    const gg = g as Tensor;
-    return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
-  });
-  releaseScalars([a, b], [x, z]);
-  return y;
+  // Scalars made from number operands are released on every path, a failed check included.
+  const made: Tensor[] = [];
+  try {
+    const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
+    if (x !== a) made.push(x);
+    const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
+    if (z !== b) made.push(z);
+    checkSameDType(op, x, z);
+    const be = backendOf(op, cond, x, z);
+    const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
+    checkSize(op, shape);
+    const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
+    record(op, [cond, x, z], [y], ([g]) => {
+      const gg = g as Tensor;
+      return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
+    });
+    return y;
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }
 
 /** `x * x`. */

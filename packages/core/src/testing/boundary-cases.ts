@@ -232,6 +232,22 @@ export function boundarySuite(ctx: ConformanceContext): void {
     }
   });
 
+  it('boundary a refused call with a number operand leaks no scalar', async () => {
+    const b = tensor([true, false]);
+    const x = zeros([3]);
+    try {
+      await noAllocation(() => {
+        expectTyped(() => E.lt(b, 1), DTypeError, /lt/);
+        expectTyped(() => E.add(b, 1), DTypeError, /add/);
+        expectTyped(() => E.where(b, x, 0), ShapeError, /where/);
+        expectTyped(() => tensor([1, Number.NaN], { dtype: 'int32' }), DTypeError, /tensor/, /NaN/);
+        expectTyped(() => tensor([Number.POSITIVE_INFINITY], { dtype: 'int32' }), DTypeError, /Infinity/);
+      });
+    } finally {
+      dispose([b, x]);
+    }
+  });
+
   it('boundary setBackend refuses what is not a backend', async () => {
     const be = getBackend();
     for (const bad of [42, null, {}, { name: 'fake' }]) {
