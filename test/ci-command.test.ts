@@ -24,6 +24,8 @@ it('the README test command is what CI runs, and it runs typecheck, lint, docs a
   const turbo = at(/^turbo run /);
   expect(turbo).toBeGreaterThanOrEqual(0);
   for (const task of ['build', 'typecheck', 'docs']) expect(steps[turbo].split(/\s+/)).toContain(task);
+  // The root tests (this file among them) belong to no package: they are type-checked on their own.
+  expect(at(/^tsc -p tsconfig\.test\.json$/)).toBeGreaterThan(turbo);
   expect(at(/^biome check \.$/)).toBeGreaterThan(turbo);
   expect(at(/^vitest run$/)).toBe(steps.length - 1);
 
