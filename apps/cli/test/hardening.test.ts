@@ -147,6 +147,14 @@ describe('mru: numbers and sizes', () => {
     expectClean(r, 2, /needs about [\d.]+ GiB.*reduce --batch/);
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect(existsSync(join(root, 'huge'))).toBe(false);
+    // bench too: each size bounded, and the scan tensors checked against memory.
+    expectClean(await run(['bench', '--batch', '1e9']), 2, /--batch must be an integer in \[1, 65536\]/);
+    expectClean(await run(['bench', '--d-model', '1e9']), 2, /--d-model must be an integer in \[1, 4096\]/);
+    expectClean(
+      await run(['bench', '--batch', '65536', '--d-state', '4096', '--seq-len', '1000000']),
+      2,
+      /scan benchmark .* needs about [\d.]+ GiB/,
+    );
   });
 
   it('--task-opt __proto__ is rejected like any unknown option', async () => {
