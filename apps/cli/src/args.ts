@@ -133,6 +133,11 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
           help: 'runs trained side by side in worker threads (default: 2, or 1 on one core)',
         },
         { name: 'quick', type: 'boolean', help: 'a smaller, faster variant of the preset' },
+        {
+          name: 'force',
+          type: 'boolean',
+          help: 'write into an --out directory that already holds a run (its files are replaced)',
+        },
         { name: 'quiet', type: 'boolean', short: 'q', help: 'no progress bars' },
         { name: 'help', type: 'boolean', short: 'h', help: 'show this help' },
       ] satisfies OptionDef[]
@@ -179,7 +184,7 @@ export function parseCommand(
   }
   try {
     const { values, positionals } = parseArgs({
-      args: [...argv],
+      args: attachValues(command, argv, accepted),
       options,
       strict: true,
       allowPositionals: true,
@@ -201,6 +206,45 @@ export function parseCommand(
     }
     throw new UsageError(`${e.message ?? String(error)}; ${valid}`);
   }
+}
+
+/** A value that starts with a dash but is a number (`-1`, `-0.5`, `-1e3`, `-Infinity`). */
+const NEGATIVE_NUMBER = /^-(\d|\.\d|infinity$|nan$)/i;
+
+/**
+ * Joins each value-taking option to its value (`--steps -1` becomes `--steps=-1`), so that negative
+ * numbers reach the range checks instead of `parseArgs`'s "argument is ambiguous", and reports an
+ * option directly followed by another option (`--task --steps 3`) as a missing value.
+ */
+function attachValues(command: string, argv: readonly string[], accepted: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    out.push(arg);
+    if (arg === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg.includes('=')) continue;
+    const name = arg.slice(2);
+    if (!accepted.includes(name) || OPTIONS[name]?.type !== 'string') continue;
+    const next = argv[i + 1];
+    if (next === undefined) {
+      throw new UsageError(
+        `--${name} needs a value (${OPTIONS[name].value ?? 'VALUE'}); see 'mru ${command} --help'`,
+      );
+    }
+    if (!next.startsWith('-')) continue;
+    if (NEGATIVE_NUMBER.test(next)) {
+      out[out.length - 1] = `${arg}=${next}`;
+      i++;
+    } else {
+      throw new UsageError(
+        `--${name} needs a value (${OPTIONS[name].value ?? 'VALUE'}), but it is followed by the option '${next}'; see 'mru ${command} --help'`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -295,7 +339,9 @@ export function choiceOption<T extends string>(
  * @throws UsageError on an entry without `=`.
  */
 export function keyValueOptions(raw: unknown): Record<string, number | string> {
-  const out: Record<string, number | string> = {};
+  // No prototype: `__proto__=1` must become an option the task rejects by name, not a prototype
+  // assignment that silently vanishes.
+  const out: Record<string, number | string> = Object.create(null);
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   for (const entry of list) {
     const s = String(entry);
@@ -304,7 +350,12 @@ export function keyValueOptions(raw: unknown): Record<string, number | string> {
     const key = s.slice(0, eq);
     const value = s.slice(eq + 1);
     const n = Number(value);
-    out[key] = value.trim() !== '' && Number.isFinite(n) ? n : value;
+    Object.defineProperty(out, key, {
+      value: value.trim() !== '' && Number.isFinite(n) ? n : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

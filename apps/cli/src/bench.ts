@@ -13,6 +13,7 @@ import { AdamW, createNetwork, type ParamTree } from '@mru/models';
 import { choiceOption, intOption, type ParsedArgs } from './args.js';
 import { BACKEND_NAMES, useBackend } from './backend.js';
 import { UsageError } from './errors.js';
+import { formatBytes, LIMITS, memoryBudget } from './limits.js';
 import type { Io } from './main.js';
 import { MODEL_NAMES, networkConfig } from './models.js';
 import { formatTable } from './table.js';
@@ -74,11 +75,23 @@ export async function benchCommand(args: ParsedArgs, io: Io): Promise<number> {
     throw new UsageError(`'mru bench' takes no arguments, got '${args.positionals.join(' ')}'`);
   const backendName = choiceOption('backend', v.backend, BACKEND_NAMES, 'cpu');
   const model = choiceOption('model', v.model, MODEL_NAMES, 'bmru');
-  const batch = intOption('batch', v.batch, 16, 1);
-  const channels = intOption('d-state', v['d-state'], 64, 1);
+  const batch = intOption('batch', v.batch, 16, 1, LIMITS.batch);
+  const channels = intOption('d-state', v['d-state'], 64, 1, LIMITS['d-state']);
+  const dModel = intOption('d-model', v['d-model'], 32, 1, LIMITS['d-model']);
+  const layers = intOption('layers', v.layers, 2, 1, LIMITS.layers);
   const repeats = intOption('repeats', v.repeats, 5, 1, 1000);
   const lengths =
-    v['seq-len'] !== undefined ? [intOption('seq-len', v['seq-len'], 0, 1)] : [100, 1000, 10000];
+    v['seq-len'] !== undefined
+      ? [intOption('seq-len', v['seq-len'], 0, 1, LIMITS['seq-len'])]
+      : [100, 1000, 10000];
+  // The scan benchmark holds a few [batch, T, channels] tensors (inputs, states, gradients) at once.
+  const longest = Math.max(...lengths);
+  const scanBytes = 4 * 8 * batch * longest * channels;
+  if (scanBytes > memoryBudget()) {
+    throw new UsageError(
+      `the scan benchmark at [${batch}, ${longest}, ${channels}] needs about ${formatBytes(scanBytes)}, more than the ${formatBytes(memoryBudget())} this machine can give; reduce --batch, --seq-len or --d-state`,
+    );
+  }
   const backend = await useBackend(backendName);
   seed(intOption('seed', v.seed, 0, 0));
   io.stderr.write(`benchmarking on ${backend.name} (median of ${repeats})\n`);
@@ -115,9 +128,9 @@ export async function benchCommand(args: ParsedArgs, io: Io): Promise<number> {
   const task = await createTask('copy-first-input', { length: T, seed: 0 });
   const network = createNetwork(
     networkConfig(model, task, {
-      dModel: intOption('d-model', v['d-model'], 32, 1),
+      dModel,
       dState: channels,
-      layers: intOption('layers', v.layers, 2, 1),
+      layers,
       mlp: 4,
       dropout: 0.1,
     }),

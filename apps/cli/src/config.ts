@@ -11,7 +11,8 @@
 import { createTask, type TaskName, taskNames, tasks } from '@mru/datasets';
 import { resolveNetworkConfig } from '@mru/models';
 import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from './args.js';
-import { UsageError } from './errors.js';
+import { RunError, UsageError } from './errors.js';
+import { LIMITS, memoryProblem, taskLength } from './limits.js';
 import { MODEL_NAMES, networkConfig } from './models.js';
 import type { TrainConfig } from './train.js';
 
@@ -40,6 +41,7 @@ export const TRAIN_OPTIONS: readonly string[] = [
   'eval-every',
   'eval-batches',
   'log-every',
+  'force',
   'quiet',
   'help',
 ];
@@ -47,7 +49,8 @@ export const TRAIN_OPTIONS: readonly string[] = [
 /** Options that shape a run and therefore cannot change when resuming from a checkpoint. */
 export const RESUME_FIXED: readonly string[] = TRAIN_OPTIONS.filter(
   (name) =>
-    !['backend', 'steps', 'out', 'resume', 'stop-at', 'quiet', 'help'].includes(name) && OPTIONS[name],
+    !['backend', 'steps', 'out', 'resume', 'stop-at', 'quiet', 'help', 'force'].includes(name) &&
+    OPTIONS[name],
 );
 
 /** Default sizes and hyperparameters of `mru train` (MODELS.md training defaults where it gives them). */
@@ -95,9 +98,10 @@ export function resolveTaskOptions(
   const options: Record<string, unknown> = { ...base, ...keyValueOptions(values['task-opt']) };
   if (values['seq-len'] !== undefined) {
     const names = tasks[task].options.map((o) => o.name);
-    if (names.includes('length')) options.length = intOption('seq-len', values['seq-len'], 0, 1);
+    const max = LIMITS['seq-len'];
+    if (names.includes('length')) options.length = intOption('seq-len', values['seq-len'], 0, 1, max);
     else if (names.includes('appendedZeros')) {
-      options.appendedZeros = intOption('seq-len', values['seq-len'], 0, 784) - 784;
+      options.appendedZeros = intOption('seq-len', values['seq-len'], 0, 784, max) - 784;
     } else throw new UsageError(`--seq-len does not apply to task '${task}'`);
   }
   return options;
@@ -118,20 +122,29 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
   const model = choiceOption('model', values.model, MODEL_NAMES, d.model);
   const seed = intOption('seed', values.seed, d.seed, 0);
   const steps = intOption('steps', values.steps, d.steps, 1);
-  const batch = intOption('batch', values.batch, d.batch, 1);
+  const batch = intOption('batch', values.batch, d.batch, 1, LIMITS.batch);
   const taskOptions = resolveTaskOptions(task, values);
   taskOptions.seed ??= seed;
   const created = await createTask(task, taskOptions);
   const network = resolveNetworkConfig(
     networkConfig(model, created, {
-      dModel: intOption('d-model', values['d-model'], d.dModel, 1),
-      dState: intOption('d-state', values['d-state'], d.dState, 1),
-      layers: intOption('layers', values.layers, d.layers, 1),
-      mlp: intOption('mlp', values.mlp, d.mlp, 0),
+      dModel: intOption('d-model', values['d-model'], d.dModel, 1, LIMITS['d-model']),
+      dState: intOption('d-state', values['d-state'], d.dState, 1, LIMITS['d-state']),
+      layers: intOption('layers', values.layers, d.layers, 1, LIMITS.layers),
+      mlp: intOption('mlp', values.mlp, d.mlp, 0, LIMITS.mlp),
       dropout: numberOption('dropout', values.dropout, d.dropout, 0, 0.99),
     }),
   );
-  const evalEvery = intOption('eval-every', values['eval-every'], Math.max(1, Math.round(steps / 10)), 1);
+  const evalEvery = intOption(
+    'eval-every',
+    values['eval-every'],
+    Math.max(1, Math.round(steps / 10)),
+    1,
+    LIMITS['eval-every'],
+  );
+  // Before anything is allocated: the sizes are each bounded, but not their product.
+  const problem = memoryProblem({ network, batch, length: created.sequenceLength, training: true });
+  if (problem) throw new UsageError(problem);
   return {
     task,
     taskOptions: created.options,
@@ -147,9 +160,91 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
     weightDecay: numberOption('weight-decay', values['weight-decay'], d.weightDecay, 0, 1),
     clip: numberOption('clip', values.clip, d.clip, 0, Number.POSITIVE_INFINITY, true),
     evalEvery,
-    evalBatches: intOption('eval-batches', values['eval-batches'], d.evalBatches, 1),
+    evalBatches: intOption('eval-batches', values['eval-batches'], d.evalBatches, 1, LIMITS['eval-batches']),
     evalBatchSize: batch,
-    logEvery: intOption('log-every', values['log-every'], Math.min(d.logEvery, steps), 1),
+    logEvery: intOption(
+      'log-every',
+      values['log-every'],
+      Math.min(d.logEvery, steps),
+      1,
+      LIMITS['log-every'],
+    ),
     epsilonAnneal: values.anneal === true || values.anneal === 'true',
   };
+}
+
+/**
+ * Parses and validates the `train_config` a checkpoint stores, before anything is built from it: the
+ * file may be damaged or edited (`null`, not JSON, a size of 1e9), and every field is read later by
+ * code that trusts it.
+ *
+ * @param source - The checkpoint path, for messages.
+ * @param raw - The metadata string (undefined when absent).
+ * @param purpose - What the config is for (`resume from`, `evaluate`), for messages.
+ * @returns The config.
+ * @throws RunError naming the file and the first bad field.
+ */
+export function parseStoredTrainConfig(
+  source: string,
+  raw: string | undefined,
+  purpose: string,
+): TrainConfig {
+  const fail = (why: string): never => {
+    throw new RunError(`cannot ${purpose} ${source}: ${why}`);
+  };
+  if (raw === undefined) fail("it has no 'train_config' metadata (not a checkpoint written by 'mru train')");
+  let c: unknown;
+  try {
+    c = JSON.parse(raw as string);
+  } catch (error) {
+    fail(`metadata 'train_config' is not valid JSON (${(error as Error).message})`);
+  }
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) {
+    fail(`metadata 'train_config' is ${c === null ? 'null' : typeof c}, not a config object`);
+  }
+  const o = c as Record<string, unknown>;
+  const field = (name: string, ok: (v: unknown) => boolean, what: string) => {
+    if (!ok(o[name]))
+      fail(`'train_config.${name}' is ${JSON.stringify(o[name]) ?? 'absent'}; expected ${what}`);
+  };
+  const int = (lo: number, hi: number) => (v: unknown) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const obj = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  field('task', (v) => (taskNames as readonly unknown[]).includes(v), `one of ${taskNames.join(', ')}`);
+  field('model', (v) => (MODEL_NAMES as readonly unknown[]).includes(v), `one of ${MODEL_NAMES.join(', ')}`);
+  field('taskOptions', obj, 'an object');
+  field('network', obj, 'an object');
+  field('steps', int(1, Number.MAX_SAFE_INTEGER), 'a positive integer');
+  field('batch', int(1, LIMITS.batch), `an integer in [1, ${LIMITS.batch}]`);
+  field('seed', int(0, Number.MAX_SAFE_INTEGER), 'a non-negative integer');
+  field('evalEvery', int(1, LIMITS['eval-every']), 'a positive integer');
+  field('evalBatches', int(1, LIMITS['eval-batches']), `an integer in [1, ${LIMITS['eval-batches']}]`);
+  if (o.evalBatchSize !== undefined)
+    field('evalBatchSize', int(1, LIMITS.batch), `an integer in [1, ${LIMITS.batch}]`);
+  field('logEvery', int(1, LIMITS['log-every']), 'a positive integer');
+  for (const name of ['lr', 'lrFinalRatio', 'beta1', 'beta2', 'weightDecay', 'clip'])
+    field(name, num, 'a finite number');
+  if (o.epsilonAnneal !== undefined) field('epsilonAnneal', (v) => typeof v === 'boolean', 'true or false');
+  const length = taskLength(o.task as TaskName, o.taskOptions as Record<string, unknown>);
+  if (length !== null && !(Number.isInteger(length) && length >= 1 && length <= LIMITS['seq-len'])) {
+    fail(`its task length ${length} is outside [1, ${LIMITS['seq-len']}]`);
+  }
+  return o as unknown as TrainConfig;
+}
+
+/**
+ * Throws a `RunError` when one step of a stored config would not fit in memory (see `memoryProblem`).
+ *
+ * @param source - The checkpoint path.
+ * @param purpose - `resume from` or `evaluate`.
+ * @param facts - The sizes.
+ */
+export function checkStoredMemory(
+  source: string,
+  purpose: string,
+  facts: Parameters<typeof memoryProblem>[0],
+): void {
+  const problem = memoryProblem(facts);
+  if (problem) throw new RunError(`cannot ${purpose} ${source}: ${problem}`);
 }

@@ -28,7 +28,7 @@ import { RunError, UsageError } from './errors.js';
 import type { Io } from './main.js';
 import type { ModelName } from './models.js';
 import { formatDuration, MultiProgress, type ProgressStream } from './progress.js';
-import { RunDirectory } from './rundir.js';
+import { checkRunDirectory, RunDirectory } from './rundir.js';
 import { executeRun, type RunJob, type RunOutcome, type RunSpec, WITHIN_TOLERANCE } from './runs.js';
 import { fmt, formatMarkdownTable, formatTable, pct, type Table } from './table.js';
 import { headline } from './train.js';
@@ -56,6 +56,7 @@ export const EXPERIMENT_OPTIONS: readonly string[] = [
   'steps',
   'jobs',
   'quick',
+  'force',
   'quiet',
   'help',
 ];
@@ -332,6 +333,8 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
   const backend = choiceOption('backend', v.backend, BACKEND_NAMES, 'cpu');
   const seed = String(intOption('seed', v.seed, 0, 0));
   const steps = v.steps === undefined ? undefined : String(intOption('steps', v.steps, 1, 1));
+  // Every option is checked before anything is created: a bad --jobs once left an empty directory.
+  const jobsWanted = intOption('jobs', v.jobs, defaultJobs(), 1, 64);
   const spec = preset(name, quick, seed, steps);
   const out =
     v.out === undefined
@@ -339,6 +342,7 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
       : String(v.out);
   // Resolve every run first, so a bad preset fails before any training.
   for (const run of spec.runs) await resolveTrainConfig(run.values);
+  checkRunDirectory(out, { force: v.force === true, command: 'experiment' });
   await useBackend(backend);
   const dir = new RunDirectory(out);
   const progress = v.quiet ? undefined : io.stderr;
@@ -351,7 +355,7 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
     label: `[${i + 1}/${spec.runs.length}] ${run.name}`,
     experiment: name,
   }));
-  const parallel = Math.min(jobs.length, intOption('jobs', v.jobs, defaultJobs(), 1, 64));
+  const parallel = Math.min(jobs.length, jobsWanted);
   if (parallel > 1 && !WORKER_AVAILABLE)
     io.stderr.write('note: running one run at a time (the compiled worker is not available)\n');
   const outcomes = await runAll(jobs, WORKER_AVAILABLE ? parallel : 1, progress);

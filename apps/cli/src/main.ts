@@ -13,11 +13,19 @@
 import { dirname, join } from 'node:path';
 import { dispose, MruError } from '@mru/core';
 import { createTask, DatasetError, type TaskName, taskNames } from '@mru/datasets';
-import { loadNetworkCheckpoint } from '@mru/models/node';
+import { loadNetworkCheckpoint, removeStaleTempFiles } from '@mru/models/node';
 import { choiceOption, intOption, optionsHelp, type ParsedArgs, parseCommand } from './args.js';
 import { BACKEND_NAMES, releaseBackend, useBackend } from './backend.js';
 import { BENCH_OPTION_HELP, BENCH_OPTIONS, benchCommand } from './bench.js';
-import { RESUME_FIXED, resolveTaskOptions, resolveTrainConfig, TRAIN_OPTIONS, timestamp } from './config.js';
+import {
+  checkStoredMemory,
+  parseStoredTrainConfig,
+  RESUME_FIXED,
+  resolveTaskOptions,
+  resolveTrainConfig,
+  TRAIN_OPTIONS,
+  timestamp,
+} from './config.js';
 import { RunError, UsageError } from './errors.js';
 import {
   EXPERIMENT_HELP,
@@ -26,8 +34,10 @@ import {
   EXPERIMENT_OPTIONS,
   experimentCommand,
 } from './experiments.js';
+import { LIMITS } from './limits.js';
 import { MODEL_HELP, MODEL_NAMES } from './models.js';
 import type { ProgressStream } from './progress.js';
+import { checkRunDirectory } from './rundir.js';
 import { formatMetrics } from './table.js';
 import { CLI_VERSION, evaluate, loadResume, trainRun } from './train.js';
 
@@ -167,7 +177,9 @@ async function trainCommand(args: ParsedArgs, io: Io): Promise<number> {
     );
   }
   const backend = choiceOption('backend', v.backend, BACKEND_NAMES, 'cpu');
-  const stopAt = v['stop-at'] === undefined ? undefined : intOption('stop-at', v['stop-at'], 0, 1);
+  const stopAt =
+    v['stop-at'] === undefined ? undefined : intOption('stop-at', v['stop-at'], 0, 1, LIMITS['stop-at']);
+  const force = v.force === true;
   let result: Awaited<ReturnType<typeof trainRun>>;
   if (v.resume !== undefined) {
     const fixed = RESUME_FIXED.filter((name) => v[name] !== undefined);
@@ -182,6 +194,30 @@ async function trainCommand(args: ParsedArgs, io: Io): Promise<number> {
     const resume = await loadResume(String(v.resume));
     const config = steps === undefined ? resume.config : { ...resume.config, steps };
     const out = v.out === undefined ? dirname(String(v.resume)) : String(v.out);
+    try {
+      // Nothing to train is a usage error, caught before config.json is rewritten.
+      if (config.steps <= resume.step) {
+        throw new UsageError(
+          `${resume.path} is at step ${resume.step}, and the run's schedule ends at step ${config.steps}: nothing to train; give --steps N with N > ${resume.step} to extend it`,
+        );
+      }
+      if (stopAt !== undefined && stopAt <= resume.step) {
+        throw new UsageError(`--stop-at ${stopAt} is not after the checkpoint's step ${resume.step}`);
+      }
+      checkRunDirectory(out, { resumeFrom: dirname(String(v.resume)), force, command: 'train' });
+    } catch (error) {
+      dispose([resume.params, resume.optimizer.tensors]);
+      throw error;
+    }
+    // A kill -9 during an atomic write leaves a temporary file; nobody else would ever remove it.
+    for (const d of new Set([out, dirname(String(v.resume))])) {
+      const removed = await removeStaleTempFiles(d);
+      if (removed.length > 0 && !v.quiet)
+        io.stderr.write(
+          `removed ${removed.length} stale temporary file(s) from ${d}: ${removed.join(', ')}\n`,
+        );
+    }
+    if (resume.warning) io.stderr.write(`${resume.warning}\n`);
     if (!v.quiet)
       io.stderr.write(
         `resuming ${config.model} on ${config.task} from step ${resume.step} (${resume.path})\n`,
@@ -200,6 +236,7 @@ async function trainCommand(args: ParsedArgs, io: Io): Promise<number> {
       v.out === undefined
         ? join('runs', `train-${config.task}-${config.model}-${timestamp()}`)
         : String(v.out);
+    checkRunDirectory(out, { force, command: 'train' });
     await useBackend(backend);
     if (!v.quiet)
       io.stderr.write(
@@ -234,6 +271,10 @@ async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
     throw new UsageError(`'mru eval' takes one checkpoint, got '${args.positionals.join(' ')}'`);
   }
   const backend = choiceOption('backend', v.backend, BACKEND_NAMES, 'cpu');
+  // Command-line values are checked before the checkpoint is read (their defaults come from it).
+  if (v.batch !== undefined) intOption('batch', v.batch, 0, 1, LIMITS.batch);
+  if (v['eval-batches'] !== undefined)
+    intOption('eval-batches', v['eval-batches'], 0, 1, LIMITS['eval-batches']);
   await useBackend(backend);
   let loaded: Awaited<ReturnType<typeof loadNetworkCheckpoint>>;
   try {
@@ -245,21 +286,30 @@ async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
     });
   }
   try {
-    const raw = loaded.metadata.train_config;
-    if (raw === undefined)
-      throw new RunError(`cannot evaluate ${path}: no 'train_config' metadata (not written by 'mru train')`);
-    const config = JSON.parse(raw) as {
-      task: TaskName;
-      taskOptions: Record<string, unknown>;
-      batch: number;
-      evalBatches: number;
-      evalBatchSize?: number;
-    };
-    const taskOptions = resolveTaskOptions(config.task, v, { ...config.taskOptions });
-    const task = await createTask(config.task, taskOptions);
+    const config = parseStoredTrainConfig(path, loaded.metadata.train_config, 'evaluate');
+    const taskOptions = resolveTaskOptions(config.task as TaskName, v, { ...config.taskOptions });
     // The batch size of the training-time evaluation by default, so the same test examples are scored.
-    const batch = intOption('batch', v.batch, config.evalBatchSize ?? Math.min(config.batch, 64), 1);
-    const batches = intOption('eval-batches', v['eval-batches'], config.evalBatches ?? 4, 1);
+    const batch = intOption(
+      'batch',
+      v.batch,
+      config.evalBatchSize ?? Math.min(config.batch, 64),
+      1,
+      LIMITS.batch,
+    );
+    const batches = intOption(
+      'eval-batches',
+      v['eval-batches'],
+      config.evalBatches ?? 4,
+      1,
+      LIMITS['eval-batches'],
+    );
+    const task = await createTask(config.task, taskOptions);
+    checkStoredMemory(path, 'evaluate', {
+      network: loaded.network.config,
+      batch,
+      length: task.sequenceLength,
+      training: false,
+    });
     const t0 = performance.now();
     const metrics = await evaluate(loaded.network, loaded.params, task, batches, batch);
     const seconds = (performance.now() - t0) / 1000;
@@ -361,6 +411,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     if (error instanceof RunError || error instanceof MruError) {
       io.stderr.write(`mru: ${error.message}\n`);
+      return 1;
+    }
+    const sys = error as NodeJS.ErrnoException;
+    if (typeof sys?.code === 'string' && typeof sys.syscall === 'string') {
+      // A file-system failure (EACCES, ENOSPC, EISDIR...) is the user's to fix, not a bug: no stack.
+      io.stderr.write(`mru: ${sys.message}\n`);
       return 1;
     }
     io.stderr.write(`mru: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);

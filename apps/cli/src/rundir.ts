@@ -16,9 +16,63 @@
  * most the current line; on resume, lines after the checkpoint's step are dropped first, so the file
  * reads as if the run had never been interrupted.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type ChartSpec, renderPng, renderSvg } from './chart.js';
+import { RunError, UsageError } from './errors.js';
+
+/** Files whose presence means a directory already holds a run (or an experiment's results). */
+const RUN_FILES = /^(config\.json|metrics\.jsonl|results\.(md|json)|.*\.safetensors)$/;
+
+/** How `checkRunDirectory` may treat an existing directory. */
+export interface RunDirectoryPolicy {
+  /** The directory of the checkpoint being resumed: writing into it is the point of resuming. */
+  readonly resumeFrom?: string;
+  /** Replace an existing run (`--force`). */
+  readonly force?: boolean;
+  /** The command, for the hint (`train` or `experiment`). */
+  readonly command: string;
+}
+
+/**
+ * Refuses to write a run into a directory that already holds one, unless it is the directory being
+ * resumed or `--force` was given: config, metrics, checkpoints and plots would otherwise be silently
+ * overwritten. Also refuses a path that exists but is not a directory. Creates nothing.
+ *
+ * @throws UsageError pointing to `--resume`, another `--out` or `--force`.
+ */
+export function checkRunDirectory(path: string, policy: RunDirectoryPolicy): void {
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(path);
+  } catch {
+    return; // Absent (or unreadable: creating it will say why).
+  }
+  if (!info.isDirectory()) {
+    throw new UsageError(`--out '${path}' exists and is not a directory; choose another --out`);
+  }
+  if (policy.force) return;
+  if (policy.resumeFrom !== undefined && resolve(policy.resumeFrom) === resolve(path)) return;
+  const held = readdirSync(path).filter((n) => RUN_FILES.test(n));
+  if (held.length === 0) return;
+  const last = join(path, 'last.safetensors');
+  const hint =
+    policy.command === 'train' && held.includes('last.safetensors')
+      ? `continue it with 'mru train --resume ${last}', `
+      : '';
+  throw new UsageError(
+    `'${path}' already holds a run (${held.slice(0, 4).join(', ')}${held.length > 4 ? ', ...' : ''}); ${hint}choose another --out, or pass --force to overwrite it`,
+  );
+}
 
 /** A metrics line written after a training step. */
 export interface TrainRecord {
@@ -73,10 +127,23 @@ export class RunDirectory {
   /** The directory path. */
   readonly path: string;
 
-  /** Opens (creating if needed) the directory at `path`. */
+  /** Opens (creating if needed) the directory at `path`; a `RunError` says why it cannot be. */
   constructor(path: string) {
     this.path = path;
-    mkdirSync(path, { recursive: true });
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      const why =
+        e.code === 'ENOTDIR' || e.code === 'EEXIST'
+          ? 'a part of the path is a file, not a directory'
+          : e.code === 'EACCES' || e.code === 'EPERM'
+            ? 'permission denied'
+            : (e.message ?? String(error));
+      throw new RunError(`cannot create the run directory '${path}': ${why} (${e.code ?? 'error'})`, {
+        cause: error,
+      });
+    }
   }
 
   /** The path of a file inside the run directory. */

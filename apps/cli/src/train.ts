@@ -55,7 +55,9 @@ import {
   type ParamTree,
 } from '@mru/models';
 import { loadNetworkCheckpoint, saveCheckpoint } from '@mru/models/node';
+import { checkStoredMemory, parseStoredTrainConfig } from './config.js';
 import { RunError } from './errors.js';
+import { taskLength } from './limits.js';
 import type { ModelName } from './models.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
@@ -124,6 +126,8 @@ export interface ResumeState {
   readonly best: { readonly value: number; readonly step: number } | null;
   /** Sum and count of training losses in the unfinished log window. */
   readonly window: { readonly sum: number; readonly count: number };
+  /** Why the resumed run will not be exact (e.g. no optimizer state), to tell the user; else absent. */
+  readonly warning?: string;
 }
 
 /** How `trainRun` reports and where it writes. */
@@ -266,6 +270,10 @@ function checkpointMetadata(
   };
 }
 
+function isRecord(x: unknown): x is Record<string, number> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
 function parseJsonMeta(path: string, metadata: Readonly<Record<string, string>>, key: string): unknown {
   const raw = metadata[key];
   if (raw === undefined) {
@@ -303,25 +311,41 @@ export async function loadResume(path: string): Promise<ResumeState> {
     });
   }
   try {
-    const config = parseJsonMeta(path, loaded.metadata, 'train_config') as TrainConfig;
+    const config = parseStoredTrainConfig(path, loaded.metadata.train_config, 'resume from');
     const step = Number(loaded.metadata.step);
     if (!Number.isInteger(step) || step < 0)
       throw new RunError(`cannot resume from ${path}: bad 'step' metadata`);
-    if (!loaded.optimizer) throw new RunError(`cannot resume from ${path}: it holds no optimizer state`);
-    if (loaded.optimizer.step !== step) {
-      throw new RunError(
-        `cannot resume from ${path}: optimizer step ${loaded.optimizer.step} != step ${step}`,
-      );
+    let optimizer = loaded.optimizer;
+    let warning: string | undefined;
+    if (!optimizer) {
+      // Fresh moments still train; the user must know the run is no longer an exact continuation.
+      warning = `warning: ${path} holds no optimizer state; training continues from step ${step} with fresh AdamW moments, so it will not match an uninterrupted run exactly`;
+      optimizer = { step, tensors: {} };
+    } else if (optimizer.step !== step) {
+      throw new RunError(`cannot resume from ${path}: optimizer step ${optimizer.step} != step ${step}`);
     }
     const best = parseJsonMeta(path, loaded.metadata, 'best') as ResumeState['best'];
     const window = parseJsonMeta(path, loaded.metadata, 'loss_window') as ResumeState['window'];
+    if (best !== null && !(isRecord(best) && Number.isFinite(best.value) && Number.isInteger(best.step))) {
+      throw new RunError(`cannot resume from ${path}: metadata 'best' is not {value, step} or null`);
+    }
+    if (!(isRecord(window) && Number.isFinite(window.sum) && Number.isInteger(window.count))) {
+      throw new RunError(`cannot resume from ${path}: metadata 'loss_window' is not {sum, count}`);
+    }
+    checkStoredMemory(path, 'resume from', {
+      network: loaded.network.config,
+      batch: Math.max(config.batch, config.evalBatchSize ?? 0),
+      length: taskLength(config.task, config.taskOptions) ?? 1,
+      training: true,
+    });
     return {
+      ...(warning ? { warning } : {}),
       path,
       config,
       step,
       network: loaded.network,
       params: loaded.params,
-      optimizer: loaded.optimizer,
+      optimizer,
       best,
       window,
     };

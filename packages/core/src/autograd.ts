@@ -11,6 +11,7 @@
  */
 import {
   adopt,
+  assertLive,
   closeTape,
   collectTensors,
   noGrad,
@@ -20,6 +21,7 @@ import {
   shareStorage,
 } from './engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from './errors.js';
+import { describeValue } from './ops/validate.js';
 import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -92,9 +94,15 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
   fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
   options: ValueAndGradOptions = {},
 ): (params: P, ...rest: R) => ValueAndGrad<P, A> {
+  if (typeof fn !== 'function') {
+    throw new ValueError('valueAndGrad', `expects a function, got ${describeValue(fn)}`);
+  }
   return (params: P, ...rest: R) => {
     const inputs = leaves(params, 'valueAndGrad');
     for (const x of inputs) {
+      // Before the tape opens: a disposed input would otherwise run the function on a freed buffer
+      // and fail only when the tape releases it, leaving everything the function made behind.
+      assertLive('valueAndGrad', x);
       if (x.dtype !== 'float32') {
         throw new DTypeError(
           'valueAndGrad',
@@ -112,7 +120,15 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
       const views = new Map<Tensor, Tensor>();
       for (const x of inputs) if (!views.has(x)) views.set(x, shareStorage(x, x.shape));
       for (const v of views.values()) tape.tracked.add(v);
-      const out = fn(rebuild(params, views) as P, ...rest);
+      const out = fn(rebuild(params, views) as P, ...rest) as unknown;
+      if (isThenable(out)) {
+        // The tape cannot wait for an async function; its later rejection must not crash the process.
+        Promise.resolve(out).catch(() => {});
+        throw new ValueError(
+          'valueAndGrad',
+          'the function returned a Promise (is it async?); valueAndGrad needs a synchronous function returning a scalar tensor',
+        );
+      }
       if (options.hasAux) {
         if (!Array.isArray(out) || out.length !== 2) {
           throw new ValueError('valueAndGrad', 'with hasAux the function must return [loss, aux]');
@@ -120,6 +136,13 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
         value = out[0] as Tensor;
         aux = out[1] as A;
       } else value = out as Tensor;
+      if (isThenable(value)) {
+        Promise.resolve(value).catch(() => {});
+        throw new ValueError(
+          'valueAndGrad',
+          'the function returned a Promise as its loss; it must be synchronous',
+        );
+      }
       if (!(value instanceof Tensor) || value.size !== 1 || value.dtype !== 'float32') {
         throw new ShapeError(
           'valueAndGrad',
@@ -145,6 +168,10 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
     }
     return { value, grads: rebuild(params, gradMap) as TreeLike<P>, aux };
   };
+}
+
+function isThenable(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
 }
 
 function zerosLikeFloat(x: Tensor): Tensor {

@@ -10,6 +10,7 @@
 import type { Backend, BackendMemory, DataId } from './backend.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import { BackendError, DisposedError, ValueError } from './errors.js';
+import { checkBackendArg } from './ops/validate.js';
 import { sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -96,7 +97,8 @@ export function backendNames(): string[] {
  */
 export async function setBackend(nameOrBackend: string | Backend): Promise<Backend> {
   if (typeof nameOrBackend !== 'string') {
-    state.current = nameOrBackend;
+    // Checked before it becomes current: `setBackend(42)` would otherwise break every later op.
+    state.current = checkBackendArg('setBackend', nameOrBackend);
     return nameOrBackend;
   }
   const reg = state.registry.get(nameOrBackend);

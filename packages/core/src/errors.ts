@@ -9,25 +9,52 @@ export class MruError extends Error {
   readonly op: string;
   constructor(op: string, message: string) {
     super(`${op}: ${message}`);
-    this.name = new.target.name;
+    // Set explicitly in every subclass too: a minifier renames classes, so `new.target.name` could
+    // read "r" in a production bundle, and `err.name` is what users and logs match on.
+    this.name = 'MruError';
     this.op = op;
   }
 }
 
 /** Shapes that do not fit the op: incompatible broadcast, wrong rank, mismatched inner dimensions... */
-export class ShapeError extends MruError {}
+export class ShapeError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'ShapeError';
+  }
+}
 
 /** A dtype the op does not accept, or two operands whose dtypes differ. */
-export class DTypeError extends MruError {}
+export class DTypeError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'DTypeError';
+  }
+}
 
 /** Backend trouble: tensors of two backends meet, no backend registered, a lost device, no sync read. */
-export class BackendError extends MruError {}
+export class BackendError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'BackendError';
+  }
+}
 
 /** A tensor was used after `dispose()`. */
-export class DisposedError extends MruError {}
+export class DisposedError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'DisposedError';
+  }
+}
 
 /** A bad argument that is neither a shape nor a dtype: an out-of-range axis, a negative size, NaN seed. */
-export class ValueError extends MruError {}
+export class ValueError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'ValueError';
+  }
+}
 
 /** Formats a shape as `[2,3]` for messages. */
 export function fmtShape(shape: readonly number[]): string {

@@ -10,7 +10,16 @@ import {
 } from '../src/index.js';
 
 function standIn(name: string, disposed: string[]): Backend {
-  return { name, dispose: () => disposed.push(name) } as unknown as Backend;
+  // setBackend checks that an instance has a backend's members; none of them is ever called here.
+  const never = () => {
+    throw new Error(`stand-in backend '${name}' has no kernels`);
+  };
+  const members = ['write', 'fill', 'read', 'free', 'memory', 'unary', 'binary', 'reduce'];
+  return {
+    name,
+    dispose: () => disposed.push(name),
+    ...Object.fromEntries(members.map((m) => [m, never])),
+  } as unknown as Backend;
 }
 
 describe('backend registry', () => {

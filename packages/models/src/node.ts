@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
   type CheckpointOptions,
@@ -19,7 +19,97 @@ import {
   networkFromCheckpoint,
   serializeCheckpoint,
 } from './checkpoint/checkpoint.js';
+import { CheckpointError } from './checkpoint/safetensors.js';
 import type { ParamTree } from './tree.js';
+
+/** Largest safetensors header we read (the reference implementation's limit). */
+const MAX_HEADER = 100_000_000;
+
+/**
+ * Reads a checkpoint file's bytes, refusing what cannot be one before reading it all: a path that is
+ * not a regular file (`/dev/zero` would be read until memory runs out), a file shorter than its
+ * 8-byte header length, or a header length beyond the file or the format's limit.
+ *
+ * @throws CheckpointError naming the path; the file system's own error (ENOENT...) when it cannot be
+ * opened.
+ */
+export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  const op = 'readCheckpointFile';
+  const fh = await open(path, 'r');
+  try {
+    const info = await fh.stat();
+    if (!info.isFile()) {
+      throw new CheckpointError(op, `${path}: not a regular file (a checkpoint is a .safetensors file)`);
+    }
+    const size = info.size;
+    if (size < 8)
+      throw new CheckpointError(op, `${path}: ${size} bytes is shorter than the 8-byte header length`);
+    const head = new Uint8Array(8);
+    await fh.read(head, 0, 8, 0);
+    const view = new DataView(head.buffer);
+    const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+    if (headerLen > MAX_HEADER || 8 + headerLen > size) {
+      throw new CheckpointError(
+        op,
+        `${path}: header length ${headerLen} exceeds ${headerLen > MAX_HEADER ? `the limit of ${MAX_HEADER} bytes` : `the ${size - 8} bytes after the length field`} (not a safetensors file, or truncated)`,
+      );
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await fh.read(bytes, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    if (at !== size) throw new CheckpointError(op, `${path}: the file shrank while being read`);
+    return bytes;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Matches the temporary files `writeFileAtomic` creates: `.<name>.<pid>.<random>.tmp`. */
+const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temporary files that atomic writes left in `dir` when their process was killed
+ * mid-write (a `kill -9` between creating and renaming one). Files of live processes are kept, so a
+ * concurrent writer is never disturbed. Returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const path = join(dir, name);
+    try {
+      if ((await stat(path)).isFile()) {
+        await unlink(path);
+        removed.push(name);
+      }
+    } catch {
+      // Gone already, or not ours to remove: nothing to clean.
+    }
+  }
+  return removed;
+}
 
 /** Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the directory). */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
@@ -72,13 +162,13 @@ export async function saveCheckpoint(
 
 /** Loads a checkpoint file; `expect` checks it against a model. Tensors land on the current backend. */
 export async function loadCheckpoint(path: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
-  const bytes = new Uint8Array(await readFile(path));
+  const bytes = await readCheckpointFile(path);
   return deserializeCheckpoint(bytes, { ...options, source: options.source ?? path });
 }
 
 /** Loads a checkpoint file and rebuilds its network from the stored config. */
 export async function loadNetworkCheckpoint(path: string): Promise<LoadedNetwork> {
-  const bytes = new Uint8Array(await readFile(path));
+  const bytes = await readCheckpointFile(path);
   return networkFromCheckpoint(bytes, path);
 }
 

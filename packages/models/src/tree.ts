@@ -37,14 +37,26 @@ export function flattenTree(tree: ParamTree, prefix = ''): Record<string, Tensor
   return out;
 }
 
+/**
+ * Path segments that no parameter name may contain: assigning them on a plain object reaches its
+ * prototype (prototype pollution), so a tree built from untrusted names must refuse them.
+ */
+export const RESERVED_SEGMENTS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
 /** Rebuilds the nested tree from a flat map with dotted names (the inverse of `flattenTree`). */
 export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree {
   const root: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(flat)) {
     const parts = name.split('.');
+    // Names can come from a file: `__proto__.reverse` would set a property of Object.prototype.
+    const bad = parts.find((p) => RESERVED_SEGMENTS.includes(p));
+    if (bad !== undefined) {
+      throw new ValueError('unflattenTree', `'${name}' contains the reserved name '${bad}'`);
+    }
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
-      const existing = node[parts[i]];
+      // Own properties only: an inherited `toString` is not a sub-tree to write into.
+      const existing = Object.hasOwn(node, parts[i]) ? node[parts[i]] : undefined;
       if (existing instanceof Tensor) {
         throw new ValueError(
           'unflattenTree',
@@ -59,7 +71,7 @@ export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree
       node = child;
     }
     const leaf = parts[parts.length - 1];
-    if (leaf in node) {
+    if (Object.hasOwn(node, leaf)) {
       throw new ValueError('unflattenTree', `'${name}' is both a tensor and a prefix of another name`);
     }
     node[leaf] = value;

@@ -12,6 +12,24 @@ import type { NestedArray, Tensor } from '../tensor.js';
 import { add, floor, minimum, mul } from './elementwise.js';
 import { cast } from './movement.js';
 import { wrap } from './util.js';
+import {
+  checkBackendArg,
+  checkDTypeArg,
+  checkFiniteArg,
+  checkNumberArg,
+  checkOptionsArg,
+  checkShapeArg,
+  checkSize,
+  describeValue,
+} from './validate.js';
+
+/** Checks a creation function's options (dtype name, backend) before anything is made. */
+function checkCreateOptions(op: string, options: unknown): void {
+  checkOptionsArg(op, options);
+  const o = (options ?? {}) as CreateOptions;
+  checkDTypeArg(op, o.dtype);
+  if (o.backend !== undefined) checkBackendArg(op, o.backend);
+}
 
 /** Options shared by creation functions. */
 export interface CreateOptions {
@@ -35,6 +53,10 @@ function inferShape(x: NestedArray): number[] {
 function flattenInto(x: NestedArray, shape: number[], dim: number, out: number[]): void {
   if (dim === shape.length) {
     if (Array.isArray(x)) throw new ShapeError('tensor', 'ragged nested array');
+    // A string, object or null leaf would otherwise become a silent NaN or 0.
+    if (typeof x !== 'number' && typeof x !== 'boolean') {
+      throw new DTypeError('tensor', `values must be numbers or booleans, got ${describeValue(x)}`);
+    }
     out.push(typeof x === 'boolean' ? (x ? 1 : 0) : x);
     return;
   }
@@ -55,6 +77,8 @@ export function tensor(
   options: CreateOptions & { readonly shape?: readonly number[] } = {},
 ): Tensor {
   const op = 'tensor';
+  checkCreateOptions(op, options);
+  if (options.shape !== undefined) checkShapeArg(op, options.shape);
   const be = options.backend ?? getBackend();
   if (ArrayBuffer.isView(values)) {
     if (values instanceof DataView) throw new DTypeError(op, 'a DataView is not an array of values');
@@ -73,11 +97,17 @@ export function tensor(
     return wrap(be, be.write(host, dtype), shape, dtype);
   }
   const shape = inferShape(values);
+  checkSize(op, shape);
   const flat: number[] = [];
   flattenInto(values, shape, 0, flat);
   const dtype = options.dtype ?? (firstLeafIsBool(values) ? 'bool' : 'float32');
   if (options.shape && sizeOf(options.shape) !== flat.length) {
     throw new ShapeError(op, `${flat.length} values do not fill shape ${fmtShape(options.shape)}`);
+  }
+  if (dtype === 'int32') {
+    // An Int32Array would store NaN and ±Infinity as 0 without a word.
+    const bad = flat.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) throw new DTypeError(op, `${bad} cannot be stored in an int32 tensor`);
   }
   const host = allocHost(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) host[i] = dtype === 'bool' ? (flat[i] ? 1 : 0) : flat[i];
@@ -105,7 +135,11 @@ export function scalar(value: number | boolean, options: CreateOptions = {}): Te
 
 /** A tensor of `shape` filled with `value`. */
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
-  checkShape('full', shape);
+  checkShapeArg('full', shape);
+  checkCreateOptions('full', options);
+  if (typeof value !== 'number') {
+    throw new ValueError('full', `the fill value must be a number, got ${describeValue(value)}`);
+  }
   const be = options.backend ?? getBackend();
   const dtype = options.dtype ?? 'float32';
   return wrap(be, be.fill(sizeOf(shape), dtype, value), shape, dtype);
@@ -131,9 +165,13 @@ export const onesLike = (x: Tensor): Tensor => {
 /** `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers. */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
+  checkFiniteArg('arange', start, 'start');
+  checkFiniteArg('arange', stop, 'stop');
+  checkCreateOptions('arange', options);
   if (step === 0 || !Number.isFinite(step))
-    throw new ValueError('arange', `step must be finite and non-zero, got ${step}`);
+    throw new ValueError('arange', `step must be finite and non-zero, got ${describeValue(step)}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
+  checkSize('arange', [n]);
   const dtype = options.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   const host = allocHost(dtype, n);
   for (let i = 0; i < n; i++) host[i] = start + i * step;
@@ -143,7 +181,11 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
 /** `num` evenly spaced float32 values from `start` to `stop` inclusive. */
 export function linspace(start: number, stop: number, num: number, options: CreateOptions = {}): Tensor {
   if (!Number.isInteger(num) || num < 0)
-    throw new ValueError('linspace', `num must be a non-negative integer, got ${num}`);
+    throw new ValueError('linspace', `num must be a non-negative integer, got ${describeValue(num)}`);
+  checkNumberArg('linspace', start, 'start');
+  checkNumberArg('linspace', stop, 'stop');
+  checkCreateOptions('linspace', options);
+  checkSize('linspace', [num]);
   const host = new Float32Array(num);
   for (let i = 0; i < num; i++) host[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
   return tensor(host, { ...options, shape: [num] });
@@ -151,7 +193,8 @@ export function linspace(start: number, stop: number, num: number, options: Crea
 
 /** The `n x m` identity (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
-  checkShape('eye', [n, m]);
+  checkShapeArg('eye', [n, m], 'size');
+  checkCreateOptions('eye', options);
   const dtype = options.dtype ?? 'float32';
   const host = allocHost(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) host[i * m + i] = 1;
@@ -170,7 +213,9 @@ function draw(
   shape: readonly number[],
   options: RandomOptions,
 ): Tensor {
-  checkShape(op, shape);
+  checkShapeArg(op, shape);
+  checkOptionsArg(op, options);
+  if (options.backend !== undefined) checkBackendArg(op, options.backend);
   const be = options.backend ?? getBackend();
   const size = sizeOf(shape);
   let key: [number, number];
@@ -190,6 +235,8 @@ function draw(
  * `lo + u (hi - lo)` can reach `hi` itself).
  */
 export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
+  checkNumberArg('rand', lo, 'lo');
+  checkNumberArg('rand', hi, 'hi');
   return scoped(() => {
     const u = draw('rand', 'uniform', shape, options);
     return lo === 0 && hi === 1 ? u : add(mul(u, hi - lo), lo);
@@ -198,6 +245,8 @@ export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOp
 
 /** Normal float32 values with the given mean and standard deviation. */
 export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
+  checkNumberArg('randn', mean, 'mean');
+  checkNumberArg('randn', std, 'std');
   return scoped(() => {
     const z = draw('randn', 'normal', shape, options);
     return mean === 0 && std === 1 ? z : add(mul(z, std), mean);

@@ -22,6 +22,7 @@ import {
   type TensorLike,
   wrap,
 } from './util.js';
+import { checkSize, checkTensorArg, checkTensorLikeArg, describeValue } from './validate.js';
 
 const FLOAT: readonly DType[] = ['float32'];
 const NUMERIC: readonly DType[] = ['float32', 'int32'];
@@ -75,6 +76,8 @@ function binary(
   outDType: DType | null,
   vjp?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null],
 ): Tensor {
+  checkTensorLikeArg(op, a, 'the first operand');
+  checkTensorLikeArg(op, b, 'the second operand');
   // A JS number meeting a tensor is a kernel parameter where the backend compiles programs: one
   // kernel, no fill and no rank-0 buffer.
   if (typeof a === 'number' ? b instanceof Tensor && fusable(b) : typeof b === 'number' && fusable(a)) {
@@ -86,19 +89,24 @@ function binary(
     })(t);
   }
   const [x, z] = pair(op, a, b);
-  checkSameDType(op, x, z);
-  checkDType(op, allowed, x);
-  const be = backendOf(op, x, z);
-  const shape = broadcastShapes(op, x.shape, z.shape);
-  const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
-  if (vjp) {
-    record(op, [x, z], [y], ([g]) => {
-      const [ga, gb] = vjp(g as Tensor, x, z, y);
-      return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
-    });
+  // Released on every path: a check that throws (`lt(boolTensor, 1)`) must not leak the scalar.
+  try {
+    checkSameDType(op, x, z);
+    checkDType(op, allowed, x);
+    const be = backendOf(op, x, z);
+    const shape = broadcastShapes(op, x.shape, z.shape);
+    checkSize(op, shape);
+    const y = wrap(be, be.binary(op, x, z, shape), shape, outDType ?? x.dtype);
+    if (vjp) {
+      record(op, [x, z], [y], ([g]) => {
+        const [ga, gb] = vjp(g as Tensor, x, z, y);
+        return [ga && unbroadcast(ga, x.shape), gb && unbroadcast(gb, z.shape)];
+      });
+    }
+    return y;
+  } finally {
+    releaseScalars([a, b], [x, z]);
   }
-  releaseScalars([a, b], [x, z]);
-  return y;
 }
 
 /** `-x`. */
@@ -184,6 +192,8 @@ export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
+  checkTensorLikeArg(op, a, 'the second argument');
+  checkTensorLikeArg(op, b, 'the third argument');
   const home = backendOf(op, cond);
   if ((typeof a === 'number' || typeof b === 'number') && home.elementwise) {
     const branches = [a, b].filter((v): v is Tensor => typeof v !== 'number');
@@ -202,18 +212,26 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
       { name: op },
     )(cond, ...branches);
   }
-  const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
-  const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
-  checkSameDType(op, x, z);
-  const be = backendOf(op, cond, x, z);
-  const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
-  const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
-  record(op, [cond, x, z], [y], ([g]) => {
-    const gg = g as Tensor;
-    return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
-  });
-  releaseScalars([a, b], [x, z]);
-  return y;
+  // Scalars made from number operands are released on every path, a failed check included.
+  const made: Tensor[] = [];
+  try {
+    const x = typeof a === 'number' ? scalarOn(home, a, typeof b === 'number' ? 'float32' : b.dtype, op) : a;
+    if (x !== a) made.push(x);
+    const z = typeof b === 'number' ? scalarOn(home, b, x.dtype, op) : b;
+    if (z !== b) made.push(z);
+    checkSameDType(op, x, z);
+    const be = backendOf(op, cond, x, z);
+    const shape = broadcastShapes(op, broadcastShapes(op, cond.shape, x.shape), z.shape);
+    checkSize(op, shape);
+    const y = wrap(be, be.where(cond, x, z, shape), shape, x.dtype);
+    record(op, [cond, x, z], [y], ([g]) => {
+      const gg = g as Tensor;
+      return [null, unbroadcast(where(cond, gg, 0), x.shape), unbroadcast(where(cond, 0, gg), z.shape)];
+    });
+    return y;
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }
 
 /** `x * x`. */
@@ -244,10 +262,11 @@ export function gelu(x: Tensor): Tensor {
 /** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return scoped(() => {
-    if (!(lo <= hi))
+    checkTensorArg('clamp', x);
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi))
       throw new ValueError(
         'clamp',
-        `lo (${lo}) must not exceed hi (${hi}) for ${x.dtype}${fmtShape(x.shape)}`,
+        `lo (${describeValue(lo)}) must be a number not exceeding hi (${describeValue(hi)}) for ${x.dtype}${fmtShape(x.shape)}`,
       );
     return minimum(maximum(x, lo), hi);
   });

@@ -33,6 +33,7 @@ import { broadcastShapes, broadcastStrides, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { unbroadcast } from './elementwise.js';
 import { backendOf, wrap } from './util.js';
+import { checkSize } from './validate.js';
 
 /** A symbolic value inside a `fuse` function: one node of the program being traced. */
 export class Expr {
@@ -784,6 +785,7 @@ export function fuse<R extends FuseResult>(
   return (...inputs: Tensor[]) => {
     const be = backendOf(name, ...inputs);
     const outShape = inputs.reduce<readonly number[]>((s, x) => broadcastShapes(name, s, x.shape), []);
+    checkSize(name, outShape);
     const { e, list, single } = trace(
       name,
       inputs.map((x) => x.dtype),

@@ -11,6 +11,7 @@ import type { Tensor } from '../tensor.js';
 import { unbroadcast } from './elementwise.js';
 import { broadcastTo, reshape } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
+import { checkSize } from './validate.js';
 
 /** Raw batched product of 3-D operands `[Ba,*,*]` and `[Bb,*,*]` (Ba, Bb in {1, batch}). */
 function mm3(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
@@ -79,6 +80,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const batchA = a2.shape.slice(0, -2);
     const batchB = b2.shape.slice(0, -2);
     const batch = broadcastShapes(op, batchA, batchB);
+    checkSize(op, [...batch, m, n]);
     let out: Tensor;
     if (sizeOf(batchB) === 1 && batchB.length <= batchA.length) {
       // Fold the left batch into rows: one 2-D product.

@@ -11,11 +11,22 @@ import { broadcastShapes, checkShape, normAxes, normAxis, shapesEqual, sizeOf, s
 import type { Tensor } from '../tensor.js';
 import { unbroadcast } from './elementwise.js';
 import { backendOf, checkDType, wrap } from './util.js';
+import {
+  checkAxesArg,
+  checkAxisArg,
+  checkIntArrayArg,
+  checkShapeArg,
+  checkSize,
+  checkTensorArg,
+  checkTensorList,
+  describeValue,
+} from './validate.js';
 
 /** Same values, new shape of equal size; one dimension may be -1 (inferred). Shares storage. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'reshape';
   backendOf(op, x);
+  checkShapeArg(op, shape, 'shape', true);
   const infer = shape.indexOf(-1);
   let target = [...shape];
   if (infer >= 0) {
@@ -47,6 +58,7 @@ function strided(op: string, x: Tensor, shape: number[], strides: number[], offs
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const op = 'transpose';
   backendOf(op, x);
+  checkIntArrayArg(op, perm, 'the permutation', true);
   const p = perm ? perm.map((a) => normAxis(op, a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || new Set(p).size !== p.length) {
     throw new ShapeError(op, `permutation [${perm?.join(',')}] does not fit ${x.dtype}${fmtShape(x.shape)}`);
@@ -70,6 +82,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 
 /** Swaps the last two dimensions (matrix transpose of a batch). */
 export function mT(x: Tensor): Tensor {
+  checkTensorArg('mT', x);
   if (x.rank < 2) throw new ShapeError('mT', `needs rank >= 2, got ${x.dtype}${fmtShape(x.shape)}`);
   const p = x.shape.map((_, i) => i);
   [p[x.rank - 2], p[x.rank - 1]] = [p[x.rank - 1], p[x.rank - 2]];
@@ -78,6 +91,8 @@ export function mT(x: Tensor): Tensor {
 
 /** Inserts a dimension of size 1 at `axis` (may be negative, counted on the result's rank). */
 export function expandDims(x: Tensor, axis: number): Tensor {
+  checkTensorArg('expandDims', x);
+  checkAxisArg('expandDims', axis);
   const ax = normAxis('expandDims', axis, x.rank + 1);
   const shape = [...x.shape];
   shape.splice(ax, 0, 1);
@@ -87,6 +102,8 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 /** Removes dimensions of size 1: the given `axes`, or all of them. */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const op = 'squeeze';
+  checkTensorArg(op, x);
+  checkAxesArg(op, axes);
   const ax =
     axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes(op, axes, x.rank);
   for (const a of ax) {
@@ -103,7 +120,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'broadcastTo';
   backendOf(op, x);
-  checkShape(op, shape);
+  checkShapeArg(op, shape);
   const full = broadcastShapes(op, x.shape, shape);
   if (!shapesEqual(full, shape)) {
     throw new ShapeError(op, `cannot broadcast ${x.dtype}${fmtShape(x.shape)} to ${fmtShape(shape)}`);
@@ -129,6 +146,12 @@ export function slice(
 ): Tensor {
   const op = 'slice';
   backendOf(op, x);
+  // `slice(x, 1)` once read as "no bounds" and returned x whole: bounds are arrays or nothing.
+  checkIntArrayArg(op, begin, 'begin');
+  if (end !== undefined && (!Array.isArray(end) || !end.every((e) => e === null || Number.isInteger(e)))) {
+    throw new ValueError(op, `end must be an array of integers or nulls, got ${describeValue(end)}`);
+  }
+  checkIntArrayArg(op, step, 'step', true);
   if (begin.length > x.rank || (end && end.length > x.rank) || (step && step.length > x.rank)) {
     throw new ShapeError(op, `more slice bounds than dimensions of ${x.dtype}${fmtShape(x.shape)}`);
   }
@@ -197,6 +220,14 @@ function unslice(g: Tensor, shape: readonly number[], starts: number[], steps: n
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
   const op = 'pad';
   const be = backendOf(op, x);
+  if (!Array.isArray(widths) || !widths.every((w) => Array.isArray(w) && w.length === 2)) {
+    throw new ValueError(
+      op,
+      `widths must be an array of [before, after] pairs, got ${describeValue(widths)}`,
+    );
+  }
+  if (typeof value !== 'number')
+    throw new ValueError(op, `value must be a number, got ${describeValue(value)}`);
   if (widths.length !== x.rank) {
     throw new ShapeError(op, `${widths.length} pad widths for ${x.dtype}${fmtShape(x.shape)}`);
   }
@@ -206,6 +237,7 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
     }
   }
   const shape = x.shape.map((d, i) => d + widths[i][0] + widths[i][1]);
+  checkSize(op, shape);
   const y = wrap(be, be.pad(x, widths, value), shape, x.dtype);
   record(op, [x], [y], ([g]) => [
     slice(
@@ -220,7 +252,8 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
 /** Joins tensors of one dtype along an existing `axis`; other dimensions must agree. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const op = 'concat';
-  if (xs.length === 0) throw new ValueError(op, 'needs at least one tensor');
+  checkTensorList(op, xs);
+  checkAxisArg(op, axis);
   const be = backendOf(op, ...xs);
   const first = xs[0];
   const ax = normAxis(op, axis, first.rank);
@@ -237,6 +270,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[ax] = xs.reduce((s, x) => s + x.shape[ax], 0);
+  checkSize(op, shape);
   const y = xs.length === 1 ? reshape(first, first.shape) : wrap(be, be.concat(xs, ax), shape, first.dtype);
   if (xs.length > 1) {
     record(op, xs, [y], ([g]) => {
@@ -255,7 +289,8 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 /** Stacks tensors of one shape along a new `axis`. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   return scoped(() => {
-    if (xs.length === 0) throw new ValueError('stack', 'needs at least one tensor');
+    checkTensorList('stack', xs);
+    checkAxisArg('stack', axis);
     const ax = normAxis('stack', axis, xs[0].rank + 1);
     for (const x of xs) {
       if (!shapesEqual(x.shape, xs[0].shape)) {
@@ -271,6 +306,11 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Splits `x` along `axis` into pieces of the given sizes (summing to the dimension). */
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
+  checkTensorArg('split', x);
+  checkAxisArg('split', axis);
+  if (!Array.isArray(sizes)) {
+    throw new ValueError('split', `sizes must be an array of piece sizes, got ${describeValue(sizes)}`);
+  }
   const ax = normAxis('split', axis, x.rank);
   if (sizes.some((n) => !Number.isInteger(n) || n < 0)) {
     throw new ValueError('split', `sizes [${sizes.join(',')}] must be non-negative integers`);
@@ -298,9 +338,11 @@ export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const op = 'take';
   const be = backendOf(op, x, indices);
   checkDType(op, ['int32'], indices);
+  checkAxisArg(op, axis);
   if (x.rank === 0) throw new ShapeError(op, `cannot index a rank-0 tensor`);
   const ax = normAxis(op, axis, x.rank);
   const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  checkSize(op, shape);
   const y = wrap(be, be.gather(x, indices, ax), shape, x.dtype);
   if (x.dtype === 'float32') {
     record(op, [x, indices], [y], ([g]) => [
@@ -318,7 +360,10 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
     const be = backendOf(op, indices);
     checkDType(op, ['int32'], indices);
     if (!Number.isInteger(depth) || depth < 1)
-      throw new ValueError(op, `depth must be a positive integer, got ${depth}`);
+      throw new ValueError(op, `depth must be a positive integer, got ${describeValue(depth)}`);
+    // Both the result and the depth x depth identity it gathers from must fit.
+    checkSize(op, [...indices.shape, depth]);
+    checkSize(op, [depth, depth]);
     const eye = wrap(be, be.write(identity(depth), 'float32'), [depth, depth], 'float32');
     return take(eye, indices, 0);
   });
@@ -337,7 +382,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (!DTYPES.includes(dtype)) {
     throw new DTypeError(
       op,
-      `unknown dtype '${dtype}' for ${x.dtype}${fmtShape(x.shape)}; use ${DTYPES.join(', ')}`,
+      `unknown dtype ${describeValue(dtype)} for ${x.dtype}${fmtShape(x.shape)}; use ${DTYPES.join(', ')}`,
     );
   }
   if (x.dtype === dtype) return reshape(x, x.shape);
@@ -346,9 +391,19 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** Flattens dimensions `start..end` (inclusive) into one. */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
+  checkTensorArg('flatten', x);
+  checkAxisArg('flatten', start, 'start');
+  checkAxisArg('flatten', end, 'end');
   if (x.rank === 0) return reshape(x, [1]);
   const s = normAxis('flatten', start, x.rank);
   const e = normAxis('flatten', end, x.rank);
+  // start > end once inserted a dimension of size 1 instead of flattening anything.
+  if (s > e) {
+    throw new ValueError(
+      'flatten',
+      `start axis ${start} comes after end axis ${end} for ${x.dtype}${fmtShape(x.shape)}`,
+    );
+  }
   const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
   return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
 }

@@ -5,14 +5,15 @@
  */
 
 import { tidy as scoped } from '../engine.js';
-import { DTypeError, fmtShape, ShapeError } from '../errors.js';
+import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { normAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, exp, mul, neg, rsqrt, square, sub } from './elementwise.js';
+import { add, equal, exp, mul, neg, rsqrt, square, sub, where } from './elementwise.js';
 import { fuse } from './fuse.js';
 import { oneHot } from './movement.js';
 import { logsumexp, mean, sum } from './reduce.js';
 import { checkDType } from './util.js';
+import { checkAxisArg, checkTensorArg, describeValue } from './validate.js';
 
 /** `exp(x) / sum(exp(x))` along `axis`. */
 export function softmax(x: Tensor, axis = -1): Tensor {
@@ -25,6 +26,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return scoped(() => {
     checkDType('logSoftmax', ['float32'], x);
+    checkAxisArg('logSoftmax', axis);
     const ax = normAxis('logSoftmax', axis, x.rank);
     return sub(x, logsumexp(x, ax, true));
   });
@@ -85,6 +87,8 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   return scoped(() => {
     const op = 'crossEntropy';
     checkDType(op, ['float32'], logits);
+    checkTensorArg(op, labels, 'labels');
+    checkReduction(op, reduction);
     if (logits.rank === 0) throw new ShapeError(op, 'logits need a class axis');
     const classes = logits.shape[logits.rank - 1];
     let target: Tensor;
@@ -106,7 +110,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
       target = labels;
     } else
       throw new DTypeError(op, `labels must be int32 classes or float32 probabilities, got ${labels.dtype}`);
-    const perExample = neg(sum(mul(target, logSoftmax(logits, -1)), -1));
+    // A class masked with a logit of -inf has log-probability -inf and (normally) target 0, and
+    // 0 * -inf is NaN: such terms contribute exactly 0 to the sum. A class the target does give
+    // weight to still yields +inf, the true loss.
+    const logp = logSoftmax(logits, -1);
+    const terms = where(equal(target, 0), 0, mul(target, logp));
+    const perExample = neg(sum(terms, -1));
     return reduce(perExample, reduction);
   });
 }
@@ -116,6 +125,7 @@ export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = '
   return scoped(() => {
     const op = 'mse';
     checkDType(op, ['float32'], prediction, target);
+    checkReduction(op, reduction);
     if (!shapesEqual(prediction.shape, target.shape)) {
       throw new ShapeError(
         op,
@@ -124,6 +134,18 @@ export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = '
     }
     return reduce(square(sub(prediction, target)), reduction);
   });
+}
+
+const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
+
+/** Refuses an unknown reduction before any work (it once made the loss return `undefined`). */
+function checkReduction(op: string, reduction: unknown): void {
+  if (!(REDUCTIONS as readonly unknown[]).includes(reduction)) {
+    throw new ValueError(
+      op,
+      `unknown reduction ${describeValue(reduction)}; use ${REDUCTIONS.map((r) => `'${r}'`).join(', ')}`,
+    );
+  }
 }
 
 function reduce(x: Tensor, reduction: Reduction): Tensor {

@@ -12,6 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { abs, add, div, equal, exp, log, lt, mul, square, sub, where } from './elementwise.js';
 import { broadcastTo, cast, reshape } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
+import { checkAxesArg, checkAxisArg } from './validate.js';
 
 /** Axes to reduce: one axis, a list, or all when omitted. */
 export type Axes = number | readonly number[];
@@ -23,6 +24,7 @@ function keptShape(shape: readonly number[], axes: readonly number[]): number[] 
 function reduceOp(op: ReduceOp, x: Tensor, axesIn: Axes | undefined, keepDims: boolean): Tensor {
   return scoped(() => {
     const be = backendOf(op, x);
+    checkAxesArg(op, axesIn);
     checkDType(op, op === 'sum' ? ['float32', 'int32', 'bool'] : ['float32', 'int32'], x);
     const axes = normAxes(op, axesIn, x.rank);
     if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) {
@@ -62,6 +64,7 @@ export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
     checkDType('mean', ['float32'], x);
+    checkAxesArg('mean', axes);
     const ax = normAxes('mean', axes, x.rank);
     const n = ax.reduce((p, a) => p * x.shape[a], 1);
     return div(sum(x, ax, keepDims), n);
@@ -71,6 +74,8 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
 /** Population variance over `axes` (default all): `mean((x - mean(x))^2)`. */
 export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
+    checkDType('variance', ['float32'], x);
+    checkAxesArg('variance', axes);
     const m = mean(x, axes, true);
     return mean(square(sub(x, m)), axes, keepDims);
   });
@@ -80,6 +85,7 @@ export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
     checkDType('logsumexp', ['float32'], x);
+    checkAxesArg('logsumexp', axes);
     const ax = normAxes('logsumexp', axes, x.rank);
     // The shift is a constant for the gradient, which is exactly softmax either way.
     const m = maxNoGrad(x, ax);
@@ -106,6 +112,7 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: b
   return scoped(() => {
     const be = backendOf(op, x);
     checkDType(op, ['float32', 'int32'], x);
+    checkAxisArg(op, axis);
     const ax = normAxis(op, axis, x.rank);
     if (x.shape[ax] === 0) throw new ShapeError(op, `zero-size axis ${ax} of ${x.dtype}${fmtShape(x.shape)}`);
     const out = wrap(

@@ -14,11 +14,12 @@ import type { KernelTensor } from '../backend.js';
 import { record, tidy as scoped } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { shapesEqual } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { zeros } from './creation.js';
 import { add, mul, neg, sub, unbroadcast } from './elementwise.js';
 import { broadcastTo, concat, pad, reshape, slice } from './movement.js';
 import { backendOf, wrap } from './util.js';
+import { checkOptionsArg, describeValue } from './validate.js';
 
 /** Options of `scan` and `scanComplex`. */
 export interface ScanOptions<H = Tensor> {
@@ -159,6 +160,7 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
 export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
   return scoped(() => {
     const op = 'scan';
+    checkOptionsArg(op, options);
     const be = backendOf(op, a, b, ...(options.h0 ? [options.h0] : []));
     const reverse = options.reverse ?? false;
     const { B, T, C, a3, h0 } = geometry(op, a, b, options.h0);
@@ -180,6 +182,14 @@ export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
     });
     return h;
   });
+}
+
+/** Refuses anything but a `{ re, im }` pair of tensors before its parts are read. */
+function checkComplexArg(op: string, name: string, z: unknown): void {
+  const o = z as Partial<Complex> | null;
+  if (o === null || typeof o !== 'object' || !(o.re instanceof Tensor) || !(o.im instanceof Tensor)) {
+    throw new DTypeError(op, `${name} must be a { re, im } pair of tensors, got ${describeValue(z)}`);
+  }
 }
 
 function checkComplex(op: string, name: string, z: Complex): void {
@@ -211,6 +221,10 @@ function checkComplex(op: string, name: string, z: Complex): void {
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
   return scoped(() => {
     const op = 'scanComplex';
+    checkOptionsArg(op, options);
+    checkComplexArg(op, 'a', a);
+    checkComplexArg(op, 'b', b);
+    if (options.h0 !== undefined) checkComplexArg(op, 'h0', options.h0);
     const h0in = options.h0;
     const be = backendOf(op, a.re, a.im, b.re, b.im, ...(h0in ? [h0in.re, h0in.im] : []));
     checkComplex(op, 'a', a);

@@ -4,6 +4,7 @@ import type { DType } from '../dtype.js';
 import { adopt, assertLive, getBackend } from '../engine.js';
 import { BackendError, DTypeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { describeValue } from './validate.js';
 
 /** A tensor or a JS number (taking the dtype of the tensor operand it meets). */
 export type TensorLike = Tensor | number;
@@ -17,7 +18,7 @@ export function wrap(backend: Backend, id: DataId, shape: readonly number[], dty
 export function backendOf(op: string, ...xs: Tensor[]): Backend {
   let b: Backend | null = null;
   for (const x of xs) {
-    if (!(x instanceof Tensor)) throw new DTypeError(op, `expected a Tensor, got ${typeof x}`);
+    if (!(x instanceof Tensor)) throw new DTypeError(op, `expected a Tensor, got ${describeValue(x)}`);
     assertLive(op, x);
     if (b && x.backend !== b) {
       throw new BackendError(
@@ -33,6 +34,8 @@ export function backendOf(op: string, ...xs: Tensor[]): Backend {
 /** Throws a `DTypeError` unless every tensor has one of `allowed`. */
 export function checkDType(op: string, allowed: readonly DType[], ...xs: Tensor[]): void {
   for (const x of xs) {
+    // A non-tensor here (`where(true, ...)`) must not reach the message builder below.
+    if (!(x instanceof Tensor)) throw new DTypeError(op, `expected a Tensor, got ${describeValue(x)}`);
     if (!allowed.includes(x.dtype)) {
       throw new DTypeError(op, `expected ${allowed.join(' or ')}, got ${x.dtype}${fmtShape(x.shape)}`);
     }

@@ -25,6 +25,7 @@ import { afterAll, beforeAll, beforeEach, describe } from 'vitest';
 import type { Backend } from '../backend.js';
 import { setBackend } from '../engine.js';
 import { autogradSuite } from './autograd-api.js';
+import { boundarySuite } from './boundary-cases.js';
 import { compositeSuite } from './composites.js';
 import { createContext } from './context.js';
 
@@ -116,6 +117,7 @@ export function runConformance(options: ConformanceOptions): void {
     describe('autograd', () => autogradSuite(ctx));
     describe('edge shapes', () => edgeSuite(ctx));
     describe('errors', () => errorSuite(ctx, options.factory));
+    describe('boundary', () => boundarySuite(ctx));
     describe('memory', () => memorySuite(ctx));
     describe('scan', () => scanSuite(ctx));
     describe('fused programs (fuse vs primitives)', () => fusedSuite(ctx));

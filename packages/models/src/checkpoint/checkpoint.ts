@@ -14,7 +14,7 @@ import { type DType, fmtShape, shapesEqual, type Tensor, tensor } from '@mru/cor
 import { createNetwork, type Network, type NetworkConfig } from '../network.js';
 import { Module } from '../nn/module.js';
 import type { OptimizerState } from '../optim/optimizers.js';
-import { flattenTree, type ParamTree, unflattenTree } from '../tree.js';
+import { flattenTree, type ParamTree, RESERVED_SEGMENTS, unflattenTree } from '../tree.js';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type HostTensor } from './safetensors.js';
 
 /** Prefix of optimizer tensors in a checkpoint. */
@@ -49,6 +49,11 @@ export interface LoadOptions {
   readonly expect?: CheckpointExpectation;
   /** Name of the source for error messages (e.g. the path). */
   readonly source?: string;
+  /**
+   * Accept NaN or infinite values in float32 tensors (default false: such a checkpoint is refused
+   * with a `CheckpointError` naming the tensor, since every result computed from it would be NaN).
+   */
+  readonly allowNonFinite?: boolean;
 }
 
 /** A loaded checkpoint; its tensors are on the current backend and owned by the caller. */
@@ -141,10 +146,98 @@ export function checkTensors(
   }
 }
 
+/**
+ * Refuses tensor names that would reach an object's prototype when the tree is rebuilt
+ * (`__proto__.reverse` once set `Object.prototype.reverse`, reversing every later scan).
+ */
+export function checkTensorNames(names: Iterable<string>, source = 'checkpoint'): void {
+  for (const full of names) {
+    const name = full.startsWith(OPTIMIZER_PREFIX) ? full.slice(OPTIMIZER_PREFIX.length) : full;
+    const bad = name.split('.').find((p) => RESERVED_SEGMENTS.includes(p));
+    if (bad !== undefined) {
+      throw new CheckpointError(
+        'loadCheckpoint',
+        `${source}: tensor name '${full}' contains the reserved segment '${bad}' (${RESERVED_SEGMENTS.join(', ')} are refused)`,
+      );
+    }
+  }
+}
+
+/** Refuses NaN and infinite float32 values, naming the first tensor that holds one. */
+export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, source = 'checkpoint'): void {
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.dtype !== 'float32') continue;
+    let bad = 0;
+    let first = -1;
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) {
+        if (first < 0) first = i;
+        bad++;
+      }
+    }
+    if (bad > 0) {
+      throw new CheckpointError(
+        'loadCheckpoint',
+        `${source}: tensor '${name}' holds ${bad} non-finite value${bad === 1 ? '' : 's'} (the first, ${t.data[first]}, at index ${first}); the checkpoint is unusable`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks a stored network config against the tensors beside it before anything is built: a config
+ * edited to absurd sizes (`nLayers: 1e7`) would otherwise hang or exhaust memory while the network
+ * is constructed, before the tensors are compared. Every width the config names is a dimension of
+ * some stored tensor, and every layer owns at least one tensor, so both are bounded by the file.
+ */
+export function checkConfigAgainstTensors(
+  config: unknown,
+  tensors: Readonly<Record<string, HostTensor>>,
+  source = 'checkpoint',
+): void {
+  const op = 'networkFromCheckpoint';
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new CheckpointError(op, `${source}: the stored config is not an object`);
+  }
+  const list = Object.values(tensors);
+  const maxDim = Math.max(1, ...list.flatMap((t) => t.shape));
+  const c = config as Record<string, unknown>;
+  const bound = (name: string, v: unknown, max: number, what: string) => {
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) {
+      throw new CheckpointError(
+        op,
+        `${source}: the stored config has ${name} = ${JSON.stringify(v)}, but ${what} (${max}); the config does not match its tensors`,
+      );
+    }
+  };
+  const dims = `the largest dimension of a stored tensor is ${maxDim}`;
+  bound('nLayers', c.nLayers, list.length, 'there are only this many stored tensors');
+  for (const k of ['dIn', 'dModel', 'dOut', 'vocabSize', 'mlpExpansion']) bound(k, c[k], maxDim, dims);
+  const cells = Array.isArray(c.cell) ? c.cell : [c.cell];
+  bound(
+    'the number of cell configs',
+    cells.length,
+    Math.max(1, list.length),
+    'there are only this many stored tensors',
+  );
+  // Hybrids nest cell configs: bound every dState, at any depth (the depth itself is JSON-bounded).
+  const walk = (x: unknown): void => {
+    if (x === null || typeof x !== 'object') return;
+    for (const [k, v] of Object.entries(x)) {
+      if (k === 'dState') bound('cell dState', v, maxDim, dims);
+      else walk(v);
+    }
+  };
+  walk(cells);
+}
+
 /** Decodes checkpoint bytes into tensors on the current backend, checking them against `expect`. */
 export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = {}): LoadedCheckpoint {
   const source = options.source ?? 'checkpoint';
   const { tensors, metadata } = decodeSafetensors(bytes, source);
+  checkTensorNames(Object.keys(tensors), source);
+  if (!options.allowNonFinite) checkFinite(tensors, source);
   const paramHost: Record<string, HostTensor> = {};
   const optimHost: Record<string, HostTensor> = {};
   for (const [name, t] of Object.entries(tensors)) {
@@ -187,16 +280,29 @@ export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = 
  * (checked against the rebuilt network).
  */
 export function networkFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedNetwork {
-  const { metadata } = decodeSafetensors(bytes, source);
+  const { metadata, tensors } = decodeSafetensors(bytes, source);
   if (metadata.config === undefined) {
     throw new CheckpointError(
       'networkFromCheckpoint',
       `${source}: no 'config' metadata; load it with deserializeCheckpoint`,
     );
   }
+  let stored: unknown;
+  try {
+    stored = JSON.parse(metadata.config);
+  } catch (e) {
+    throw new CheckpointError(
+      'networkFromCheckpoint',
+      `${source}: metadata 'config' is not valid JSON (${(e as Error).message})`,
+    );
+  }
+  checkTensorNames(Object.keys(tensors), source);
+  const params: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) if (!name.startsWith(OPTIMIZER_PREFIX)) params[name] = t;
+  checkConfigAgainstTensors(stored, params, source);
   let network: Network;
   try {
-    network = createNetwork(JSON.parse(metadata.config) as NetworkConfig);
+    network = createNetwork(stored as NetworkConfig);
   } catch (e) {
     throw new CheckpointError(
       'networkFromCheckpoint',

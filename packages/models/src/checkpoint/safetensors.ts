@@ -13,7 +13,13 @@
 import { type DType, MruError, type TypedArray } from '@mru/core';
 
 /** A checkpoint (or safetensors file) that cannot be read or does not fit the model. */
-export class CheckpointError extends MruError {}
+export class CheckpointError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    // Explicit, so the name survives minification (see MruError).
+    this.name = 'CheckpointError';
+  }
+}
 
 /** A tensor on the host: dtype, shape and row-major values. */
 export interface HostTensor {
@@ -159,7 +165,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   if (!isRecord(header)) return fail('the header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  // Null prototypes: a tensor or key named `__proto__` must be an entry, not a prototype switch.
+  const metadata: Record<string, string> = Object.create(null);
   if (header.__metadata__ !== undefined) {
     if (!isRecord(header.__metadata__)) fail('__metadata__ is not an object');
     for (const [k, v] of Object.entries(header.__metadata__ as Record<string, unknown>)) {
@@ -216,7 +223,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     at = e.end;
   }
   if (at !== dataLen) fail(`tensors cover ${at} bytes but the data section has ${dataLen} (trailing bytes)`);
-  const tensors: Record<string, HostTensor> = {};
+  const tensors: Record<string, HostTensor> = Object.create(null);
   for (const e of entries) {
     const count = sizeOf(e.shape);
     tensors[e.name] = {

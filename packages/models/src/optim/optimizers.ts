@@ -269,7 +269,9 @@ export abstract class Optimizer {
       const name = key.slice(dot + 1);
       // With parameter specs at hand, a moment must belong to a parameter and have its shape: one of
       // shape [1] would otherwise broadcast silently in the update.
-      const spec = this.#meta[name] as { shape?: readonly number[] } | undefined;
+      const spec = (Object.hasOwn(this.#meta, name) ? this.#meta[name] : undefined) as
+        | { shape?: readonly number[] }
+        | undefined;
       if (Object.keys(this.#meta).length > 0 && !spec) {
         throw new ValueError(
           `${this.constructor.name}.loadStateDict`,
@@ -286,9 +288,29 @@ export abstract class Optimizer {
         );
       }
       const entry = next.get(name) ?? {};
-      entry[slot] = keep(t);
+      entry[slot] = t;
       next.set(name, entry);
     }
+    // All or none: a resume from moments of some parameters only would silently not be exact.
+    // Every parameter (all of them when the specs are known) must carry the same slots.
+    if (next.size > 0) {
+      const op = `${this.constructor.name}.loadStateDict`;
+      const slotsSeen = this.slots;
+      const names = Object.keys(this.#meta).length > 0 ? Object.keys(this.#meta) : [...next.keys()];
+      const missing: string[] = [];
+      for (const name of names) {
+        const have = next.get(name) ?? {};
+        for (const slot of slotsSeen) if (!have[slot]) missing.push(`${slot}.${name}`);
+      }
+      if (missing.length > 0) {
+        const total = names.length * slotsSeen.length;
+        throw new ValueError(
+          op,
+          `the state holds ${total - missing.length} of ${total} moments; missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? `, ... (${missing.length} in all)` : ''}. Load all of them, or none to start from fresh moments`,
+        );
+      }
+    }
+    for (const e of next.values()) for (const t of Object.values(e)) keep(t);
     for (const s of this.#state.values()) dispose(s);
     this.#state = next;
     this.#step = dict.step;

@@ -1,0 +1,46 @@
+/**
+ * The built `mru` command on its default path: the quick experiment with its runs in worker threads
+ * (2 jobs, what a bare `mru` uses on a 2-core machine). The in-process tests run the TypeScript
+ * sources, where workers are off, so only this test exercises `dist/bin.js` and `dist/worker.js`:
+ * spawning, progress messages, results and exit code. Few steps, so it takes seconds.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const bin = join(import.meta.dirname, '..', 'dist', 'bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'mru-built-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('mru experiment quick with 2 jobs in worker threads (built)', { timeout: 600_000 }, () => {
+  expect(existsSync(bin), `${bin} is missing: the test command builds before testing`).toBe(true);
+  const out = join(dir, 'quick');
+  const r = spawnSync(
+    process.execPath,
+    [bin, 'experiment', 'quick', '--jobs', '2', '--steps', '4', '--out', out],
+    {
+      encoding: 'utf8',
+      cwd: dir,
+    },
+  );
+  expect(r.stderr).not.toMatch(/compiled worker is not available|unexpected error/);
+  expect(r.status, r.stderr).toBe(0);
+  // Both runs reported progress through their workers, and the tables came out.
+  expect(r.stderr).toMatch(/bmru-T200|\[1\/2\]/);
+  expect(r.stderr).toMatch(/lru-T200|\[2\/2\]/);
+  expect(r.stdout).toMatch(/\nbmru\s+200\s+\d+/);
+  expect(r.stdout).toMatch(/\nlru\s+200\s+\d+/);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  expect(results.runs.map((x: { name: string; steps: number }) => [x.name, x.steps])).toEqual([
+    ['bmru-T200', 4],
+    ['lru-T200', 4],
+  ]);
+  for (const run of ['bmru-T200', 'lru-T200'])
+    expect(existsSync(join(out, run, 'last.safetensors'))).toBe(true);
+
+  // The default of a bare `mru` is this experiment: its help says so, from the built command too.
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  expect(help.stdout).toMatch(/mru\s+run the quick experiment \(same as 'mru experiment quick'\)/);
+});
