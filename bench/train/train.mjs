@@ -162,8 +162,13 @@ if (!opts['no-torch']) {
           skipped.push(`PyTorch with OpenBLAS: the child mapped ${child.blasPaths.join(', ')}`);
           continue;
         }
+        if (v.lib && byLib.get(null)?.blas === 'OpenBLAS') {
+          skipped.push('PyTorch with OpenBLAS: the default BLAS already is OpenBLAS (no reference-BLAS row)');
+          continue;
+        }
+        const blasId = { OpenBLAS: 'openblas', 'reference BLAS': 'refblas' }[child.blas] ?? 'otherblas';
         impls.push({
-          id: `torch-${child.blas === 'OpenBLAS' ? 'openblas' : 'refblas'}-${v.scan}`,
+          id: `torch-${blasId}-${v.scan}`,
           label: `PyTorch ${child.torch.replace(/a0$/, '')}, 1 thread, ${child.blas}, ${v.scan} scan`,
           note: `${child.blasPaths.join(', ') || 'no BLAS library mapped'}`,
           peer: true,
