@@ -13,8 +13,8 @@ import { allocHost, type DType, type TypedArray } from '@mru/core';
 
 /** Arrays below this many elements are allocated fresh (cheap) and never pooled. */
 const MIN_POOLED = 1 << 14;
-/** The most bytes the pool keeps; arrays freed beyond it are left to the garbage collector. */
-const MAX_POOL_BYTES = 256 * 2 ** 20;
+/** The most bytes the pool keeps (a T = 1,000 step peaks near 360 MiB); beyond it freed arrays go to the GC. */
+const MAX_POOL_BYTES = 2 ** 30;
 
 const free = new Map<string, TypedArray[]>();
 let pooled = 0;
