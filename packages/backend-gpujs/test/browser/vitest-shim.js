@@ -96,12 +96,9 @@ export function expect(actual, what) {
         throw new TypeError(`toMatch: the received value must be a string, got ${fmt(actual)}`);
       }
       if (typeof expected !== 'string' && !(expected instanceof RegExp)) {
-        throw new TypeError(
-          `toMatch: the expected value must be a string or a RegExp, got ${fmt(expected)}`,
-        );
+        throw new TypeError(`toMatch: the expected value must be a string or a RegExp, got ${fmt(expected)}`);
       }
-      const ok =
-        typeof expected === 'string' ? actual.includes(expected) : new RegExp(expected).test(actual);
+      const ok = typeof expected === 'string' ? actual.includes(expected) : new RegExp(expected).test(actual);
       const shown = typeof expected === 'string' ? fmt(expected) : String(expected);
       if (!ok) fail(`expected ${fmt(actual)} to match ${shown}`);
     },
