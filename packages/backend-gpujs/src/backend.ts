@@ -21,11 +21,12 @@
  *
  * The scan: in gpu.js a thread writes one output element, so a "thread per lane, loop over time"
  * kernel can only produce one value per lane. The backend therefore plans the scan in chunks of
- * `len` steps: a chunk kernel reduces each chunk of each lane sequentially to its affine map
- * (`h_end = A h_start + B`), the host runs the short recurrence over chunk maps to get each chunk's
- * starting state (the carry), and an apply kernel computes every `h_t` from its chunk's carry,
- * sequentially within the chunk. With a single chunk (short sequences) the chunk pass and the host
- * pass disappear: the direct plan. `scanPlan` chooses by size.
+ * `len` steps: the host runs each lane's recurrence in float64 and keeps the state before each chunk
+ * (the carry), and an apply kernel computes every `h_t` from its chunk's carry, sequentially within
+ * the chunk. The carries come from the host, not from chunk maps composed in a kernel, because
+ * float32 shaders (WebGL2) round every chunk's map alike and that bias accumulates across thousands
+ * of chunks (see `hostCarries`). With a single chunk (short sequences) the host pass disappears: the
+ * direct plan. `scanPlan` chooses by size.
  */
 import { type CpuBackend, type CpuBuffer, cpuBackend } from '@mru/backend-cpu';
 import {
@@ -53,14 +54,12 @@ import {
   argReduceSource,
   binarySource,
   complexScanApplySource,
-  complexScanChunkSource,
   concatSource,
   gatherSource,
   matmulSource,
   padSource,
   reduceSource,
   scanApplySource,
-  scanChunkSource,
   scatterAddSource,
   stridedSource,
   unarySource,
@@ -137,11 +136,11 @@ export interface ScanPlan {
 
 /**
  * The scan plan for recurrences of `time` steps: direct up to 32 steps (each element walks at most
- * 32 steps from `h0`), otherwise chunks of 16 steps. Short chunks because the two kernels cost
- * `2 + len / 2` steps per element while the host pass over chunk maps costs `1 / len` step per
- * element and a host step (a few nanoseconds of JavaScript) is far cheaper than a kernel step (two
- * texture fetches per thread on a WebGL device, and SwiftShader runs them on the CPU). `force` (>= 1)
- * imposes the chunk length.
+ * 32 steps from `h0`), otherwise chunks of 16 steps. Short chunks because the apply kernel costs
+ * `len / 2` steps per element on average while the host pass costs one float64 step per element
+ * whatever `len`, and a host step (a few nanoseconds of JavaScript) is far cheaper than a kernel step
+ * (two texture fetches per thread on a WebGL device, and SwiftShader runs them on the CPU). `force`
+ * (>= 1) imposes the chunk length.
  */
 export function scanPlan(time: number, force = 0): ScanPlan {
   let len: number;
@@ -831,21 +830,7 @@ export class GpujsBackend implements Backend {
     const rev = reverse ? 1 : 0;
     const carry = new Float32Array(plan.chunks * lanes);
     if (hv) carry.set(hv);
-    if (plan.chunks > 1) {
-      const maps = this.#launch('scan:chunk', 1, scanChunkSource, 2 * plan.chunks * lanes, [
-        av,
-        xv,
-        lanes,
-        g.channels,
-        g.time,
-        plan.len,
-        plan.chunks,
-        g.aBatchStride,
-        g.aTimeStride,
-        rev,
-      ]);
-      carryRecurrence(maps, carry, lanes, plan.chunks);
-    }
+    if (plan.chunks > 1) hostCarries(av, xv, carry, g, plan, rev);
     const out = this.#launch('scan:apply', 1, scanApplySource, size, [
       av,
       xv,
@@ -907,23 +892,7 @@ export class GpujsBackend implements Backend {
       carry.set(hr);
       carry.set(hi, half);
     }
-    if (plan.chunks > 1) {
-      const maps = this.#launch('scanComplex:chunk', 1, complexScanChunkSource, 4 * half, [
-        ar,
-        ai,
-        xr,
-        xi,
-        lanes,
-        g.channels,
-        g.time,
-        plan.len,
-        plan.chunks,
-        g.aBatchStride,
-        g.aTimeStride,
-        rev,
-      ]);
-      complexCarryRecurrence(maps, carry, lanes, plan.chunks);
-    }
+    if (plan.chunks > 1) hostComplexCarries(ar, ai, xr, xi, carry, g, plan, rev);
     const out = this.#launch('scanComplex:apply', 1, complexScanApplySource, 2 * size, [
       ar,
       ai,
@@ -1004,43 +973,79 @@ function geometry(
   };
 }
 
+type ScanGeometry = ReturnType<typeof geometry>;
+
 /**
- * The host pass of the chunked scan: `maps` holds `A` then `B` of every (chunk, lane); `carry` holds
- * `h0` in its first `lanes` entries and receives the state before each chunk. float64 here, rounded
- * once per chunk when stored, so this pass adds no error beyond the chunk maps' own.
+ * The host pass of the chunked scan: runs each lane's recurrence in float64 from `h0` (the first
+ * `lanes` entries of `carry`, zero without one) and stores the state before each chunk into `carry`,
+ * rounded once to float32. The carries are therefore the float64 scan's states, and each `h_t` of
+ * the apply kernel walks at most `len` float32 steps from an exact carry. A chunk kernel composing
+ * each chunk's map (`A`, `B`) in float32 would round the same way in every chunk, a bias that the
+ * recurrence over ~T/len chunk maps carries along (tens of times a float32 loop's error at
+ * |a| = 1, T = 1e5 on WebGL2); this pass costs O(T) host steps per lane, the same order as reading
+ * the result back, and nothing on the device.
  */
-function carryRecurrence(maps: Float32Array, carry: Float32Array, lanes: number, chunks: number): void {
-  const half = chunks * lanes;
+function hostCarries(
+  a: Float32Array,
+  x: Float32Array,
+  carry: Float32Array,
+  g: ScanGeometry,
+  plan: ScanPlan,
+  reverse: number,
+): void {
+  const { batch, time, channels, aBatchStride, aTimeStride } = g;
+  const lanes = batch * channels;
   for (let l = 0; l < lanes; l++) {
+    const b = Math.floor(l / channels);
+    const c = l - b * channels;
     let h = carry[l];
-    for (let k = 0; k < chunks; k++) {
+    for (let k = 0; k < plan.chunks; k++) {
       carry[k * lanes + l] = h;
-      h = maps[k * lanes + l] * h + maps[half + k * lanes + l];
+      if (k === plan.chunks - 1) break;
+      const end = (k + 1) * plan.len;
+      for (let s = k * plan.len; s < end; s++) {
+        const t = reverse > 0 ? time - 1 - s : s;
+        h = a[b * aBatchStride + t * aTimeStride + c] * h + x[(b * time + t) * channels + c];
+      }
     }
   }
 }
 
-/** The complex host pass: `maps` holds `A.re, A.im, B.re, B.im` blocks; `carry` real then imaginary. */
-function complexCarryRecurrence(
-  maps: Float32Array,
+/** The complex host pass (see `hostCarries`): `carry` holds `half` real parts, then imaginary. */
+function hostComplexCarries(
+  aRe: Float32Array,
+  aIm: Float32Array,
+  xRe: Float32Array,
+  xIm: Float32Array,
   carry: Float32Array,
-  lanes: number,
-  chunks: number,
+  g: ScanGeometry,
+  plan: ScanPlan,
+  reverse: number,
 ): void {
-  const half = chunks * lanes;
+  const { batch, time, channels, aBatchStride, aTimeStride } = g;
+  const lanes = batch * channels;
+  const half = plan.chunks * lanes;
   for (let l = 0; l < lanes; l++) {
+    const b = Math.floor(l / channels);
+    const c = l - b * channels;
     let hr = carry[l];
     let hi = carry[half + l];
-    for (let k = 0; k < chunks; k++) {
-      const i = k * lanes + l;
-      carry[i] = hr;
-      carry[half + i] = hi;
-      const ar = maps[i];
-      const ai = maps[half + i];
-      const nr = ar * hr - ai * hi + maps[2 * half + i];
-      const ni = ar * hi + ai * hr + maps[3 * half + i];
-      hr = nr;
-      hi = ni;
+    for (let k = 0; k < plan.chunks; k++) {
+      carry[k * lanes + l] = hr;
+      carry[half + k * lanes + l] = hi;
+      if (k === plan.chunks - 1) break;
+      const end = (k + 1) * plan.len;
+      for (let s = k * plan.len; s < end; s++) {
+        const t = reverse > 0 ? time - 1 - s : s;
+        const ai = b * aBatchStride + t * aTimeStride + c;
+        const xi = (b * time + t) * channels + c;
+        const ar = aRe[ai];
+        const am = aIm[ai];
+        const nr = ar * hr - am * hi + xRe[xi];
+        const ni = ar * hi + am * hr + xIm[xi];
+        hr = nr;
+        hi = ni;
+      }
     }
   }
 }

@@ -338,46 +338,6 @@ export function matmulSource(): string {
 }
 
 /**
- * The time index of processing step `s` (forward or reverse) and the lane decomposition shared by
- * the scan kernels: lane `l = b * C + c`.
- */
-const SCAN_INDEX = `
-    ${DIV('b', 'lane', 'channels')}
-    const c = lane - b * channels;`;
-
-/**
- * Source of the chunk reduction of the real scan: thread `(part, chunk, lane)` walks its chunk of
- * `len` steps sequentially and returns the composed affine map's `A` (part 0) or `B` (part 1), so
- * that `h_end = A * h_start + B` over the chunk.
- */
-export function scanChunkSource(): string {
-  return `function (a, x, lanes, channels, time, len, chunks, aBs, aTs, reverse) {
-    const i = this.thread.x;
-    const per = chunks * lanes;
-    ${DIV('part', 'i', 'per')}
-    const r = i - part * per;
-    ${DIV('chunk', 'r', 'lanes')}
-    const lane = r - chunk * lanes;
-    ${SCAN_INDEX}
-    let mA = 1;
-    let mB = 0;
-    const s0 = chunk * len;
-    for (let j = 0; j < len; j++) {
-      const s = s0 + j;
-      if (s < time) {
-        let t = s;
-        if (reverse > 0) { t = time - 1 - s; }
-        const at = a[b * aBs + t * aTs + c];
-        mA = at * mA;
-        mB = at * mB + x[(b * time + t) * channels + c];
-      }
-    }
-    if (part == 0) { return mA; }
-    return mB;
-  }`;
-}
-
-/**
  * Source of the apply pass of the real scan: element `(b, t, c)` starts from the carry of its chunk
  * (the state before the chunk's first step) and runs the recurrence sequentially up to its step.
  * With one chunk this is the direct plan, each element walking from the first step.
@@ -403,47 +363,6 @@ export function scanApplySource(): string {
       h = a[b * aBs + tt * aTs + c] * h + x[(b * time + tt) * channels + c];
     }
     return h;
-  }`;
-}
-
-/** Complex chunk reduction: parts 0..3 are `A.re, A.im, B.re, B.im` of each chunk's map. */
-export function complexScanChunkSource(): string {
-  return `function (aRe, aIm, xRe, xIm, lanes, channels, time, len, chunks, aBs, aTs, reverse) {
-    const i = this.thread.x;
-    const per = chunks * lanes;
-    ${DIV('part', 'i', 'per')}
-    const r = i - part * per;
-    ${DIV('chunk', 'r', 'lanes')}
-    const lane = r - chunk * lanes;
-    ${SCAN_INDEX}
-    let pr = 1;
-    let pi = 0;
-    let qr = 0;
-    let qi = 0;
-    const s0 = chunk * len;
-    for (let j = 0; j < len; j++) {
-      const s = s0 + j;
-      if (s < time) {
-        let t = s;
-        if (reverse > 0) { t = time - 1 - s; }
-        const ai = b * aBs + t * aTs + c;
-        const xi = (b * time + t) * channels + c;
-        const ar = aRe[ai];
-        const am = aIm[ai];
-        const npr = ar * pr - am * pi;
-        const npi = ar * pi + am * pr;
-        const nqr = ar * qr - am * qi + xRe[xi];
-        const nqi = ar * qi + am * qr + xIm[xi];
-        pr = npr;
-        pi = npi;
-        qr = nqr;
-        qi = nqi;
-      }
-    }
-    if (part == 0) { return pr; }
-    if (part == 1) { return pi; }
-    if (part == 2) { return qr; }
-    return qi;
   }`;
 }
 

@@ -19,6 +19,14 @@ vDescribe('vitest shim of the browser kit', () => {
     vExpect(() => expect(new Error('x')).toBeInstanceOf(KindError)).toThrow();
     expect('matmul [2,3]').toContain('[2,3]');
     vExpect(() => expect('matmul').toContain('int32')).toThrow();
+    expect('call setBackend first').toMatch(/setBackend/);
+    expect('call setBackend first').toMatch('Backend f');
+    vExpect(() => expect('call setBackend first').toMatch(/getBackend/)).toThrow(/to match/);
+    vExpect(() => expect('call setBackend first').toMatch('backend first')).toThrow(/to match/);
+    vExpect(() => expect(42).toMatch(/42/)).toThrow(TypeError);
+    const globalRe = /a/g;
+    expect('a').toMatch(globalRe);
+    expect('a').toMatch(globalRe);
     expect(() => {
       throw new KindError('shape [2,3] bad');
     }).toThrow(KindError);

@@ -1,8 +1,8 @@
 /**
  * Just enough of vitest's API for core's conformance kit to run in a browser page, where vitest
  * itself does not: `describe`, `it`, the four hooks and the `expect` matchers the kit uses (`toBe`,
- * `toEqual`, `toBeInstanceOf`, `toContain`, `toThrow` with a class, string or RegExp, and
- * `rejects.toBeInstanceOf`). index.html maps the bare specifier `vitest` here, so the kit's built
+ * `toEqual`, `toBeInstanceOf`, `toContain`, `toMatch` with a string or RegExp, `toThrow` with a
+ * class, string or RegExp, and `rejects.toBeInstanceOf`). index.html maps the bare specifier `vitest` here, so the kit's built
  * `dist/testing` loads unchanged. `describe` bodies run at once and collect tests; `runCollected`
  * runs them in order with their hooks (outer `beforeAll` before inner ones, `beforeEach` from the
  * outside in) and reports each test's name, pass or failure message, and duration. A test that
@@ -88,6 +88,19 @@ export function expect(actual, what) {
     },
     toBeInstanceOf(cls) {
       if (!(actual instanceof cls)) fail(`expected ${String(actual)} to be an instance of ${cls.name}`);
+    },
+    toMatch(expected) {
+      // As vitest (jest's toMatch): the value must be a string; a string pattern is a substring
+      // test, a RegExp is tested afresh (a copy, so a global regex's lastIndex cannot leak in).
+      if (typeof actual !== 'string') {
+        throw new TypeError(`toMatch: the received value must be a string, got ${fmt(actual)}`);
+      }
+      if (typeof expected !== 'string' && !(expected instanceof RegExp)) {
+        throw new TypeError(`toMatch: the expected value must be a string or a RegExp, got ${fmt(expected)}`);
+      }
+      const ok = typeof expected === 'string' ? actual.includes(expected) : new RegExp(expected).test(actual);
+      const shown = typeof expected === 'string' ? fmt(expected) : String(expected);
+      if (!ok) fail(`expected ${fmt(actual)} to match ${shown}`);
     },
     toContain(item) {
       if (!(actual?.includes?.(item) ?? false)) fail(`expected ${fmt(actual)} to contain ${fmt(item)}`);
