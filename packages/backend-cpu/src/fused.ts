@@ -20,7 +20,7 @@
  * returns; the tests check that equality.
  */
 
-import type { DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
+import { type DType, type ElementwiseProgram, type ExprNode, stridesOf, type TypedArray } from '@mru/core';
 import { floatToInt } from './elementwise.js';
 import { hostArray } from './pool.js';
 import { coalesce } from './walk.js';
@@ -222,12 +222,7 @@ export function elementwiseKernel(
   if (size === 0) return outs;
   const kernel = compile(p);
   const sc = scalars.map((v, i) => scalarValue(v, p.scalarDTypes[i]));
-  const outStrides = new Array<number>(outShape.length);
-  for (let d = outShape.length - 1, acc = 1; d >= 0; d--) {
-    outStrides[d] = acc;
-    acc *= outShape[d];
-  }
-  const layout = coalesce(outShape, [outStrides, ...strides]);
+  const layout = coalesce(outShape, [stridesOf(outShape), ...strides]);
   const rank = layout.shape.length;
   const n = layout.shape[rank - 1];
   const R = rank >= 2 ? layout.shape[rank - 2] : 1;

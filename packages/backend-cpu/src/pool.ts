@@ -9,7 +9,7 @@
  * cheap to allocate from V8's heap and are never pooled. The pool is bounded; it is reported as
  * `pooledBytes` by `memory()` and emptied by `clearHostPool`.
  */
-import { allocHost, type DType, type TypedArray } from '@mru/core';
+import { allocHost, type DType, dtypeOfArray, type TypedArray } from '@mru/core';
 
 /** Arrays below this many elements are allocated fresh (cheap) and never pooled. */
 const MIN_POOLED = 1 << 14;
@@ -21,10 +21,6 @@ let pooled = 0;
 
 function key(dtype: DType, size: number): string {
   return `${dtype}:${size}`;
-}
-
-function dtypeOf(values: TypedArray): DType {
-  return values instanceof Float32Array ? 'float32' : values instanceof Int32Array ? 'int32' : 'bool';
 }
 
 /**
@@ -47,7 +43,7 @@ export function hostArray(dtype: DType, size: number, zero = true): TypedArray {
 /** Gives a freed buffer's array back for reuse; nothing may hold it afterwards. */
 export function recycle(values: TypedArray): void {
   if (values.length < MIN_POOLED || pooled + values.byteLength > MAX_POOL_BYTES) return;
-  const k = key(dtypeOf(values), values.length);
+  const k = key(dtypeOfArray(values), values.length);
   const list = free.get(k);
   if (list) list.push(values);
   else free.set(k, [values]);
