@@ -9,38 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Io, main } from '../src/main.js';
+import { run } from './run-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mru-cli-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function capture(): Io & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: {
-      write: (s: string) => {
-        out += s;
-        return true;
-      },
-    },
-    stderr: {
-      write: (s: string) => {
-        err += s;
-        return true;
-      },
-      isTTY: false,
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = capture();
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
 
 const TINY = [
   '--task',

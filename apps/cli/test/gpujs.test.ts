@@ -8,32 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Io, main } from '../src/main.js';
+import { run } from './run-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mru-cli-gpujs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: {
-      write: (s: string) => {
-        out += s;
-        return true;
-      },
-    },
-    stderr: {
-      write: (s: string) => {
-        err += s;
-        return true;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const TINY = ['--seq-len', '8', '--d-model', '4', '--d-state', '4'];
 const TRAIN = [
