@@ -113,6 +113,24 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
           help: 'epsilon annealing: train BMRU cells as CMRUs (epsilon 1) for 10% of the steps, then decay epsilon linearly to 0 over 50%',
         },
         {
+          name: 'anneal-hold',
+          type: 'string',
+          value: 'X',
+          help: 'annealing: fraction of the steps held at the start value (default 0.1; implies --anneal)',
+        },
+        {
+          name: 'anneal-ramp',
+          type: 'string',
+          value: 'X',
+          help: 'annealing: fraction of the steps of the linear decay to 0 (default 0.5; implies --anneal)',
+        },
+        {
+          name: 'anneal-target',
+          type: 'string',
+          value: 'NAME',
+          help: 'annealing: epsilon (BMRU/CMRU), leak (FQ-BMRU) or both (default epsilon; implies --anneal)',
+        },
+        {
           name: 'task-opt',
           type: 'string',
           multiple: true,

@@ -9,7 +9,12 @@
  * sets `appendedZeros = T - 784`.
  */
 import { createTask, type TaskName, taskNames, tasks } from '@mru/datasets';
-import { type EpsilonScheduleOptions, resolveEpsilonSchedule, resolveNetworkConfig } from '@mru/models';
+import {
+  type EpsilonScheduleOptions,
+  type ResolvedEpsilonSchedule,
+  resolveEpsilonSchedule,
+  resolveNetworkConfig,
+} from '@mru/models';
 import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from './args.js';
 import { RunError, UsageError } from './errors.js';
 import { LIMITS, memoryProblem, taskLength } from './limits.js';
@@ -33,6 +38,9 @@ export const TRAIN_OPTIONS: readonly string[] = [
   'weight-decay',
   'clip',
   'anneal',
+  'anneal-hold',
+  'anneal-ramp',
+  'anneal-target',
   'seq-len',
   'task-opt',
   'out',
@@ -169,10 +177,33 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
       1,
       LIMITS['log-every'],
     ),
-    ...(values.anneal === true || values.anneal === 'true'
-      ? { epsilonSchedule: resolveEpsilonSchedule({ totalSteps: steps }) }
-      : {}),
+    ...annealOptions(values, steps),
   };
+}
+
+const ANNEAL_TARGETS = ['epsilon', 'leak', 'both'] as const;
+
+/**
+ * The ε (or leak) annealing schedule of `--anneal` and its `--anneal-*` refinements, which imply it.
+ *
+ * @param values - Parsed command-line values.
+ * @param steps - The run's length (the schedule's fractions refer to it).
+ * @returns `{ epsilonSchedule }`, or nothing without annealing.
+ * @throws UsageError on a bad fraction or target.
+ */
+function annealOptions(
+  values: Readonly<Record<string, unknown>>,
+  steps: number,
+): { epsilonSchedule?: ResolvedEpsilonSchedule } {
+  const refined = ['anneal-hold', 'anneal-ramp', 'anneal-target'].some((n) => values[n] !== undefined);
+  if (!(values.anneal === true || values.anneal === 'true' || refined)) return {};
+  const hold = numberOption('anneal-hold', values['anneal-hold'], 0.1, 0, 1);
+  const ramp = numberOption('anneal-ramp', values['anneal-ramp'], 0.5, 0, 1);
+  const target = choiceOption('anneal-target', values['anneal-target'], ANNEAL_TARGETS, 'epsilon');
+  if (hold + ramp > 1 + 1e-12) {
+    throw new UsageError(`--anneal-hold ${hold} plus --anneal-ramp ${ramp} exceed the whole run (1)`);
+  }
+  return { epsilonSchedule: resolveEpsilonSchedule({ totalSteps: steps, hold, ramp, target }) };
 }
 
 /**

@@ -291,6 +291,47 @@ describe('mru train', () => {
     dispose([ck.params, ck.optimizer?.tensors ?? {}]);
   });
 
+  it('takes a general annealing schedule, on ε or on the FQ-BMRU leak', async () => {
+    const out = join(root, 'anneal-leak');
+    const args = [...TINY, '--model', 'fq-bmru', '--steps', '4', '--anneal-hold', '0.05'];
+    const r = await run([
+      'train',
+      ...args,
+      '--anneal-ramp',
+      '0.7',
+      '--anneal-target',
+      'leak',
+      '--stop-at',
+      '2',
+      '--out',
+      out,
+    ]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.epsilonSchedule).toEqual({
+      totalSteps: 4,
+      start: 1,
+      end: 0,
+      hold: 0.05,
+      ramp: 0.7,
+      target: 'leak',
+    });
+    // round(0.05 * 4) = 0 steps held, round(0.7 * 4) = 3 steps of ramp: step index 1 is at 2/3.
+    const { loadCheckpoint } = await import('@mru/models/node');
+    const { dispose } = await import('@mru/core');
+    const ck = await loadCheckpoint(join(out, 'last.safetensors'));
+    expect(ck.config?.leak).toBeCloseTo(2 / 3, 12);
+    expect(ck.config?.epsilon).toBeUndefined();
+    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+    const bad = await run(['train', ...TINY, '--anneal-hold', '0.6', '--anneal-ramp', '0.6']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--anneal-hold 0.6 plus --anneal-ramp 0.6 exceed the whole run');
+    const target = await run(['train', ...TINY, '--anneal-target', 'gamma']);
+    expect(target.code).toBe(2);
+    expect(target.err).toMatch(/anneal-target.*epsilon, leak, both/);
+  });
+
   it('trains the sequential baselines: --model gru, brc and nbrc', async () => {
     for (const model of ['gru', 'brc', 'nbrc']) {
       const out = join(root, `seq-${model}`);
