@@ -478,6 +478,10 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
         onCheckpoint: (state) => save('last.safetensors', state),
       },
     });
+  } catch (error) {
+    // `fit` has freed the parameters; the moments are ours to free.
+    optimizer.dispose();
+    throw error;
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     options.signal?.removeEventListener('abort', onInterrupt);

@@ -1,19 +1,22 @@
 /**
- * `@mru/models`: modules and layers, optimizers and schedules, the memory recurrent cells (BMRU, CMRU
- * and the ε family, FQ-BMRU), the baselines (LRU, minGRU, GRU, BRC, nBRC), networks and hybrids built
- * from a JSON config, and safetensors checkpoints. Browser-safe; file I/O lives in `@mru/models/node`.
+ * `@mru/models`: modules and layers, optimizers and schedules, the training API (`trainStep`,
+ * `evaluate`, `fit`), the memory recurrent cells (BMRU, CMRU and the ε family, FQ-BMRU), the baselines
+ * (LRU, minGRU, GRU, BRC, nBRC), networks and hybrids built from a JSON config, and safetensors
+ * checkpoints. Browser-safe; file I/O lives in `@mru/models/node`.
  *
  * ```ts
- * import { setBackend, valueAndGrad, randn, dispose } from '@mru/core';
+ * import { setBackend } from '@mru/core';
  * import { cpuBackend } from '@mru/backend-cpu';
- * import { createNetwork, AdamW } from '@mru/models';
+ * import { createTask } from '@mru/datasets';
+ * import { createNetwork, AdamW, trainStep, evaluate } from '@mru/models';
  * await setBackend(cpuBackend());
+ * const task = await createTask('copy-first-input', { length: 50 });
  * const net = createNetwork({ dIn: 1, dModel: 32, dOut: 1, nLayers: 2, cell: { type: 'bmru', dState: 32 } });
  * let params = net.init(0);
- * const opt = new AdamW({ lr: 1e-3, meta: net.paramSpecs(), clipNorm: 1 });
- * const { value, grads } = valueAndGrad((p) => net.loss(p, x, y, { train: true, seed: 1 }))(params);
- * params = opt.step(params, grads);
- * dispose([value, grads]);
+ * const optimizer = new AdamW({ lr: 1e-3, meta: net.paramSpecs(), clipNorm: 1 });
+ * for (let i = 0; i < 100; i++)
+ *   params = (await trainStep({ network: net, optimizer }, params, task.batch('train', i, 32))).params;
+ * const metrics = await evaluate(net, params, task.batches('validation', 256, { count: 2 }), task);
  * ```
  *
  * @packageDocumentation

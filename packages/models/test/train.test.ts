@@ -294,6 +294,28 @@ describeOnBackends(
       optimizer.dispose();
     });
 
+    it('fit stops on a callback error and frees the parameters it holds', async () => {
+      const network = createNetwork(CONFIG);
+      const before = memory().tensors;
+      const optimizer = makeOptimizer(network.paramSpecs());
+      const run = fit({
+        network,
+        optimizer,
+        params: network.init(0),
+        steps: 5,
+        data: (i) => hostBatch(i),
+        callbacks: {
+          onStep: (m) => {
+            if (m.step === 2) throw new Error('diverged (test)');
+          },
+        },
+      });
+      await expect(run).rejects.toThrow('diverged (test)');
+      expect(optimizer.stepCount).toBe(2);
+      optimizer.dispose();
+      expect(memory().tensors).toBe(before);
+    });
+
     it('fit to N, a checkpoint of parameters and optimizer state, and fit on equals one run', async () => {
       const network = createNetwork(CONFIG);
       const common = {
