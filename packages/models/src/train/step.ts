@@ -144,10 +144,14 @@ export async function trainStep(
       { hasAux: true },
     )(params);
   });
-  const extra = options.gradMetrics ? tidy(() => options.gradMetrics?.(grads, params) ?? {}) : {};
+  let extra: Readonly<Record<string, Tensor>> = {};
   let next: ParamTree;
   try {
+    if (options.gradMetrics) extra = tidy(() => options.gradMetrics?.(grads, params) ?? {});
     next = optimizer.step(params, grads);
+  } catch (error) {
+    dispose([value, aux, extra]);
+    throw error;
   } finally {
     dispose(grads);
   }
