@@ -38,6 +38,15 @@ const TINY = [
   '--quiet',
 ];
 
+/** What a checkpoint says about itself: metadata and the rebuilt network (its tensors freed at once). */
+async function checkpointInfo(path: string) {
+  const { loadNetworkCheckpoint } = await import('@mru/models/node');
+  const { dispose } = await import('@mru/core');
+  const ck = await loadNetworkCheckpoint(path);
+  dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+  return { metadata: ck.metadata, network: ck.network };
+}
+
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(dir).sort()) out[name] = readFileSync(join(dir, name)).toString('base64');
@@ -222,16 +231,13 @@ describe('mru train', () => {
     });
     // The checkpoint records the schedule and its position, and its network is the one trained at
     // the ε of its last step: hold 1 step, then 1 -> 0 over 4 steps, so step index 4 is at 0.25.
-    const { loadCheckpoint } = await import('@mru/models/node');
-    const { dispose } = await import('@mru/core');
-    const ck = await loadCheckpoint(join(split, 'last.safetensors'));
+    const ck = await checkpointInfo(join(split, 'last.safetensors'));
     expect(JSON.parse(ck.metadata.annealing)).toEqual({
       schedule: config.epsilonSchedule,
       step: 5,
       context: { epsilon: 0.25 },
     });
-    expect(ck.config?.epsilon).toBe(0.25);
-    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+    expect(ck.network.config.epsilon).toBe(0.25);
     const second = await run(['train', '--resume', join(split, 'last.safetensors'), '--quiet']);
     expect(second.err).toBe('');
     expect(second.code).toBe(0);
@@ -284,11 +290,8 @@ describe('mru train', () => {
     expect(config.steps).toBe(6);
     // The schedule keeps the length it was made for: ε reached 0 at step 3 and stays there.
     expect(config.epsilonSchedule.totalSteps).toBe(4);
-    const { loadCheckpoint } = await import('@mru/models/node');
-    const { dispose } = await import('@mru/core');
-    const ck = await loadCheckpoint(join(base, 'last.safetensors'));
+    const ck = await checkpointInfo(join(base, 'last.safetensors'));
     expect(JSON.parse(ck.metadata.annealing).context).toEqual({ epsilon: 0 });
-    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
   });
 
   it('takes a general annealing schedule, on ε or on the FQ-BMRU leak', async () => {
@@ -318,12 +321,9 @@ describe('mru train', () => {
       target: 'leak',
     });
     // round(0.05 * 4) = 0 steps held, round(0.7 * 4) = 3 steps of ramp: step index 1 is at 2/3.
-    const { loadCheckpoint } = await import('@mru/models/node');
-    const { dispose } = await import('@mru/core');
-    const ck = await loadCheckpoint(join(out, 'last.safetensors'));
-    expect(ck.config?.leak).toBeCloseTo(2 / 3, 12);
-    expect(ck.config?.epsilon).toBeUndefined();
-    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+    const { network } = await checkpointInfo(join(out, 'last.safetensors'));
+    expect(network.config.leak).toBeCloseTo(2 / 3, 12);
+    expect(network.config.epsilon).toBeUndefined();
     const bad = await run(['train', ...TINY, '--anneal-hold', '0.6', '--anneal-ramp', '0.6']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--anneal-hold 0.6 plus --anneal-ramp 0.6 exceed the whole run');
@@ -341,12 +341,9 @@ describe('mru train', () => {
       const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       expect(config.model).toBe(model);
       expect(config.network.cell).toEqual({ type: model, dState: 4 });
-      const { loadNetworkCheckpoint } = await import('@mru/models/node');
-      const { dispose } = await import('@mru/core');
-      const ck = await loadNetworkCheckpoint(join(out, 'last.safetensors'));
-      expect(ck.network.cells().map((c) => c.type)).toEqual(new Array(config.network.nLayers).fill(model));
-      expect(ck.network.cells().every((c) => !c.parallelizable)).toBe(true);
-      dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+      const { network } = await checkpointInfo(join(out, 'last.safetensors'));
+      expect(network.cells().map((c) => c.type)).toEqual(new Array(config.network.nLayers).fill(model));
+      expect(network.cells().every((c) => !c.parallelizable)).toBe(true);
     }
   });
 
