@@ -45,7 +45,9 @@ for (let i = 0; i <= 2000; i++) {
   );
   if (i % 200 === 0) {
     const m = memory();
-    console.log(`step ${String(i).padStart(4)}  loss ${value.item().toFixed(5)}  live tensors ${m.tensors}`);
+    console.log(
+      `step ${String(i).padStart(4)}  loss ${value.itemSync().toFixed(5)}  live tensors ${m.tensors}`,
+    );
   }
   dispose([params, grads, value]);
   params = next;

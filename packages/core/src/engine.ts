@@ -4,10 +4,11 @@
  *
  * Why global: ops are plain functions (`add(a, b)`), so the context they need (which backend, which
  * scope, whether gradients are being recorded) lives here rather than being threaded through every
- * call. The state is stored on `globalThis` under a symbol so that two copies of @mru/core loaded by
- * a bundler still agree on it.
+ * call. The state is stored on `globalThis` under a symbol; a second copy of @mru/core refuses to
+ * load (copies.ts), because its tensors would not be tensors to this one.
  */
 import type { Backend, BackendMemory, DataId } from './backend.js';
+import { assertSingleCore, claimCore } from './copies.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import { BackendError, DisposedError, ValueError } from './errors.js';
 import { checkBackendArg } from './ops/validate.js';
@@ -57,6 +58,9 @@ interface EngineState {
   randomOffset: number;
 }
 
+// A second copy of core throws here, before it can touch the shared state (see copies.ts).
+claimCore();
+
 const KEY = Symbol.for('@mru/core/engine');
 const g = globalThis as unknown as { [KEY]?: EngineState };
 g[KEY] ??= {
@@ -78,6 +82,7 @@ const state: EngineState = g[KEY];
  * Registering a name twice replaces the factory (and disposes an instance already made).
  */
 export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
+  assertSingleCore('registerBackend');
   const old = state.registry.get(name);
   if (old?.instance) {
     if (state.current === old.instance) state.current = null;
@@ -96,6 +101,7 @@ export function backendNames(): string[] {
  * Resolves to the backend. New tensors are created on the current backend.
  */
 export async function setBackend(nameOrBackend: string | Backend): Promise<Backend> {
+  assertSingleCore('setBackend');
   if (typeof nameOrBackend !== 'string') {
     // Checked before it becomes current: `setBackend(42)` would otherwise break every later op.
     state.current = checkBackendArg('setBackend', nameOrBackend);

@@ -56,6 +56,18 @@ export class ValueError extends MruError {
   }
 }
 
+/**
+ * Two copies of `@mru/core` were loaded in one process (or one bundle). A tensor of one copy is not a
+ * tensor of the other, so every op would fail later with a misleading error: this one is raised as
+ * soon as the second copy loads, and by either copy's `registerBackend` and `setBackend` after that.
+ */
+export class DuplicateCoreError extends MruError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = 'DuplicateCoreError';
+  }
+}
+
 /** Formats a shape as `[2,3]` for messages. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

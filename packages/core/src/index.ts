@@ -34,3 +34,4 @@ export * from './random.js';
 export * from './scan-reference.js';
 export * from './shape.js';
 export { type NestedArray, Tensor } from './tensor.js';
+export { VERSION } from './version.js';

@@ -2,9 +2,10 @@
  * The Tensor handle: an immutable view of a backend buffer with a shape and a dtype.
  *
  * Ops never mutate a tensor; they return new ones. A tensor is released with `dispose()` or by the
- * `tidy` scope it was created in. Reading values back is asynchronous (`await t.data()`), because a
- * GPU backend must wait for the device; `dataSync()` works only where the backend can read
- * synchronously (CPU) and otherwise throws a `BackendError`.
+ * `tidy` scope it was created in. Reading values back is asynchronous (`await t.data()`,
+ * `await t.array()`, `await t.item()`) because a GPU backend must wait for the device; the `*Sync`
+ * twins work only where the backend can read synchronously (CPU) and otherwise throw a `BackendError`
+ * that names the method called and its async twin.
  */
 import type { Backend, DataId, KernelTensor } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
@@ -68,43 +69,66 @@ export class Tensor implements KernelTensor {
     this.#disposed = true;
   }
 
-  /** Reads the values to the host, row-major, as a fresh typed array. */
+  /**
+   * Reads the values to the host, row-major, as a fresh typed array. Works on every backend: a GPU
+   * backend resolves once the device has copied the buffer back.
+   */
   async data(): Promise<TypedArray> {
     assertLive('Tensor.data', this);
     return this.backend.read(this);
   }
 
-  /** Reads the values synchronously; only on backends that support it (CPU). */
+  /**
+   * `data()`, synchronously. CPU only: works where the backend can read without waiting (the CPU and
+   * gpu.js backends) and throws a `BackendError` on a GPU backend (WebGPU); use `await t.data()`.
+   */
   dataSync(): TypedArray {
-    assertLive('Tensor.dataSync', this);
-    const b = this.backend;
-    if (!b.readSync) {
-      throw new BackendError(
-        'Tensor.dataSync',
-        `backend '${b.name}' cannot read synchronously; use \`await tensor.data()\``,
-      );
-    }
-    return b.readSync(this);
+    return this.#readSync('Tensor.dataSync', 'data');
   }
 
-  /** The values as nested JS arrays (booleans for bool tensors). */
+  /** The values as nested JS arrays (booleans for bool tensors), on every backend. */
   async array(): Promise<NestedArray> {
     return nest(await this.data(), this.shape, this.dtype);
   }
 
-  /** `array()`, synchronously (CPU). */
+  /** `array()`, synchronously. CPU only, like `dataSync()`; elsewhere use `await t.array()`. */
   arraySync(): NestedArray {
-    return nest(this.dataSync(), this.shape, this.dtype);
+    return nest(this.#readSync('Tensor.arraySync', 'array'), this.shape, this.dtype);
   }
 
-  /** The single value of a one-element tensor, synchronously (CPU). */
-  item(): number {
+  /**
+   * The single value of a one-element tensor (a bool reads as 0 or 1), on every backend.
+   *
+   * @throws ShapeError (as a rejected promise) when the tensor has more than one element.
+   */
+  async item(): Promise<number> {
+    this.#checkOneElement('Tensor.item');
+    return (await this.data())[0];
+  }
+
+  /** `item()`, synchronously. CPU only, like `dataSync()`; elsewhere use `await t.item()`. */
+  itemSync(): number {
+    this.#checkOneElement('Tensor.itemSync');
+    return this.#readSync('Tensor.itemSync', 'item')[0];
+  }
+
+  #checkOneElement(op: string): void {
+    assertLive(op, this);
     if (this.size !== 1)
-      throw new ShapeError(
-        'Tensor.item',
-        `tensor of shape [${this.shape.join(',')}] has ${this.size} elements, not 1`,
+      throw new ShapeError(op, `tensor of shape [${this.shape.join(',')}] has ${this.size} elements, not 1`);
+  }
+
+  // The error names the method the user called and the async read that works everywhere.
+  #readSync(op: string, asyncName: string): TypedArray {
+    assertLive(op, this);
+    const b = this.backend;
+    if (!b.readSync) {
+      throw new BackendError(
+        op,
+        `backend '${b.name}' cannot read synchronously (sync reads are CPU only); use \`await tensor.${asyncName}()\``,
       );
-    return this.dataSync()[0];
+    }
+    return b.readSync(this);
   }
 
   /** Releases this tensor's hold on its buffer. Safe to call twice. */

@@ -2,7 +2,9 @@
  * `@mru/datasets`: seeded, deterministic, backend-free tasks for memory recurrent units.
  *
  * Every task yields batches of plain typed arrays with their shapes (no tensor library needed), a
- * loss kind, a readout and its own metrics. Start with {@link createTask} or a task factory.
+ * loss kind, a readout and its own metrics. Start with {@link createTask} or a task factory. The MNIST
+ * loaders (`loadMnist`, `sequentialMnist`, `permutedMnist`) live in the entry point
+ * `@mru/datasets/mnist`, so that bundles without MNIST do not carry its 20 MB of digits.
  *
  * @packageDocumentation
  */
@@ -45,7 +47,6 @@ export {
 export { type DenoisingOptions, denoising, denoisingOptions } from './tasks/denoising.js';
 export { type FlipFlopEncoding, type FlipFlopOptions, flipFlop, flipFlopOptions } from './tasks/flip-flop.js';
 export {
-  loadMnist,
   MNIST_CLASSES,
   MNIST_PIXELS,
   type MnistData,
@@ -55,10 +56,8 @@ export {
   mnistSplit,
   mnistTask,
   type PermutedMnistOptions,
-  permutedMnist,
   permutedMnistOptions,
   type SequentialMnistOptions,
-  sequentialMnist,
   sequentialMnistOptions,
 } from './tasks/mnist.js';
 export { type SelectiveCopyOptions, selectiveCopy, selectiveCopyOptions } from './tasks/selective-copy.js';

@@ -14,6 +14,7 @@ import {
 } from './tasks/copy-first-input.js';
 import { type DenoisingOptions, denoising, denoisingOptions } from './tasks/denoising.js';
 import { type FlipFlopOptions, flipFlop, flipFlopOptions } from './tasks/flip-flop.js';
+// Through the task module, whose loader bundlers do not follow (tasks/mnist-source.ts).
 import {
   type PermutedMnistOptions,
   permutedMnist,

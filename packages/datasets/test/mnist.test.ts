@@ -1,17 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Batch,
-  loadMnist,
   MNIST_PIXELS,
   type MnistData,
   mnistDataFromDigits,
   mnistPermutation,
   mnistSplit,
   mnistTask,
-  permutedMnist,
-  sequentialMnist,
   type Task,
 } from '../src/index.js';
+import { loadMnist, permutedMnist, sequentialMnist } from '../src/mnist.js';
 
 // Loading the package's 21 MB of JSON takes a few hundred milliseconds: once for the whole file.
 let data: MnistData;

