@@ -26,14 +26,16 @@ export interface ChartOptions {
   readonly xLabel: string;
   /** y axis label. */
   readonly yLabel: string;
-  /** Length of the x axis (default: the longest series). */
+  /** Length of the x axis in series points (default: the longest series). */
   readonly xMax?: number;
+  /** x units per series point, for tick labels (default 1; e.g. 20 for means over 20 steps). */
+  readonly xStep?: number;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 480;
 const H = 240;
-const PAD = { left: 52, right: 12, top: 12, bottom: 36 };
+const PAD = { left: 52, right: 12, top: 28, bottom: 36 };
 
 function el(name: string, attrs: Record<string, string | number>, text?: string): SVGElement {
   const e = document.createElementNS(SVG, name);
@@ -106,7 +108,7 @@ export function drawChart(svg: SVGSVGElement, series: readonly Series[], options
     ),
   );
 
-  // Lines, and the legend in the top right corner.
+  // Lines, and the legend in a row above the plot, where no line can hide it.
   series.forEach((s, k) => {
     let d = '';
     let pen = false;
@@ -119,9 +121,9 @@ export function drawChart(svg: SVGSVGElement, series: readonly Series[], options
       pen = true;
     });
     svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.5 }));
-    const ly = PAD.top + 8 + 16 * k;
-    svg.append(el('line', { x1: W - 120, x2: W - 100, y1: ly, y2: ly, stroke: s.color, 'stroke-width': 3 }));
-    svg.append(el('text', { x: W - 94, y: ly + 4, class: 'legend' }, s.label));
+    const lx = PAD.left + 90 * k;
+    svg.append(el('line', { x1: lx, x2: lx + 20, y1: 10, y2: 10, stroke: s.color, 'stroke-width': 3 }));
+    svg.append(el('text', { x: lx + 26, y: 14, class: 'legend' }, s.label));
   });
 }
 
