@@ -6,7 +6,7 @@
  *
  * The page publishes its progress on `window.mruDemo` (backend, status, losses, long-test results):
  * the browser test reads it rather than scraping the DOM. URL parameters `task`, `seed` and `steps`
- * preset the controls, so a link can share a run.
+ * preset the controls, so a link can share a run; `batch` sets the sequences per batch.
  */
 import { getBackend, setBackend } from '@mru/core';
 import { drawChart, windowMeans } from './chart.js';
@@ -30,6 +30,8 @@ interface DemoStatus {
   losses: Record<DemoModelName, number[]>;
   long: Record<DemoModelName, LongResult> | null;
   error: string | null;
+  /** Milliseconds spent training, tracing the BMRU's states, and on the long test (with read-backs). */
+  millis: { train: number; states: number; long: number };
 }
 
 const COLORS: Record<DemoModelName, string> = { bmru: '#e6781e', lru: '#286ec8' };
@@ -47,6 +49,7 @@ const demo: DemoStatus = {
   losses: { bmru: [], lru: [] },
   long: null,
   error: null,
+  millis: { train: 0, states: 0, long: 0 },
 };
 (window as unknown as { mruDemo: DemoStatus }).mruDemo = demo;
 
@@ -76,6 +79,8 @@ const ui = {
 
 let session: DemoSession | null = null;
 let stopRequested = false;
+/** Sequences per batch, from `?batch=` (no control on the page: the default suits a visitor). */
+let batchSize: number | undefined;
 
 function say(text: string): void {
   ui.status.textContent = text;
@@ -132,7 +137,9 @@ function drawLosses(total: number): void {
 
 async function drawStateView(): Promise<void> {
   if (!session) return;
+  const t0 = performance.now();
   const trace = await session.bmruStates();
+  demo.millis.states += performance.now() - t0;
   drawStates(ui.states, trace);
   ui.switches.textContent = `(${countSwitches(trace)} switches in ${trace.length} steps)`;
 }
@@ -142,18 +149,21 @@ async function train(): Promise<void> {
   const steps = Number(ui.steps.value);
   const seed = Number(ui.seed.value);
   session?.dispose();
-  session = new DemoSession({ task, seed });
+  session = new DemoSession({ task, seed, ...(batchSize ? { batch: batchSize } : {}) });
   demo.task = task;
   demo.seed = seed;
   demo.losses = { bmru: [], lru: [] };
   demo.long = null;
+  demo.millis = { train: 0, states: 0, long: 0 };
   demo.status = 'training';
   ui.results.hidden = true;
   stopRequested = false;
   setBusy(true);
   const started = performance.now();
   for (let s = 0; s < steps && !stopRequested; s++) {
+    const t0 = performance.now();
     const losses = await session.trainStep();
+    demo.millis.train += performance.now() - t0;
     for (const m of DEMO_MODELS) demo.losses[m].push(losses[m]);
     drawLosses(steps);
     if (s % STATES_EVERY === 0) await drawStateView();
@@ -181,7 +191,9 @@ async function testLong(): Promise<void> {
   ui.stop.disabled = true;
   say(`Testing on sequences of ${session.options.length * LONG_FACTOR} steps…`);
   await nextFrame();
+  const t0 = performance.now();
   const results = await session.evaluateLong();
+  demo.millis.long = performance.now() - t0;
   demo.long = results;
   const mse = session.task.metric === 'mse';
   ui.metricHead.textContent = mse ? 'mean squared error' : 'accuracy';
@@ -224,6 +236,8 @@ async function start(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const task = params.get('task');
   if (task && (DEMO_TASKS as readonly string[]).includes(task)) ui.task.value = task;
+  const batch = params.get('batch');
+  if (batch !== null && /^\d+$/.test(batch)) batchSize = Number(batch);
   for (const name of ['steps', 'seed'] as const) {
     const v = params.get(name);
     if (v !== null && /^\d+$/.test(v)) ui[name].value = v;

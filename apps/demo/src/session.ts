@@ -7,21 +7,16 @@
  * Everything is a pure function of the options (seeded task streams, seeded initialisation, no
  * dropout), so a given seed trains to the same losses on every backend up to float32 rounding.
  */
+import { dispose, type Tensor, tensor, tidy, ValueError } from '@mru/core';
 import {
-  crossEntropy,
-  dispose,
-  div,
-  mse,
-  mul,
-  sum,
-  type Tensor,
-  tensor,
-  tidy,
-  ValueError,
-  valueAndGrad,
-} from '@mru/core';
-import { type Batch, combineMetrics, copyFirstInput, flipFlop, type Metrics, type Task } from '@mru/datasets';
-import { AdamW, createNetwork, type Network, type ParamTree } from '@mru/models';
+  type Batch,
+  type ClassificationBatch,
+  copyFirstInput,
+  flipFlop,
+  type Metrics,
+  type Task,
+} from '@mru/datasets';
+import { AdamW, createNetwork, evaluate, type Network, type ParamTree, trainStep } from '@mru/models';
 
 /** The tasks the demo offers: both are pure memory tests with a known answer at any length. */
 export const DEMO_TASKS = ['flip-flop', 'copy-first-input'] as const;
@@ -112,30 +107,6 @@ export function demoTask(name: DemoTaskName, length: number, seed: number): Task
     : copyFirstInput({ length, seed });
 }
 
-/** Tensors of one batch on the current backend. */
-interface BatchTensors {
-  readonly x: Tensor;
-  readonly target: Tensor;
-  readonly mask: Tensor | null;
-  readonly maskCount: number;
-}
-
-function toTensors(batch: Batch): BatchTensors {
-  const x = tensor(batch.inputs, { shape: batch.inputShape });
-  const target = tensor(batch.targets, { shape: batch.targetShape });
-  if (!batch.mask) return { x, target, mask: null, maskCount: 0 };
-  let count = 0;
-  for (const m of batch.mask) count += m;
-  return { x, target, mask: tensor(batch.mask, { shape: batch.targetShape }), maskCount: count };
-}
-
-/** The task's loss: MSE, or cross-entropy averaged over the counted steps. */
-function taskLoss(task: Task, output: Tensor, t: BatchTensors): Tensor {
-  if (task.loss === 'mse') return mse(output, t.target);
-  if (!t.mask) return crossEntropy(output, t.target);
-  return div(sum(mul(crossEntropy(output, t.target, 'none'), t.mask)), Math.max(1, t.maskCount));
-}
-
 /** One of the two models: its network, parameters and optimizer. */
 export class DemoModel {
   /** `'bmru'` or `'lru'`. */
@@ -145,8 +116,6 @@ export class DemoModel {
   /** The current parameters. */
   params: ParamTree;
   readonly #optimizer: AdamW;
-  readonly #lossAndGrad: (p: ParamTree, t: BatchTensors) => { value: Tensor; grads: ParamTree };
-  readonly #task: Task;
 
   /**
    * Builds the model for a task.
@@ -157,7 +126,6 @@ export class DemoModel {
    */
   constructor(name: DemoModelName, task: Task, options: ResolvedDemoOptions) {
     this.name = name;
-    this.#task = task;
     this.network = createNetwork({
       dIn: task.inputFeatures,
       dModel: options.width,
@@ -169,9 +137,6 @@ export class DemoModel {
     });
     this.params = this.network.init(options.seed);
     this.#optimizer = new AdamW({ lr: options.lr, clipNorm: 1, meta: this.network.paramSpecs() });
-    this.#lossAndGrad = valueAndGrad((p: ParamTree, t: BatchTensors) =>
-      taskLoss(this.#task, this.network.apply(p, t.x, { train: true }), t),
-    ) as (p: ParamTree, t: BatchTensors) => { value: Tensor; grads: ParamTree };
   }
 
   /**
@@ -181,32 +146,43 @@ export class DemoModel {
    * @returns The loss before the step.
    */
   async trainStep(batch: Batch): Promise<number> {
-    const { value, grads } = tidy(() => this.#lossAndGrad(this.params, toTensors(batch)));
-    this.params = this.#optimizer.step(this.params, grads);
-    dispose(grads);
-    const loss = (await value.data())[0];
-    value.dispose();
-    return loss;
-  }
-
-  /**
-   * The model's outputs for a batch, read back.
-   *
-   * @param batch - Any batch of the task, at any length.
-   * @returns Row-major predictions, shaped as `task.predictionShape(batch)`.
-   */
-  async predict(batch: Batch): Promise<Float32Array> {
-    const out = tidy(() =>
-      this.network.apply(this.params, tensor(batch.inputs, { shape: batch.inputShape })),
+    // The one training step of @mru/models (the CLI's too): masked task loss, clipping, AdamW.
+    const { params, metrics } = await trainStep(
+      { network: this.network, optimizer: this.#optimizer },
+      this.params,
+      batch,
     );
-    const values = (await out.data()) as Float32Array;
-    out.dispose();
-    return values;
+    this.params = params;
+    return metrics.loss;
   }
 
-  /** Frees the parameters and the optimizer's moments. */
+  /** Frees the parameters. */
   dispose(): void {
     dispose(this.params);
+  }
+}
+
+/**
+ * Adds, per time step, the counted targets of a classification batch and how many of them the
+ * predictions' argmax got right.
+ */
+function tally(
+  predictions: ArrayLike<number>,
+  batch: ClassificationBatch,
+  right: Float64Array,
+  counted: Float64Array,
+): void {
+  const { classes, mask, targets } = batch;
+  if (!mask) return;
+  const length = right.length;
+  for (let j = 0; j < mask.length; j++) {
+    if (mask[j] === 0) continue;
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if (predictions[j * classes + c] > predictions[j * classes + best]) best = c;
+    }
+    if (best === targets[j]) right[j % length]++;
+    counted[j % length]++;
   }
 }
 
@@ -311,28 +287,21 @@ export class DemoSession {
     const task = demoTask(this.options.task, length, this.options.seed);
     const out = {} as Record<DemoModelName, LongResult>;
     for (const name of DEMO_MODELS) {
-      const parts: Metrics[] = [];
       const right = new Float64Array(length);
       const counted = new Float64Array(length);
-      for (let i = 0; i < batches; i++) {
-        const batch = task.batch('test', i, this.options.batch);
-        const predictions = await this.models[name].predict(batch);
-        parts.push(task.metrics(predictions, batch));
-        if (batch.loss === 'cross-entropy' && batch.mask) {
-          const classes = batch.classes;
-          for (let j = 0; j < batch.mask.length; j++) {
-            if (batch.mask[j] === 0) continue;
-            let best = 0;
-            for (let c = 1; c < classes; c++) {
-              if (predictions[j * classes + c] > predictions[j * classes + best]) best = c;
-            }
-            right[j % length] += best === batch.targets[j] ? 1 : 0;
-            counted[j % length] += 1;
-          }
-        }
-      }
+      // The task scores each batch; the wrapper also tallies, for flip-flop, which steps were right.
+      const scorer = {
+        metrics: (predictions: ArrayLike<number>, batch: Batch): Metrics => {
+          if (batch.loss === 'cross-entropy') tally(predictions, batch, right, counted);
+          return task.metrics(predictions, batch);
+        },
+        combineMetrics: (parts: readonly Metrics[]) => task.combineMetrics(parts),
+      };
+      const { network, params } = this.models[name];
+      const batchesOfTask = task.batches('test', this.options.batch, { count: batches });
+      const metrics = await evaluate(network, params, batchesOfTask, scorer);
       out[name] = {
-        metrics: combineMetrics(parts),
+        metrics,
         accuracyByStep: task.loss === 'mse' ? [] : Array.from(right, (r, t) => r / counted[t]),
       };
     }
