@@ -69,3 +69,14 @@ export interface StaticServer {
  * @returns The server, once it listens.
  */
 export declare function startServer(roots: ReadonlyArray<readonly [string, string]>): Promise<StaticServer>;
+
+/**
+ * Runs a browser test's setup once, in a `beforeAll`, and returns the guard each test calls first:
+ * it rethrows the setup's error, so that every test fails (a throwing `beforeAll` would mark them
+ * skipped, and CI must not read a broken browser run as green).
+ *
+ * @param setup - Starts the server and the browser and runs the page.
+ * @param timeoutMs - The hook's time limit.
+ * @returns The guard.
+ */
+export declare function setupOrFail(setup: () => Promise<void>, timeoutMs: number): () => void;

@@ -31,6 +31,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { chromium } from 'playwright-core';
+import { beforeAll } from 'vitest';
 
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by vitest, which turbo does not run.
 export const CHROMIUM = process.env.MRU_CHROMIUM ?? '/usr/bin/chromium';
@@ -157,5 +158,20 @@ export async function startServer(roots) {
         server.closeAllConnections();
         server.close(() => done());
       }),
+  };
+}
+
+export function setupOrFail(setup, timeoutMs) {
+  let error = null;
+  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
+  beforeAll(async () => {
+    try {
+      await setup();
+    } catch (e) {
+      error = e;
+    }
+  }, timeoutMs);
+  return () => {
+    if (error) throw error;
   };
 }

@@ -90,7 +90,11 @@ export function drawChart(svg: SVGSVGElement, series: readonly Series[], options
   for (let k = 0; k <= 4; k++) {
     const i = Math.round((xMax * k) / 4);
     svg.append(
-      el('text', { x: px(i), y: H - PAD.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, String(i)),
+      el(
+        'text',
+        { x: px(i), y: H - PAD.bottom + 16, 'text-anchor': 'middle', class: 'tick' },
+        String(i * (options.xStep ?? 1)),
+      ),
     );
   }
   svg.append(

@@ -141,7 +141,8 @@ async function drawStateView(): Promise<void> {
   const trace = await session.bmruStates();
   demo.millis.states += performance.now() - t0;
   drawStates(ui.states, trace);
-  ui.switches.textContent = `(${countSwitches(trace)} switches in ${trace.length} steps)`;
+  const n = countSwitches(trace);
+  ui.switches.textContent = `(${n} ${n === 1 ? 'switch' : 'switches'} in ${trace.length} steps)`;
 }
 
 async function train(): Promise<void> {

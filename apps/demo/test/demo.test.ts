@@ -17,11 +17,12 @@ import { cpuBackend } from '@mru/backend-cpu';
 import { setBackend } from '@mru/core';
 import type { Page } from 'playwright-core';
 import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   type LaunchedChromium,
   launchChromium,
   type StaticServer,
+  setupOrFail,
   startServer,
   WEBGPU_ARGS,
 } from '../../../test/browser/harness.js';
@@ -69,12 +70,6 @@ let page: DemoStatus;
 let afterTraining: DemoStatus;
 let cpuLosses: Record<DemoModelName, number[]>;
 let cpuLong: Record<DemoModelName, LongResult>;
-/** Why the run failed. Each test rethrows it, so that each test fails rather than skips. */
-let setupError: unknown = null;
-
-function ready(): void {
-  if (setupError) throw setupError;
-}
 
 async function waitForStatus(p: Page, statuses: readonly string[]): Promise<DemoStatus> {
   await p.waitForFunction(
@@ -132,14 +127,7 @@ async function setup(): Promise<void> {
   session.dispose();
 }
 
-beforeAll(async () => {
-  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
-  try {
-    await setup();
-  } catch (e) {
-    setupError = e;
-  }
-}, 180_000);
+const ready = setupOrFail(setup, 180_000);
 
 afterAll(async () => {
   await chromium?.close();

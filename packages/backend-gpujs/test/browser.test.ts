@@ -14,12 +14,13 @@
  * another executable. It needs `pnpm build` first (the page loads `dist/`, models' included).
  */
 import * as core from '@mru/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   type LaunchedChromium,
   launchChromium,
   openTestPage,
   type StaticServer,
+  setupOrFail,
   WEBGL_ARGS,
 } from '../../../test/browser/harness.js';
 import { startServer } from './browser/server.js';
@@ -82,12 +83,6 @@ function worstRatio(
 let server: StaticServer | undefined;
 let chromium: LaunchedChromium | undefined;
 let result: PageResult;
-/** Why the browser run failed. Each test rethrows it, so that each test fails rather than skips. */
-let setupError: unknown = null;
-
-function ready(): void {
-  if (setupError) throw setupError;
-}
 
 async function setup(): Promise<void> {
   server = await startServer();
@@ -101,14 +96,7 @@ async function setup(): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
-  try {
-    await setup();
-  } catch (e) {
-    setupError = e;
-  }
-}, 180_000);
+const ready = setupOrFail(setup, 180_000);
 
 afterAll(async () => {
   await chromium?.close();

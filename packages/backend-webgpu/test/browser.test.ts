@@ -14,12 +14,13 @@
  */
 import { cpuBackend } from '@mru/backend-cpu';
 import * as core from '@mru/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   type LaunchedChromium,
   launchChromium,
   openTestPage,
   type StaticServer,
+  setupOrFail,
   WEBGPU_ARGS,
 } from '../../../test/browser/harness.js';
 import { startServer } from './browser/server.js';
@@ -61,13 +62,6 @@ let server: StaticServer | undefined;
 let chromium: LaunchedChromium | undefined;
 let browser: BrowserResult;
 let cpu: CpuResult;
-/** Why the browser run failed. Each test rethrows it, so that each test fails rather than skips. */
-let setupError: unknown = null;
-
-/** Throws the setup's error, if any; every test starts with it. */
-function ready(): void {
-  if (setupError) throw setupError;
-}
 
 /** Starts the server and Chromium, runs the workload in the page, then in Node on the CPU backend. */
 async function setup(): Promise<void> {
@@ -87,14 +81,7 @@ async function setup(): Promise<void> {
   cpu = await workload(core);
 }
 
-beforeAll(async () => {
-  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
-  try {
-    await setup();
-  } catch (e) {
-    setupError = e;
-  }
-}, 120_000);
+const ready = setupOrFail(setup, 120_000);
 
 afterAll(async () => {
   await chromium?.close();
