@@ -68,6 +68,7 @@ let buildMillis = 0;
 let bundleText = '';
 let page: DemoStatus;
 let afterTraining: DemoStatus;
+let cpuPage: DemoStatus;
 let cpuLosses: Record<DemoModelName, number[]>;
 let cpuLong: Record<DemoModelName, LongResult>;
 
@@ -112,6 +113,11 @@ async function setup(): Promise<void> {
     page = await waitForStatus(p, ['tested']);
     await mkdir(join(repoDir, 'test-output'), { recursive: true });
     await p.screenshot({ path: SCREENSHOT, fullPage: true });
+    // The fallback a browser without WebGPU gets: the same page on the CPU backend.
+    await p.goto(`${server.origin}/?backend=cpu&steps=${STEPS}&seed=${SEED}&batch=${BATCH}&task=flip-flop`);
+    await waitForStatus(p, ['ready']);
+    await p.click('#train');
+    cpuPage = await waitForStatus(p, ['trained']);
   } catch (e) {
     throw new Error(`${(e as Error).message}\npage log:\n${chromium.log.join('\n')}`);
   }
@@ -182,6 +188,13 @@ describe('live demo in headless Chromium on WebGPU', () => {
       console.info(`${m}: worst relative difference WebGPU vs CPU ${worst.toExponential(2)}`);
       expect(worst, m).toBeLessThanOrEqual(LOSS_TOL);
     }
+  });
+
+  it('trains on the CPU backend in the page exactly as in Node', () => {
+    ready();
+    expect(cpuPage.backend).toBe('cpu');
+    // Same code, same backend, same seed: the same float32 arithmetic, so the same bits.
+    for (const m of DEMO_MODELS) expect(cpuPage.losses[m], m).toEqual(cpuLosses[m]);
   });
 
   it('scores both models on sequences ten times longer, as the CPU backend does', () => {
