@@ -192,7 +192,10 @@ export interface StateTrace {
   readonly length: number;
   /** Units. */
   readonly units: number;
-  /** `[length, units]` row-major, each in [-1, 1] (exactly ±1 once a unit has switched). */
+  /**
+   * `[length, units]` row-major: exactly ±1 once a unit has switched; before its first switch a unit
+   * holds its learned initial state `s0`, near ±1.
+   */
   readonly states: Float32Array;
   /** The sequence's inputs, `[length, features]`. */
   readonly inputs: Float32Array;
