@@ -6,28 +6,24 @@
  * scan at T = 10^5 both ways and a few BMRU training steps. The page then runs the same workload on
  * the CPU backend; Node compares the two, and the scans against core's float64 reference.
  *
- * Chromium setup, as found on Debian bookworm's chromium 156 (headless, no GPU, no display):
- * - `--disable-features=WebGPU`: the page is a browser without WebGPU, the case this backend exists
- *   for. Chromium 156 still defines `navigator.gpu` but `requestAdapter()` gives null (asserted).
- * - WebGL2 comes from ANGLE on SwiftShader (`--use-angle=swiftshader`); `--enable-unsafe-swiftshader`
- *   allows that software fallback, which Chromium otherwise refuses for WebGL. The renderer string
- *   reads "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)...), SwiftShader driver)", so
- *   the device is emulated: these are correctness checks, not timings.
- * - Served from http://127.0.0.1 (test/browser/server.ts): module scripts and import maps need http.
- *   The profile goes in a fresh temporary directory; `--no-sandbox` because CI runs as root.
+ * Chromium runs without WebGPU, the case this backend exists for, with WebGL2 from ANGLE on
+ * SwiftShader (an emulated device: these are correctness checks, not timings); the flags and why:
+ * test/browser/harness.js, the launcher every browser test shares.
  *
  * This test fails (never skips) without chromium; scripts/setup.sh installs it. `MRU_CHROMIUM` names
  * another executable. It needs `pnpm build` first (the page loads `dist/`, models' included).
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as core from '@mru/core';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS } from './browser/chromium.js';
-import { type StaticServer, startServer } from './browser/server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type LaunchedChromium,
+  launchChromium,
+  openTestPage,
+  type StaticServer,
+  setupOrFail,
+  WEBGL_ARGS,
+} from '../../../test/browser/harness.js';
+import { startServer } from './browser/server.js';
 import { SCAN, TRAIN } from './browser/workload.js';
 
 /** Relative part of the scan bound, on the magnitude scan M_t (as in core's scan suite). */
@@ -85,55 +81,26 @@ function worstRatio(
 }
 
 let server: StaticServer | undefined;
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
+let chromium: LaunchedChromium | undefined;
 let result: PageResult;
-const pageLog: string[] = [];
-/** Why the browser run failed. Each test rethrows it, so that each test fails rather than skips. */
-let setupError: unknown = null;
-
-function ready(): void {
-  if (setupError) throw setupError;
-}
 
 async function setup(): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does)`);
-  }
   server = await startServer();
-  profileDir = await mkdtemp(join(tmpdir(), 'mru-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  const page: Page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  await page.goto(`${server.origin}/`);
-  await page.waitForFunction(() => (window as { mruLoaded?: boolean }).mruLoaded === true);
-  const loadError = await page.evaluate(() => (window as { mruLoadError?: string }).mruLoadError);
-  if (loadError) throw new Error(`the test page failed to load (is dist/ built?): ${loadError}`);
+  chromium = await launchChromium(WEBGL_ARGS);
+  const { page, log } = chromium;
+  await openTestPage(page, `${server.origin}/`);
   try {
     result = await page.evaluate(() => (window as unknown as { mruRun: () => Promise<PageResult> }).mruRun());
   } catch (e) {
-    throw new Error(`${(e as Error).message}\npage log:\n${pageLog.join('\n')}`);
+    throw new Error(`${(e as Error).message}\npage log:\n${log.join('\n')}`);
   }
 }
 
-beforeAll(async () => {
-  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
-  try {
-    await setup();
-  } catch (e) {
-    setupError = e;
-  }
-}, 180_000);
+const ready = setupOrFail(setup, 180_000);
 
 afterAll(async () => {
-  await context?.close();
+  await chromium?.close();
   await server?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
 }, 120_000);
 
 describe('gpu.js backend in headless Chromium, WebGL2 without WebGPU', () => {

@@ -10,13 +10,8 @@
  * loads `dist/`). About 3 minutes on 2 shared cores, most of it SwiftShader compiling shaders and
  * the kit's 1,000-step training loop.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS } from './browser/chromium.js';
+import { launchChromium, openTestPage, WEBGL_ARGS } from '../../../test/browser/harness.js';
 import { startServer } from './browser/server.js';
 
 interface KitResult {
@@ -28,38 +23,25 @@ interface KitResult {
 
 /** Runs the kit page; resolves to its results, or rejects with the reason and the page's log. */
 async function runKitInBrowser(): Promise<KitResult[]> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does)`);
-  }
   const server = await startServer();
-  const profileDir = await mkdtemp(join(tmpdir(), 'mru-chromium-'));
-  const pageLog: string[] = [];
+  let log: string[] = [];
   try {
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    const chromium = await launchChromium(WEBGL_ARGS);
+    log = chromium.log;
     try {
-      const page = context.pages()[0] ?? (await context.newPage());
+      const { page } = chromium;
       page.setDefaultTimeout(0);
-      page.on('console', (m) => pageLog.push(m.text()));
-      page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-      await page.goto(`${server.origin}/kit.html`);
-      await page.waitForFunction(() => (window as { mruLoaded?: boolean }).mruLoaded === true);
-      const loadError = await page.evaluate(() => (window as { mruLoadError?: string }).mruLoadError);
-      if (loadError) throw new Error(`the kit page failed to load (is dist/ built?): ${loadError}`);
+      await openTestPage(page, `${server.origin}/kit.html`);
       return await page.evaluate(() =>
         (window as unknown as { mruRun: () => Promise<KitResult[]> }).mruRun(),
       );
     } finally {
-      await context.close();
+      await chromium.close();
     }
   } catch (e) {
-    throw new Error(`${(e as Error).message}\npage log (last 40 lines):\n${pageLog.slice(-40).join('\n')}`);
+    throw new Error(`${(e as Error).message}\npage log (last 40 lines):\n${log.slice(-40).join('\n')}`);
   } finally {
     await server.close();
-    await rm(profileDir, { recursive: true, force: true });
   }
 }
 

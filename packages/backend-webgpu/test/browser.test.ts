@@ -5,49 +5,26 @@
  * hands the results back to Node, where the same workload runs on the CPU backend. The browser's
  * matmul and scans must match the CPU's, and the scans a float64 reference, within float32 bounds.
  *
- * Chromium setup, as found on Debian bookworm's chromium 156 (headless, no GPU, no display):
- * - `--enable-unsafe-webgpu` is the one flag that matters: without it `requestAdapter()` gives null
- *   ("No available adapters."). With it, and nothing else, Chromium picks SwiftShader's Vulkan
- *   (`/usr/lib/chromium/libvk_swiftshader.so`); `--use-webgpu-adapter=swiftshader` and
- *   `--enable-features=Vulkan` are kept to say so explicitly, and change nothing here. Alone, without
- *   `--enable-unsafe-webgpu`, `--use-webgpu-adapter=swiftshader` still gives no adapter.
- *   `--use-angle=swiftshader`, `--enable-unsafe-swiftshader` and `--headless=new` were not needed
- *   (playwright's `headless: true` already runs the new headless mode).
- * - The adapter: `adapter.info` = { vendor: 'google', architecture: 'swiftshader', device: '',
- *   description: '' }, maxStorageBufferBindingSize 1 GiB.
- * - The page must be a secure context: served from http://127.0.0.1 (test/browser/server.ts) it is;
- *   about:blank gives no `navigator.gpu` at all.
- * - The profile goes in a fresh temporary directory: playwright refuses `--user-data-dir` in `args`,
- *   so it is passed to `launchPersistentContext`. `--no-sandbox` because CI runs as root.
+ * Chromium's flags and why each is there: test/browser/harness.js, the launcher every browser test
+ * shares. The page is served from http://127.0.0.1, a secure context (WebGPU exists only there).
  *
  * This test fails (never skips) without chromium or an adapter; scripts/setup.sh installs chromium.
  * `MRU_CHROMIUM` names another executable. It needs `pnpm build` first (the page loads `dist/`).
  * Runs in 5 to 8 s here (2 shared cores), most of it starting Chromium and moving 800,000 floats back.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { cpuBackend } from '@mru/backend-cpu';
 import * as core from '@mru/core';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StaticServer, startServer } from './browser/server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type LaunchedChromium,
+  launchChromium,
+  openTestPage,
+  type StaticServer,
+  setupOrFail,
+  WEBGPU_ARGS,
+} from '../../../test/browser/harness.js';
+import { startServer } from './browser/server.js';
 import { MATMUL, matmulOperand, SCAN, workload } from './browser/workload.js';
-
-const CHROMIUM = process.env.MRU_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--enable-features=Vulkan',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 /** Relative part of the scan bound, on the magnitude scan M_t (as in core's scan suite). */
 const SCAN_RTOL = 1e-5;
@@ -82,63 +59,33 @@ function worstRatio(
 }
 
 let server: StaticServer | undefined;
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
+let chromium: LaunchedChromium | undefined;
 let browser: BrowserResult;
 let cpu: CpuResult;
-const pageLog: string[] = [];
-/** Why the browser run failed. Each test rethrows it, so that each test fails rather than skips. */
-let setupError: unknown = null;
-
-/** Throws the setup's error, if any; every test starts with it. */
-function ready(): void {
-  if (setupError) throw setupError;
-}
 
 /** Starts the server and Chromium, runs the workload in the page, then in Node on the CPU backend. */
 async function setup(): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does)`);
-  }
   server = await startServer();
-  profileDir = await mkdtemp(join(tmpdir(), 'mru-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  const page: Page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  await page.goto(`${server.origin}/`);
-  await page.waitForFunction(() => (window as { mruLoaded?: boolean }).mruLoaded === true);
-  const loadError = await page.evaluate(() => (window as { mruLoadError?: string }).mruLoadError);
-  if (loadError) throw new Error(`the test page failed to load (is dist/ built?): ${loadError}`);
+  chromium = await launchChromium(WEBGPU_ARGS);
+  const { page, log } = chromium;
+  await openTestPage(page, `${server.origin}/`);
   try {
     browser = await page.evaluate(() =>
       (window as unknown as { mruRun: () => Promise<BrowserResult> }).mruRun(),
     );
   } catch (e) {
-    throw new Error(`${(e as Error).message}\npage log:\n${pageLog.join('\n')}`);
+    throw new Error(`${(e as Error).message}\npage log:\n${log.join('\n')}`);
   }
 
   await core.setBackend(cpuBackend());
   cpu = await workload(core);
 }
 
-beforeAll(async () => {
-  // A throwing beforeAll would mark the tests skipped; CI must see them fail.
-  try {
-    await setup();
-  } catch (e) {
-    setupError = e;
-  }
-}, 120_000);
+const ready = setupOrFail(setup, 120_000);
 
 afterAll(async () => {
-  await context?.close();
+  await chromium?.close();
   await server?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
 }, 120_000);
 
 describe('WebGPU backend in headless Chromium', () => {
