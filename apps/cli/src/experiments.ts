@@ -25,7 +25,7 @@ import { choiceOption, intOption, type ParsedArgs } from './args.js';
 import { BACKEND_NAMES, useBackend } from './backend.js';
 import { resolveTrainConfig, timestamp } from './config.js';
 import { RunError, UsageError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { ModelName } from './models.js';
 import { formatDuration, MultiProgress, type ProgressStream } from './progress.js';
 import { checkRunDirectory, RunDirectory } from './rundir.js';

@@ -34,23 +34,15 @@ import {
   EXPERIMENT_OPTIONS,
   experimentCommand,
 } from './experiments.js';
+import { type Io, processIo } from './io.js';
 import { LIMITS } from './limits.js';
 import { MODEL_HELP, MODEL_NAMES } from './models.js';
-import type { ProgressStream } from './progress.js';
 import { checkRunDirectory } from './rundir.js';
 import { formatMetrics } from './table.js';
-import { CLI_VERSION, evaluate, loadResume, trainRun } from './train.js';
+import { evaluate, loadResume, trainRun } from './train.js';
+import { CLI_VERSION } from './version.js';
 
-/** Where a command writes: results to `stdout`, progress and notes to `stderr`. */
-export interface Io {
-  /** Results (tables, summaries). */
-  readonly stdout: { write(text: string): unknown };
-  /** Progress bars, notes and errors. */
-  readonly stderr: ProgressStream;
-}
-
-/** The process's own streams. */
-export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+export { type Io, processIo } from './io.js';
 
 const COMMANDS = ['train', 'eval', 'bench', 'experiment', 'help'] as const;
 

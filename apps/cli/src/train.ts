@@ -61,9 +61,7 @@ import { taskLength } from './limits.js';
 import type { ModelName } from './models.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
-
-/** The version written into run directories and checkpoints. */
-export const CLI_VERSION = '0.1.0';
+import { CLI_VERSION } from './version.js';
 
 /** Everything that decides a training run's numbers (stored in config.json and in checkpoints). */
 export interface TrainConfig {

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { run } from './run-cli.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'mru-built-'));
@@ -37,10 +38,24 @@ it('mru experiment quick with 2 jobs in worker threads (built)', { timeout: 600_
     ['bmru-T200', 4],
     ['lru-T200', 4],
   ]);
-  for (const run of ['bmru-T200', 'lru-T200'])
-    expect(existsSync(join(out, run, 'last.safetensors'))).toBe(true);
+  for (const name of ['bmru-T200', 'lru-T200'])
+    expect(existsSync(join(out, name, 'last.safetensors'))).toBe(true);
 
   // The default of a bare `mru` is this experiment: its help says so, from the built command too.
   const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
   expect(help.stdout).toMatch(/mru\s+run the quick experiment \(same as 'mru experiment quick'\)/);
+});
+
+it('the version comes from package.json, built and in-process, and goes into run directories', async () => {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
+  expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/);
+  const built = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+  expect(built.status, built.stderr).toBe(0);
+  expect(built.stdout).toBe(`${pkg.version}\n`);
+  const inProcess = await run(['--version']);
+  expect(inProcess.out).toBe(`${pkg.version}\n`);
+  expect((await run(['--help'])).out.split('\n')[0]).toContain(`mru ${pkg.version}:`);
+  // The quick experiment above ran the built command: its run directories record the same version.
+  const config = JSON.parse(readFileSync(join(dir, 'quick', 'bmru-T200', 'config.json'), 'utf8'));
+  expect(config.mru).toBe(pkg.version);
 });
