@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as core from '@mru/core';
+import { sequentialScan64, worstRatio } from '@mru/core/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser/chromium.js';
@@ -68,20 +68,6 @@ interface PageResult {
   cpuMillis: number;
   gpujs: RunOut & { mode: string; kernelCalls: number };
   cpu: RunOut;
-}
-
-/** Largest `|actual - expected| / bound` over all elements (NaN counts as infinitely bad). */
-function worstRatio(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
-  }
-  return worst;
 }
 
 let server: StaticServer | undefined;
@@ -164,9 +150,9 @@ describe('gpu.js backend in headless Chromium, WebGL2 without WebGPU', () => {
         const [a, b, hCpu] = [floats(cpu.a), floats(cpu.b), floats(cpu.h)];
         const h = floats(result.gpujs.scans[c.name].h);
         const shape = [1, SCAN.T, SCAN.C] as const;
-        const ref = core.sequentialScan64({ a, aShape: shape, b, bShape: shape, reverse: c.reverse });
+        const ref = sequentialScan64({ a, aShape: shape, b, bShape: shape, reverse: c.reverse });
         // M_t, the scan of |a| and |b|: the scale of the rounding errors any evaluation order makes.
-        const magnitude = core.sequentialScan64({
+        const magnitude = sequentialScan64({
           a: Float64Array.from(a, Math.abs),
           aShape: shape,
           b: Float64Array.from(b, Math.abs),

@@ -44,46 +44,6 @@ export async function take(
   return Array.from(v);
 }
 
-/** A seeded generator of floats in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `n` seeded values uniform in [lo, hi). */
-export function randoms(seed: number, n: number, lo = -1, hi = 1): number[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-
-/** Largest violation of `|a - e| <= atol + rtol |e|` (NaN and infinities must match exactly). */
-export function worst(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  rtol: number,
-  atol: number,
-): number {
-  if (actual.length !== expected.length) return Number.POSITIVE_INFINITY;
-  let bad = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    if (Number.isNaN(e) || !Number.isFinite(e)) {
-      if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) return Number.POSITIVE_INFINITY;
-      continue;
-    }
-    const err = Math.abs(a - e) - (atol + rtol * Math.abs(e));
-    if (!(err <= 0)) bad = Math.max(bad, Number.isNaN(err) ? Number.POSITIVE_INFINITY : err);
-  }
-  return bad;
-}
-
 /**
  * One backend per test file, created on first use. Tests take it in `beforeEach`, so when no adapter
  * exists every test fails with the adapter error (a failing `beforeAll` would mark them skipped).
