@@ -486,7 +486,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
           await save('best.safetensors');
         }
         await save('last.safetensors');
-        dir.writePlots(records, task.metric, title);
+        dir.writePlots(records, task, title);
         bar.log(
           `${options.label ? `${options.label}: ` : ''}step ${step}: test ${task.metric} ${value.toPrecision(4)} (loss ${metrics.loss.toPrecision(4)})`,
         );
@@ -496,7 +496,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
     }
     if (step > startStep && step % config.evalEvery !== 0 && step !== config.steps)
       await save('last.safetensors');
-    dir.writePlots(records, task.metric, title);
+    dir.writePlots(records, task, title);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     options.signal?.removeEventListener('abort', onInterrupt);
