@@ -33,7 +33,7 @@ import {
   EXPERIMENT_OPTION_HELP,
   EXPERIMENT_OPTIONS,
   experimentCommand,
-} from './experiments.js';
+} from './experiments/index.js';
 import { type Io, processIo } from './io.js';
 import { LIMITS } from './limits.js';
 import { MODEL_HELP, MODEL_NAMES } from './models.js';
@@ -74,8 +74,8 @@ function trainHelp(): string {
 
 Usage: mru train [options]
 
-Writes a run directory: config.json, metrics.jsonl, loss.svg/png, metric.svg/png,
-best.safetensors and last.safetensors. AdamW (beta 0.9/0.99, weight decay on weights only),
+Writes a run directory: config.json, metrics.jsonl, loss.svg/png, metric.svg/png (classification
+tasks), best.safetensors and last.safetensors. AdamW (beta 0.9/0.99, weight decay on weights only),
 cosine learning rate down to 1%, gradient clipping, batches derived from (seed, step), so
 '--resume' continues exactly where a run stopped.
 
