@@ -3,6 +3,7 @@
  * freed in one call, so every test can end by asserting that no buffer leaked.
  */
 import type { DataId, DType, KernelTensor, TypedArray } from '@mru/core';
+import { typedArrayOf } from '@mru/core/testing';
 import { type CpuBackend, cpuBackend } from '../src/index.js';
 
 /** A fresh backend plus helpers bound to it. */
@@ -16,13 +17,7 @@ export function setup() {
     shape: readonly number[],
     dtype: DType = 'float32',
   ): KernelTensor {
-    const arr =
-      dtype === 'float32'
-        ? Float32Array.from(values)
-        : dtype === 'int32'
-          ? Int32Array.from(values)
-          : Uint8Array.from(values);
-    const id = be.write(arr, dtype);
+    const id = be.write(typedArrayOf(values, dtype), dtype);
     owned.push(id);
     return { id, shape, dtype };
   }

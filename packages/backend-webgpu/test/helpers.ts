@@ -3,6 +3,7 @@
  * none), uploads and downloads of plain arrays, a seeded generator and float comparison.
  */
 import type { DataId, DType, KernelTensor } from '@mru/core';
+import { typedArrayOf } from '@mru/core/testing';
 import { type WebGPUBackend, type WebGPUBackendOptions, webgpuBackend } from '../src/index.js';
 import { nodeGpu } from '../src/node.js';
 
@@ -23,13 +24,7 @@ export function put(
   shape: readonly number[],
   dtype: DType = 'float32',
 ): KernelTensor {
-  const host =
-    dtype === 'float32'
-      ? Float32Array.from(values)
-      : dtype === 'int32'
-        ? Int32Array.from(values)
-        : Uint8Array.from(values);
-  return { id: be.write(host, dtype), shape, dtype };
+  return { id: be.write(typedArrayOf(values, dtype), dtype), shape, dtype };
 }
 
 /** Reads a buffer back as plain numbers, then frees it. */

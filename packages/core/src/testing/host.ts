@@ -8,6 +8,8 @@
  * by how much, which any runner reports.
  */
 
+import { allocHost, type DType, type TypedArray } from '../dtype.js';
+
 /** Tolerance of a comparison: element `i` passes when `|actual - expected| <= atol + rtol * |expected|`. */
 export interface Tolerance {
   /** Relative tolerance; default 1e-5. */
@@ -46,6 +48,16 @@ export function uniformArray(seed: number, n: number, lo = -1, hi = 1): number[]
 /** A number for a failure message: 8 significant digits. @internal */
 export function fmt(v: number): string {
   return Number.isFinite(v) ? v.toPrecision(8) : String(v);
+}
+
+/**
+ * Host values as the typed array a backend stores for `dtype` (float32, int32, or bytes for bool),
+ * converted as the typed array's own `set` does, ready for `backend.write` in a kernel test.
+ */
+export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
+  const out = allocHost(dtype, values.length);
+  out.set(values);
+  return out;
 }
 
 /**

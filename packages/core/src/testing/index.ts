@@ -59,6 +59,7 @@ export {
   maxAbsDiff,
   mulberry32,
   type Tolerance,
+  typedArrayOf,
   uniformArray,
   worstRatio,
 } from './host.js';
