@@ -242,7 +242,7 @@ export function renderSvg(spec: ChartSpec): string {
       `<line x1="${plot.left}" x2="${plot.right}" y1="${r1(r.pixel)}" y2="${r1(r.pixel)}" stroke="#666666" stroke-width="1.2" stroke-dasharray="6 4"/>`,
     );
     out.push(
-      `<text x="${plot.right - 4}" y="${r1(r.pixel - 4)}" text-anchor="end" fill="#444444">${escapeXml(r.label)}</text>`,
+      `<text x="${plot.right - 4}" y="${r1(r.pixel - 4)}" text-anchor="end" fill="#444444" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(r.label)}</text>`,
     );
   }
   for (const s of L.series) {
@@ -256,6 +256,12 @@ export function renderSvg(spec: ChartSpec): string {
       for (const [x, y] of s.pixels)
         out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="3" fill="${s.color}"/>`);
     }
+  }
+  // The legend sits over the plot's top right corner: a light backing keeps it legible over curves.
+  if (L.series.length > 0) {
+    out.push(
+      `<rect x="${plot.right - 156}" y="${plot.top + 4}" width="152" height="${L.series.length * 16 + 4}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`,
+    );
   }
   L.series.forEach((s, i) => {
     const y = plot.top + 14 + i * 16;
