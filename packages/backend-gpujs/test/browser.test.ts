@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sequentialScan64, worstRatio } from '@mru/core/testing';
+import { expectClose, sequentialScan64, worstRatio } from '@mru/core/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser/chromium.js';
@@ -181,19 +181,21 @@ describe('gpu.js backend in headless Chromium, WebGL2 without WebGPU', () => {
     expect(g.losses).toHaveLength(TRAIN.steps);
     // The run must actually train, or agreeing would prove little.
     expect(cpu.losses[TRAIN.steps - 1]).toBeLessThan(cpu.losses[0]);
-    const close = (x: number, y: number) => Math.abs(x - y) <= TRAIN_TOL * (1 + Math.abs(y));
-    for (const [i, l] of g.losses.entries()) {
-      expect(close(l, cpu.losses[i]), `loss ${i}: ${l} vs ${cpu.losses[i]}`).toBe(true);
-    }
+    // |gpujs - cpu| <= TRAIN_TOL * (1 + |cpu|): relative for large values, absolute below 1.
+    expectClose(g.losses, cpu.losses, { rtol: TRAIN_TOL, atol: TRAIN_TOL, what: 'BMRU losses' });
     expect(Object.keys(g.params).sort()).toEqual(Object.keys(cpu.params).sort());
     let worst = 0;
     for (const [name, values] of Object.entries(cpu.params)) {
       const got = g.params[name];
       expect(got, name).toHaveLength(values.length);
-      values.forEach((v, i) => {
-        const r = Math.abs(got[i] - v) / (1 + Math.abs(v));
-        if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
-      });
+      worst = Math.max(
+        worst,
+        worstRatio(
+          got,
+          values,
+          values.map((v) => 1 + Math.abs(v)),
+        ),
+      );
     }
     console.info(
       `BMRU parameters after ${TRAIN.steps} steps: worst relative difference ${worst.toExponential(2)}`,
