@@ -102,7 +102,7 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
           name: 'log-every',
           type: 'string',
           value: 'N',
-          help: 'write a metrics line every N steps (default 10)',
+          help: 'write a metrics line every N steps (default: steps/100, between 1 and 10)',
         },
         { name: 'dropout', type: 'string', value: 'X', help: 'dropout rate (default 0.1)' },
         { name: 'weight-decay', type: 'string', value: 'X', help: 'AdamW weight decay (default 1e-4)' },

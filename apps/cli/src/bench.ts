@@ -14,8 +14,8 @@ import { AdamW, cosineSchedule, createNetwork, type ParamTree, trainStep } from 
 import { choiceOption, intOption, type ParsedArgs } from './args.js';
 import { BACKEND_NAMES, useBackend } from './backend.js';
 import { UsageError } from './errors.js';
+import type { Io } from './io.js';
 import { formatBytes, LIMITS, memoryBudget } from './limits.js';
-import type { Io } from './main.js';
 import { MODEL_NAMES, networkConfig } from './models.js';
 import { formatTable } from './table.js';
 

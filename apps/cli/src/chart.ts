@@ -1,12 +1,17 @@
 /**
- * Line charts of training curves, rendered twice from one layout: as SVG text and as a PNG raster.
+ * Line charts of training curves: drawn once as SVG, and the PNG of a run is that same SVG
+ * rasterised by resvg (`svgToPng`), so the two files always show the same picture, with real fonts
+ * and anti-aliasing, and no hand-written rasteriser or bitmap font to keep.
  *
  * Design: `layoutChart` does all the arithmetic (data ranges, linear or log y scale, "nice" ticks,
- * pixel mapping) once; `renderSvg` and `renderPng` only draw what the layout says, so both files of a
- * run always show the same picture. A log y axis is chosen automatically when every value is positive
- * and they span more than two decades, which is what a falling loss usually looks like.
+ * pixel mapping) once; `renderSvg` only draws what the layout says. A log y axis is chosen
+ * automatically when every value is positive and they span more than two decades, which is what a
+ * falling loss usually looks like. Reference lines (the chance level of a task) take part in the
+ * y range, so they are always in view. resvg is a native module: it is loaded on the first PNG, not
+ * when the CLI starts, and where it cannot load the run keeps its SVGs and says once why the PNGs
+ * are missing, rather than failing a training run over a picture.
  */
-import { encodePng, parseHexColor, Raster, type Rgba, textWidth } from './png.js';
+import { createRequire } from 'node:module';
 
 /** One curve of a chart. */
 export interface Series {
@@ -16,6 +21,14 @@ export interface Series {
   readonly points: readonly (readonly [number, number])[];
   /** Stroke colour `#rrggbb` (default: taken from the palette by position). */
   readonly color?: string;
+}
+
+/** A horizontal reference line, e.g. the chance level of a task. */
+export interface ReferenceLine {
+  /** Label drawn at the line's right end, e.g. `chance 0.1`. */
+  readonly label: string;
+  /** Its value on the y axis. */
+  readonly y: number;
 }
 
 /** What to draw. */
@@ -28,6 +41,8 @@ export interface ChartSpec {
   readonly yLabel: string;
   /** The curves. */
   readonly series: readonly Series[];
+  /** Dashed horizontal lines (non-finite values, and non-positive ones on a log axis, are skipped). */
+  readonly references?: readonly ReferenceLine[];
   /** Y scale: `'linear'`, `'log'`, or `'auto'` (default: log when positive and spanning > 2 decades). */
   readonly yScale?: 'linear' | 'log' | 'auto';
   /** Width in pixels (default 720). */
@@ -71,6 +86,8 @@ export interface ChartLayout {
     readonly color: string;
     readonly pixels: [number, number][];
   }[];
+  /** Each reference line with its y pixel. */
+  readonly references: readonly { readonly label: string; readonly pixel: number }[];
   /** The spec it came from. */
   readonly spec: ChartSpec;
 }
@@ -111,12 +128,15 @@ export function layoutChart(spec: ChartSpec): ChartLayout {
   const finite = spec.series.flatMap((s) =>
     s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
   );
-  const ys = finite.map(([, y]) => y);
+  const curveYs = finite.map(([, y]) => y);
   const xs = finite.map(([x]) => x);
-  const positive = ys.length > 0 && ys.every((y) => y > 0);
+  const positive = curveYs.length > 0 && curveYs.every((y) => y > 0);
   let logY = false;
   if (spec.yScale === 'log') logY = positive;
-  else if (spec.yScale !== 'linear' && positive) logY = Math.max(...ys) / Math.min(...ys) > 100;
+  else if (spec.yScale !== 'linear' && positive) logY = Math.max(...curveYs) / Math.min(...curveYs) > 100;
+  // The axis is chosen by the curves; a reference line joins the range where the axis can show it.
+  const refs = (spec.references ?? []).filter((r) => Number.isFinite(r.y) && (!logY || r.y > 0));
+  const ys = [...curveYs, ...refs.map((r) => r.y)];
 
   let xLo = xs.length ? Math.min(...xs) : 0;
   let xHi = xs.length ? Math.max(...xs) : 1;
@@ -163,7 +183,8 @@ export function layoutChart(spec: ChartSpec): ChartLayout {
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0))
       .map(([x, y]) => [px(x), py(y)] as [number, number]),
   }));
-  return { width, height, plot, xTicks, yTicks, logY, series, spec };
+  const references = refs.filter((r) => !logY || r.y > 0).map((r) => ({ label: r.label, pixel: py(r.y) }));
+  return { width, height, plot, xTicks, yTicks, logY, series, references, spec };
 }
 
 function escapeXml(s: string): string {
@@ -174,6 +195,9 @@ function escapeXml(s: string): string {
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
+
+/** A series with at most this many points gets a marker at each. */
+const MARKED_POINTS = 40;
 
 /** Renders a chart as a standalone SVG document. */
 export function renderSvg(spec: ChartSpec): string {
@@ -213,15 +237,31 @@ export function renderSvg(spec: ChartSpec): string {
   out.push(
     `<text transform="translate(16 ${(plot.top + plot.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
   );
+  for (const r of L.references) {
+    out.push(
+      `<line x1="${plot.left}" x2="${plot.right}" y1="${r1(r.pixel)}" y2="${r1(r.pixel)}" stroke="#666666" stroke-width="1.2" stroke-dasharray="6 4"/>`,
+    );
+    out.push(
+      `<text x="${plot.right - 4}" y="${r1(r.pixel - 4)}" text-anchor="end" fill="#444444" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(r.label)}</text>`,
+    );
+  }
   for (const s of L.series) {
     if (s.pixels.length === 0) continue;
-    if (s.pixels.length === 1) {
-      const [x, y] = s.pixels[0];
-      out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="3" fill="${s.color}"/>`);
-      continue;
+    if (s.pixels.length > 1) {
+      const d = s.pixels.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${r1(x)} ${r1(y)}`).join(' ');
+      out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8" stroke-linejoin="round"/>`);
     }
-    const d = s.pixels.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${r1(x)} ${r1(y)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8" stroke-linejoin="round"/>`);
+    // Few points (evaluations): mark each, so a reader sees where the measurements are.
+    if (s.pixels.length <= MARKED_POINTS) {
+      for (const [x, y] of s.pixels)
+        out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="3" fill="${s.color}"/>`);
+    }
+  }
+  // The legend sits over the plot's top right corner: a light backing keeps it legible over curves.
+  if (L.series.length > 0) {
+    out.push(
+      `<rect x="${plot.right - 156}" y="${plot.top + 4}" width="152" height="${L.series.length * 16 + 4}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`,
+    );
   }
   L.series.forEach((s, i) => {
     const y = plot.top + 14 + i * 16;
@@ -234,39 +274,30 @@ export function renderSvg(spec: ChartSpec): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Renders a chart as a PNG file (RGBA, the layout's size). */
-export function renderPng(spec: ChartSpec): Buffer {
-  const L = layoutChart(spec);
-  const { plot } = L;
-  const img = new Raster(L.width, L.height);
-  const ink: Rgba = [40, 40, 40, 255];
-  const grid: Rgba = [229, 229, 229, 255];
-  img.text((L.width - textWidth(spec.title, 2)) / 2, 10, spec.title, ink, 2);
-  for (const t of L.yTicks) {
-    img.fillRect(plot.left, Math.round(t.pixel), plot.right, Math.round(t.pixel) + 1, grid);
-    img.text(plot.left - 6 - textWidth(t.label, 2), Math.round(t.pixel) - 5, t.label, ink, 2);
+type ResvgModule = typeof import('@resvg/resvg-js');
+let resvg: ResvgModule | null | undefined;
+
+function loadResvg(): ResvgModule | null {
+  if (resvg === undefined) {
+    try {
+      resvg = createRequire(import.meta.url)('@resvg/resvg-js') as ResvgModule;
+    } catch (error) {
+      resvg = null;
+      process.emitWarning(
+        `PNG plots are skipped: @resvg/resvg-js has no build for ${process.platform}-${process.arch} ` +
+          `(${(error as Error).message.split('\n')[0]}); the SVG plots are written`,
+      );
+    }
   }
-  for (const t of L.xTicks) {
-    img.fillRect(Math.round(t.pixel), plot.top, Math.round(t.pixel) + 1, plot.bottom, [240, 240, 240, 255]);
-    img.text(Math.round(t.pixel) - textWidth(t.label, 2) / 2, plot.bottom + 8, t.label, ink, 2);
-  }
-  img.fillRect(plot.left, plot.top, plot.right, plot.top + 1, ink);
-  img.fillRect(plot.left, plot.bottom, plot.right + 1, plot.bottom + 1, ink);
-  img.fillRect(plot.left, plot.top, plot.left + 1, plot.bottom, ink);
-  img.fillRect(plot.right, plot.top, plot.right + 1, plot.bottom, ink);
-  img.text((plot.left + plot.right - textWidth(spec.xLabel, 2)) / 2, L.height - 20, spec.xLabel, ink, 2);
-  img.text(4, plot.top - 16, `${spec.yLabel}${L.logY ? ' (LOG)' : ''}`, ink, 2);
-  for (const s of L.series) {
-    const color = parseHexColor(s.color);
-    if (s.pixels.length === 1) {
-      const [x, y] = s.pixels[0];
-      img.line(x, y, x, y, color, 6);
-    } else img.polyline(s.pixels, color, 2);
-  }
-  L.series.forEach((s, i) => {
-    const y = plot.top + 14 + i * 16;
-    img.line(plot.right - 170, y, plot.right - 148, y, parseHexColor(s.color), 3);
-    img.text(plot.right - 142, y - 5, s.label, ink, 2);
-  });
-  return encodePng(img);
+  return resvg;
+}
+
+/**
+ * Rasterises an SVG document (as `renderSvg` writes it) to a PNG at its own size, with the
+ * system's fonts. Returns null where resvg cannot be loaded on this platform (warned once).
+ */
+export function svgToPng(svg: string): Buffer | null {
+  const mod = loadResvg();
+  if (!mod) return null;
+  return new mod.Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }

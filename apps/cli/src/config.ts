@@ -173,7 +173,8 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
     logEvery: intOption(
       'log-every',
       values['log-every'],
-      Math.min(d.logEvery, steps),
+      // At least ~100 points on the train curve (every step of a short run), at most a line per 10.
+      Math.max(1, Math.min(d.logEvery, Math.floor(steps / 100))),
       1,
       LIMITS['log-every'],
     ),

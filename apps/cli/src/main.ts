@@ -33,24 +33,16 @@ import {
   EXPERIMENT_OPTION_HELP,
   EXPERIMENT_OPTIONS,
   experimentCommand,
-} from './experiments.js';
+} from './experiments/index.js';
+import { type Io, processIo } from './io.js';
 import { LIMITS } from './limits.js';
 import { MODEL_HELP, MODEL_NAMES } from './models.js';
-import type { ProgressStream } from './progress.js';
 import { checkRunDirectory } from './rundir.js';
 import { formatMetrics } from './table.js';
-import { CLI_VERSION, evaluate, loadResume, trainRun } from './train.js';
+import { evaluate, loadResume, trainRun } from './train.js';
+import { CLI_VERSION } from './version.js';
 
-/** Where a command writes: results to `stdout`, progress and notes to `stderr`. */
-export interface Io {
-  /** Results (tables, summaries). */
-  readonly stdout: { write(text: string): unknown };
-  /** Progress bars, notes and errors. */
-  readonly stderr: ProgressStream;
-}
-
-/** The process's own streams. */
-export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+export { type Io, processIo } from './io.js';
 
 const COMMANDS = ['train', 'eval', 'bench', 'experiment', 'help'] as const;
 
@@ -82,8 +74,8 @@ function trainHelp(): string {
 
 Usage: mru train [options]
 
-Writes a run directory: config.json, metrics.jsonl, loss.svg/png, metric.svg/png,
-best.safetensors and last.safetensors. AdamW (beta 0.9/0.99, weight decay on weights only),
+Writes a run directory: config.json, metrics.jsonl, loss.svg/png, metric.svg/png (classification
+tasks), best.safetensors and last.safetensors. AdamW (beta 0.9/0.99, weight decay on weights only),
 cosine learning rate down to 1%, gradient clipping, batches derived from (seed, step), so
 '--resume' continues exactly where a run stopped.
 

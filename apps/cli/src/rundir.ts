@@ -6,8 +6,10 @@
  * <out>/metrics.jsonl      one JSON object per line: {"type":"train",...} every log step,
  *                          {"type":"eval","split":"validation",...} every evaluation,
  *                          {"type":"eval","split":"test",...} once, when the schedule ends
- * <out>/loss.svg|png       training loss (and validation loss at evaluations) against the step
- * <out>/metric.svg|png     the task's metric on the validation split against the step
+ * <out>/loss.svg|png       training loss (and validation loss at evaluations) against the step, with
+ *                          the task's chance level
+ * <out>/metric.svg|png     validation accuracy against the step (classification tasks; a regression
+ *                          task's metric is its loss)
  * <out>/last.safetensors   the latest checkpoint (resume from it)
  * <out>/best.safetensors   the checkpoint with the best validation metric so far
  * ```
@@ -28,7 +30,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ChartSpec, renderPng, renderSvg } from './chart.js';
+import type { Task } from '@mru/datasets';
+import { type ChanceLevel, chanceLevel } from './chance.js';
+import { type ChartSpec, formatTick, renderSvg, svgToPng } from './chart.js';
 import { RunError, UsageError } from './errors.js';
 
 /** Files whose presence means a directory already holds a run (or an experiment's results). */
@@ -127,6 +131,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 export class RunDirectory {
   /** The directory path. */
   readonly path: string;
+  /** The task's chance level, measured on the first plot. */
+  #chance: ChanceLevel | undefined;
 
   /** Opens (creating if needed) the directory at `path`; a `RunError` says why it cannot be. */
   constructor(path: string) {
@@ -190,43 +196,49 @@ export class RunDirectory {
     return kept;
   }
 
-  /** Writes `<name>.svg` and `<name>.png` of one chart. */
+  /** Writes `<name>.svg` and `<name>.png` (the same SVG, rasterised) of one chart. */
   writeChart(name: string, spec: ChartSpec): void {
-    writeFileAtomic(this.file(`${name}.svg`), renderSvg(spec));
-    writeFileAtomic(this.file(`${name}.png`), renderPng(spec));
+    const svg = renderSvg(spec);
+    writeFileAtomic(this.file(`${name}.svg`), svg);
+    const png = svgToPng(svg);
+    if (png) writeFileAtomic(this.file(`${name}.png`), png);
   }
 
   /**
-   * Draws `loss.*` and `metric.*` from the metrics lines.
+   * Draws `loss.*` and, for a classification task, `metric.*` from the metrics lines, with the task's
+   * chance level as a dashed line. A regression task's loss is its metric (MSE), so a metric chart
+   * would repeat the validation curve of the loss chart: it gets none.
    *
    * @param records - Every metrics line of the run.
-   * @param metric - The task's headline metric.
+   * @param task - The task (its metric, and its data for the chance level).
    * @param title - Shown above each chart (e.g. `bmru on copy-first-input`).
    */
-  writePlots(records: readonly MetricRecord[], metric: 'mse' | 'accuracy', title: string): void {
+  writePlots(records: readonly MetricRecord[], task: Task, title: string): void {
+    this.#chance ??= chanceLevel(task);
+    const chance = this.#chance;
+    const chanceLine = (y: number) => [{ label: `chance (${chance.basis}) ${formatTick(y)}`, y }];
     const train = records.filter((r): r is TrainRecord => r.type === 'train');
     // The curves follow the validation split; the one test score at the end is not a curve.
     const evals = records.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'validation');
+    const mse = task.metric === 'mse';
     this.writeChart('loss', {
-      title: `loss: ${title}`,
+      title: `${mse ? 'loss (MSE)' : 'loss'}: ${title}`,
       xLabel: 'step',
-      yLabel: 'loss',
+      yLabel: mse ? 'MSE' : 'loss',
       series: [
         { label: 'train', points: train.map((r) => [r.step, r.loss]) },
         { label: 'validation', points: evals.map((r) => [r.step, r.loss]) },
       ],
+      references: chanceLine(chance.loss),
     });
+    if (mse) return;
     this.writeChart('metric', {
-      title: `${metric === 'mse' ? 'validation MSE' : 'validation accuracy'}: ${title}`,
+      title: `validation accuracy: ${title}`,
       xLabel: 'step',
-      yLabel: metric === 'mse' ? 'MSE' : 'accuracy',
-      yScale: metric === 'mse' ? 'auto' : 'linear',
-      series: [
-        {
-          label: `validation ${metric}`,
-          points: evals.map((r) => [r.step, (metric === 'mse' ? r.mse : r.accuracy) ?? r.loss]),
-        },
-      ],
+      yLabel: 'accuracy',
+      yScale: 'linear',
+      series: [{ label: 'validation accuracy', points: evals.map((r) => [r.step, r.accuracy ?? r.loss]) }],
+      references: chanceLine(chance.metric),
     });
   }
 }

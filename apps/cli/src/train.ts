@@ -48,9 +48,7 @@ import { taskLength } from './limits.js';
 import type { ModelName } from './models.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
-
-/** The version written into run directories and checkpoints. */
-export const CLI_VERSION = '0.1.0';
+import { CLI_VERSION } from './version.js';
 
 /** Everything that decides a training run's numbers (stored in config.json and in checkpoints). */
 export interface TrainConfig {
@@ -470,7 +468,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
             best = { value, step: state.step };
             await save('best.safetensors', state);
           }
-          dir.writePlots(records, task.metric, title);
+          dir.writePlots(records, task, title);
           bar.log(
             `${options.label ? `${options.label}: ` : ''}step ${state.step}: validation ${task.metric} ${value.toPrecision(4)} (loss ${metrics.loss.toPrecision(4)})`,
           );
@@ -505,7 +503,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
         `${options.label ? `${options.label}: ` : ''}test ${task.metric} ${headline(task.metric, final).toPrecision(4)} (loss ${final.loss.toPrecision(4)})`,
       );
     }
-    dir.writePlots(records, task.metric, title);
+    dir.writePlots(records, task, title);
   } finally {
     dispose(result.params);
     optimizer.dispose();

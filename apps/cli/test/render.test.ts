@@ -1,60 +1,14 @@
 /**
- * Tests of the hand-written pieces behind the run directory and the terminal output: CRC-32 and the
- * PNG encoder (decoded back pixel for pixel), the chart layout, the progress bar's line discipline in
- * logs, argument converters and the table formatter.
+ * Tests of the pieces behind the run directory and the terminal output: the chart layout, the SVG and
+ * its PNG rendering (decoded and checked pixel by pixel), the progress bar's line discipline in logs,
+ * argument converters and the table formatter.
  */
-import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { intOption, keyValueOptions, numberOption } from '../src/args.js';
-import { layoutChart, niceTicks, renderSvg } from '../src/chart.js';
-import { crc32, encodePng, Raster } from '../src/png.js';
+import { type ChartSpec, layoutChart, niceTicks, renderSvg, svgToPng } from '../src/chart.js';
 import { formatDuration, MultiProgress, ProgressBar } from '../src/progress.js';
 import { formatTable } from '../src/table.js';
-
-function decodePng(png: Buffer): { width: number; height: number; pixels: Uint8Array } {
-  let offset = 8;
-  let width = 0;
-  let height = 0;
-  const idat: Buffer[] = [];
-  while (offset < png.length) {
-    const length = png.readUInt32BE(offset);
-    const type = png.toString('latin1', offset + 4, offset + 8);
-    const data = png.subarray(offset + 8, offset + 8 + length);
-    expect(png.readUInt32BE(offset + 8 + length)).toBe(crc32(png.subarray(offset + 4, offset + 8 + length)));
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-    } else if (type === 'IDAT') idat.push(data);
-    offset += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const pixels = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    expect(raw[y * (width * 4 + 1)]).toBe(0);
-    pixels.set(raw.subarray(y * (width * 4 + 1) + 1, (y + 1) * (width * 4 + 1)), y * width * 4);
-  }
-  return { width, height, pixels };
-}
-
-describe('png', () => {
-  it('computes the standard CRC-32 check value', () => {
-    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
-    expect(crc32(new Uint8Array(0))).toBe(0);
-  });
-
-  it('encodes a raster that decodes to the same pixels', () => {
-    const img = new Raster(7, 5, [255, 255, 255, 255]);
-    img.fillRect(1, 1, 3, 4, [255, 0, 0, 255]);
-    img.line(0, 4.5, 7, 4.5, [0, 0, 255, 255], 1);
-    const { width, height, pixels } = decodePng(encodePng(img));
-    expect([width, height]).toEqual([7, 5]);
-    expect(pixels).toEqual(img.pixels);
-    expect([...img.pixels.subarray((1 * 7 + 1) * 4, (1 * 7 + 1) * 4 + 4)]).toEqual([255, 0, 0, 255]);
-    expect([...img.pixels.subarray(0, 4)]).toEqual([255, 255, 255, 255]);
-    // The line through the centres of the bottom row paints it blue.
-    expect([...img.pixels.subarray((4 * 7 + 3) * 4, (4 * 7 + 3) * 4 + 4)]).toEqual([0, 0, 255, 255]);
-  });
-});
+import { decodePng, pixelAt } from './png-decode.js';
 
 describe('chart', () => {
   it('chooses round ticks and a log axis for a falling loss', () => {
@@ -92,6 +46,127 @@ describe('chart', () => {
     expect(svg).toContain('a &lt; b &amp; c');
     expect(svg).toContain('&quot;q&quot;');
     expect(svg).toContain('<circle');
+  });
+
+  /** A flat curve at 0.5 and a reference line at 0.2 on a linear axis from 0 to 1. */
+  const spec: ChartSpec = {
+    title: 'accuracy',
+    xLabel: 'step',
+    yLabel: 'accuracy',
+    yScale: 'linear',
+    series: [
+      {
+        label: 'test',
+        points: [
+          [0, 0],
+          [50, 0.5],
+          [100, 1],
+        ],
+        color: '#d55e00',
+      },
+    ],
+    references: [{ label: 'chance 0.2', y: 0.2 }],
+  };
+
+  it('puts the chance line in the y range and draws it dashed, labelled', () => {
+    const layout = layoutChart({
+      ...spec,
+      series: [
+        {
+          label: 'a',
+          points: [
+            [0, 0.6],
+            [1, 0.9],
+          ],
+        },
+      ],
+    });
+    // The reference is below every point, yet in view.
+    expect(layout.references).toHaveLength(1);
+    expect(layout.references[0].pixel).toBeLessThanOrEqual(layout.plot.bottom);
+    expect(layout.references[0].pixel).toBeGreaterThan(layout.series[0].pixels[0][1]);
+    const svg = renderSvg(spec);
+    expect(svg).toMatch(/<line [^>]*stroke-dasharray="6 4"\/>/);
+    expect(svg).toContain('>chance 0.2</text>');
+    // A log axis cannot show 0 or below: such a reference is dropped (not drawn at -Infinity), and
+    // it does not turn the curves' log axis into a linear one.
+    const log = layoutChart({
+      ...spec,
+      yScale: 'log',
+      series: [
+        {
+          label: 'loss',
+          points: [
+            [0, 1],
+            [1, 0.01],
+          ],
+        },
+      ],
+      references: [{ label: 'zero', y: 0 }],
+    });
+    expect(log.logY).toBe(true);
+    expect(log.references).toHaveLength(0);
+  });
+
+  it('renders the SVG to a PNG of its size whose pixels show the curve, the line and the text', () => {
+    const layout = layoutChart(spec);
+    const png = svgToPng(renderSvg(spec));
+    expect(png).not.toBeNull();
+    const img = decodePng(png!);
+    expect([img.width, img.height]).toEqual([720, 420]);
+    // Background: white and opaque.
+    expect(pixelAt(img, 2, 2)).toEqual([255, 255, 255, 255]);
+    // On the curve (its middle point) the stroke colour #d55e00 shows, give or take anti-aliasing.
+    const [cx, cy] = layout.series[0].pixels[1];
+    const [r, g, b] = pixelAt(img, cx, cy);
+    expect(Math.abs(r - 0xd5) + Math.abs(g - 0x5e) + Math.abs(b - 0x00)).toBeLessThan(60);
+    // Along the dashed chance line some pixels are grey ink and some (the gaps) are not.
+    // The 1.2 px stroke is centred on the line's y; the pixel row that contains it is fully covered.
+    const y = Math.floor(layout.references[0].pixel);
+    const row = Array.from({ length: 200 }, (_, i) => pixelAt(img, layout.plot.left + 40 + i, y));
+    const inked = row.filter(([v]) => v < 180).length;
+    expect(inked).toBeGreaterThan(50);
+    expect(inked).toBeLessThan(180);
+    // The title is real text: a band of dark pixels above the plot, none without it.
+    const dark = (im: ReturnType<typeof decodePng>) => {
+      let n = 0;
+      for (let yy = 5; yy < layout.plot.top - 5; yy++) {
+        for (let xx = 0; xx < im.width; xx++) if (pixelAt(im, xx, yy)[0] < 100) n++;
+      }
+      return n;
+    };
+    expect(dark(img)).toBeGreaterThan(30);
+    expect(dark(decodePng(svgToPng(renderSvg({ ...spec, title: '' }))!))).toBe(0);
+  });
+
+  it('draws a different picture for a different curve, only where the curves are', () => {
+    const a = decodePng(svgToPng(renderSvg(spec))!);
+    const flat = decodePng(
+      svgToPng(
+        renderSvg({
+          ...spec,
+          series: [
+            {
+              ...spec.series[0],
+              points: [
+                [0, 0],
+                [50, 0],
+                [100, 1],
+              ],
+            },
+          ],
+        }),
+      )!,
+    );
+    let differ = 0;
+    for (let i = 0; i < a.pixels.length; i++) if (a.pixels[i] !== flat.pixels[i]) differ++;
+    expect(differ).toBeGreaterThan(100);
+    // Outside the plot (title, axes labels) the two are identical.
+    const layout = layoutChart(spec);
+    const above = (layout.plot.top - 2) * a.width * 4;
+    expect(Buffer.from(a.pixels.subarray(0, above)).equals(Buffer.from(flat.pixels.subarray(0, above)))).toBe(
+      true,
+    );
   });
 });
 

@@ -3,6 +3,7 @@
  * freed in one call, so every test can end by asserting that no buffer leaked.
  */
 import type { DataId, DType, KernelTensor, TypedArray } from '@mru/core';
+import { typedArrayOf } from '@mru/core/testing';
 import { type CpuBackend, cpuBackend } from '../src/index.js';
 
 /** A fresh backend plus helpers bound to it. */
@@ -16,13 +17,7 @@ export function setup() {
     shape: readonly number[],
     dtype: DType = 'float32',
   ): KernelTensor {
-    const arr =
-      dtype === 'float32'
-        ? Float32Array.from(values)
-        : dtype === 'int32'
-          ? Int32Array.from(values)
-          : Uint8Array.from(values);
-    const id = be.write(arr, dtype);
+    const id = be.write(typedArrayOf(values, dtype), dtype);
     owned.push(id);
     return { id, shape, dtype };
   }
@@ -40,21 +35,6 @@ export function setup() {
   }
 
   return { be, input, take, release };
-}
-
-/** Deterministic uniform floats in [lo, hi) (mulberry32), so failures reproduce. */
-export function randomArray(n: number, seed: number, lo = -1, hi = 1): number[] {
-  let s = seed >>> 0;
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    out[i] = Math.fround(lo + (hi - lo) * u);
-  }
-  return out;
 }
 
 /** Row-major strides. */
@@ -88,22 +68,4 @@ export function broadcastIndex(idx: readonly number[], shape: readonly number[])
   let flat = 0;
   for (let d = 0; d < shape.length; d++) flat = flat * shape[d] + (shape[d] === 1 ? 0 : idx[off + d]);
   return flat;
-}
-
-/** Largest |got - want| / (atol + rtol * |want|) over all elements; <= 1 means within tolerance. */
-export function maxScaledError(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  atol: number,
-  rtol: number,
-): number {
-  if (got.length !== want.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) {
-    if (Object.is(got[i], want[i]) || got[i] === want[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i])))
-      continue;
-    const e = Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i]));
-    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
-  }
-  return worst;
 }

@@ -1,8 +1,8 @@
 import { type MatmulSpec, ShapeError } from '@mru/core';
-import { kernelMatmulRef } from '@mru/core/testing';
+import { kernelMatmulRef, uniformArray } from '@mru/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { matmulPaths, setMatmulPath } from '../src/matmul.js';
-import { randomArray, setup } from './helpers.js';
+import { setup } from './helpers.js';
 
 const { be, input, take, release } = setup();
 afterEach(() => {
@@ -32,8 +32,8 @@ function check(
   };
   const aLen = (shareA ? 1 : batch) * m * k;
   const bLen = (shareB ? 1 : batch) * k * n;
-  const a = randomArray(aLen, m * 1000 + k * 7 + n);
-  const b = randomArray(bLen, n * 1000 + k * 3 + m + 1);
+  const a = uniformArray(m * 1000 + k * 7 + n, aLen);
+  const b = uniformArray(n * 1000 + k * 3 + m + 1, bLen);
   const aShape = tA ? [aLen / (m * k || 1), k, m] : [aLen / (m * k || 1), m, k];
   const bShape = tB ? [bLen / (k * n || 1), n, k] : [bLen / (k * n || 1), k, n];
   const got = take(

@@ -1,6 +1,7 @@
 import { DTypeError, ShapeError, ValueError } from '@mru/core';
+import { uniformArray } from '@mru/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomArray, setup, size, strides, unravel } from './helpers.js';
+import { setup, size, strides, unravel } from './helpers.js';
 
 const { be, input, take, release } = setup();
 afterEach(() => {
@@ -17,7 +18,7 @@ function refStrided(x: number[], shape: number[], st: number[], offset: number):
 }
 
 describe('strided', () => {
-  const x = randomArray(120, 5);
+  const x = uniformArray(5, 120);
   const cases: [string, number[], number[], number][] = [
     ['identity', [2, 3, 4, 5], strides([2, 3, 4, 5]), 0],
     ['permute', [5, 2, 4, 3], [1, 60, 5, 20], 0],
@@ -106,7 +107,7 @@ describe('pad', () => {
       [0, 3],
     ];
     const outShape = shape.map((d, i) => d + widths[i][0] + widths[i][1]);
-    const x = randomArray(size(shape), 6);
+    const x = uniformArray(6, size(shape));
     const want = Array.from({ length: size(outShape) }, (_, o) => {
       const idx = unravel(o, outShape).map((v, d) => v - widths[d][0]);
       if (idx.some((v, d) => v < 0 || v >= shape[d])) return 0.5;
@@ -124,7 +125,7 @@ describe('concat', () => {
     expect(Array.from(take(be.concat([a, e, b], 1), [2, 4], 'float32'))).toEqual([1, 2, 3, 7, 4, 5, 6, 8]);
     const c = input([9, 9, 9], [1, 3]);
     expect(Array.from(take(be.concat([a, c], 0), [3, 3], 'float32'))).toEqual([1, 2, 3, 4, 5, 6, 9, 9, 9]);
-    const long = randomArray(2 * 40, 7);
+    const long = uniformArray(7, 2 * 40);
     const l = input(long, [2, 40]);
     const got = take(be.concat([l, a], 1), [2, 43], 'float32');
     expect(Array.from(got.slice(0, 43))).toEqual([...long.slice(0, 40), 1, 2, 3]);
@@ -136,7 +137,7 @@ describe('concat', () => {
 
 describe('gather and scatterAdd', () => {
   it('gathers along an inner axis with a 2-d index tensor', () => {
-    const x = randomArray(2 * 5 * 3, 8);
+    const x = uniformArray(8, 2 * 5 * 3);
     const idx = [4, 0, 4, 2, 1, 3];
     const got = take(be.gather(input(x, [2, 5, 3]), input(idx, [2, 3], 'int32'), 1), [2, 2, 3, 3], 'float32');
     const want: number[] = [];
@@ -146,7 +147,7 @@ describe('gather and scatterAdd', () => {
   });
 
   it('gathers rows of an embedding table (long contiguous runs) and from the last axis', () => {
-    const table = randomArray(10 * 32, 9);
+    const table = uniformArray(9, 10 * 32);
     const idx = [3, 3, 9, 0];
     const got = take(be.gather(input(table, [10, 32]), input(idx, [4], 'int32'), 0), [4, 32], 'float32');
     expect(Array.from(got)).toEqual(idx.flatMap((i) => table.slice(i * 32, i * 32 + 32)));
@@ -173,7 +174,7 @@ describe('gather and scatterAdd', () => {
 
   it('scatterAdd accumulates repeated indices and is the adjoint of gather', () => {
     const idx = [2, 0, 2, 2];
-    const updates = randomArray(3 * 4 * 2, 10);
+    const updates = uniformArray(10, 3 * 4 * 2);
     const got = take(
       be.scatterAdd(input(updates, [3, 4, 2]), input(idx, [4], 'int32'), 1, 5),
       [3, 5, 2],
@@ -186,7 +187,7 @@ describe('gather and scatterAdd', () => {
     }
     expect(Array.from(got)).toEqual(want.map(Math.fround));
     // <gather(x), u> == <x, scatterAdd(u)> for random x and u.
-    const x = randomArray(3 * 5 * 2, 11);
+    const x = uniformArray(11, 3 * 5 * 2);
     const g = take(be.gather(input(x, [3, 5, 2]), input(idx, [4], 'int32'), 1), [3, 4, 2], 'float32');
     const lhs = Array.from(g).reduce((s, v, i) => s + v * updates[i], 0);
     const rhs = x.reduce((s, v, i) => s + v * want[i], 0);

@@ -13,23 +13,17 @@
  * the float64 scan of magnitudes, as in the conformance kit's scan suite: rounding errors of any
  * evaluation order scale with the magnitudes summed into `h_t`, not with `|h_t|`.
  */
+import { type Backend, dispose, scan, scanComplex, setBackend, type Tensor, tensor, tidy } from '@mru/core';
 import {
-  type Backend,
-  dispose,
+  expectWithinBound,
   parallelComplexScanReference,
   parallelScanReference,
-  scan,
-  scanComplex,
   sequentialComplexScan64,
   sequentialScan64,
-  setBackend,
-  type Tensor,
-  tensor,
-  tidy,
-} from '@mru/core';
+  uniformArray,
+} from '@mru/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../src/index.js';
-import { randomArray } from './helpers.js';
 
 const T = 100_000;
 const B = 1;
@@ -41,23 +35,6 @@ beforeAll(async () => {
   be = await setBackend(cpuBackend());
 });
 
-function expectBound(
-  what: string,
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  mag: ArrayLike<number>,
-): void {
-  expect(got.length, what).toBe(want.length);
-  let failed = 0;
-  let first = '';
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= 1e-5 * mag[i] + 1e-6)) {
-      if (failed++ === 0) first = `[${i}] got ${got[i]}, expected ${want[i]}, M = ${mag[i]}`;
-    }
-  }
-  expect(failed, `${what}: ${failed} values out of bound, first ${first}`).toBe(0);
-}
-
 async function read(t: Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
@@ -67,9 +44,9 @@ describe('sequential CPU scan and parallel reference agree at T = 100000', () =>
     const dir = reverse ? 'reverse' : 'forward';
 
     it(`real, a uniform in [-1, 1], ${dir}, with h0`, async () => {
-      const a = Float32Array.from(randomArray(B * T * C, reverse ? 11 : 12));
-      const b = Float32Array.from(randomArray(B * T * C, reverse ? 13 : 14));
-      const h0 = Float32Array.from(randomArray(B * C, 15));
+      const a = Float32Array.from(uniformArray(reverse ? 11 : 12, B * T * C));
+      const b = Float32Array.from(uniformArray(reverse ? 13 : 14, B * T * C));
+      const h0 = Float32Array.from(uniformArray(15, B * C));
       const s = { a, aShape: SHAPE, b, bShape: SHAPE, h0, reverse };
       const h = tidy(() =>
         scan(tensor(a, { shape: SHAPE }), tensor(b, { shape: SHAPE }), {
@@ -81,10 +58,10 @@ describe('sequential CPU scan and parallel reference agree at T = 100000', () =>
         const cpu = await read(h);
         const par = parallelScanReference(s);
         const mag = sequentialScan64({ ...s, a: a.map(Math.abs), b: b.map(Math.abs), h0: h0.map(Math.abs) });
-        expectBound('cpu vs parallel', cpu, par, mag);
+        expectWithinBound('cpu vs parallel', cpu, par, mag, 1e-5, 1e-6);
         const ref = sequentialScan64(s);
-        expectBound('cpu vs float64', cpu, ref, mag);
-        expectBound('parallel vs float64', par, ref, mag);
+        expectWithinBound('cpu vs float64', cpu, ref, mag, 1e-5, 1e-6);
+        expectWithinBound('parallel vs float64', par, ref, mag, 1e-5, 1e-6);
       } finally {
         h.dispose();
       }
@@ -92,8 +69,8 @@ describe('sequential CPU scan and parallel reference agree at T = 100000', () =>
 
     it(`real, time-invariant a [C] near 1 (long memory), ${dir}, with h0`, async () => {
       const a = Float32Array.from([1, 0.9999, 0.999]);
-      const b = Float32Array.from(randomArray(B * T * C, 16));
-      const h0 = Float32Array.from(randomArray(B * C, 17));
+      const b = Float32Array.from(uniformArray(16, B * T * C));
+      const h0 = Float32Array.from(uniformArray(17, B * C));
       const s = { a, aShape: [1, 1, C] as const, b, bShape: SHAPE, h0, reverse };
       const h = tidy(() =>
         scan(tensor(a), tensor(b, { shape: SHAPE }), { h0: tensor(h0, { shape: [B, C] }), reverse }),
@@ -102,22 +79,22 @@ describe('sequential CPU scan and parallel reference agree at T = 100000', () =>
         const cpu = await read(h);
         const par = parallelScanReference(s);
         const mag = sequentialScan64({ ...s, b: b.map(Math.abs), h0: h0.map(Math.abs) });
-        expectBound('cpu vs parallel', cpu, par, mag);
-        expectBound('cpu vs float64', cpu, sequentialScan64(s), mag);
+        expectWithinBound('cpu vs parallel', cpu, par, mag, 1e-5, 1e-6);
+        expectWithinBound('cpu vs float64', cpu, sequentialScan64(s), mag, 1e-5, 1e-6);
       } finally {
         h.dispose();
       }
     });
 
     it(`complex, λ in the unit disc (time-varying), ${dir}, with h0`, async () => {
-      const rho = randomArray(B * T * C, 21, 0, 1).map(Math.sqrt);
-      const theta = randomArray(B * T * C, 22, 0, 2 * Math.PI);
+      const rho = uniformArray(21, B * T * C, 0, 1).map(Math.sqrt);
+      const theta = uniformArray(22, B * T * C, 0, 2 * Math.PI);
       const aRe = Float32Array.from(rho, (r, i) => r * Math.cos(theta[i]));
       const aIm = Float32Array.from(rho, (r, i) => r * Math.sin(theta[i]));
-      const bRe = Float32Array.from(randomArray(B * T * C, 23));
-      const bIm = Float32Array.from(randomArray(B * T * C, 24));
-      const h0Re = Float32Array.from(randomArray(B * C, 25));
-      const h0Im = Float32Array.from(randomArray(B * C, 26));
+      const bRe = Float32Array.from(uniformArray(23, B * T * C));
+      const bIm = Float32Array.from(uniformArray(24, B * T * C));
+      const h0Re = Float32Array.from(uniformArray(25, B * C));
+      const h0Im = Float32Array.from(uniformArray(26, B * C));
       await checkComplex({ aRe, aIm, aShape: SHAPE, bRe, bIm, bShape: SHAPE, h0Re, h0Im, reverse });
     });
 
@@ -126,10 +103,10 @@ describe('sequential CPU scan and parallel reference agree at T = 100000', () =>
       const theta = [0.3, 2.1, -1.2];
       const aRe = Float32Array.from(rho, (r, i) => r * Math.cos(theta[i]));
       const aIm = Float32Array.from(rho, (r, i) => r * Math.sin(theta[i]));
-      const bRe = Float32Array.from(randomArray(B * T * C, 27));
-      const bIm = Float32Array.from(randomArray(B * T * C, 28));
-      const h0Re = Float32Array.from(randomArray(B * C, 29));
-      const h0Im = Float32Array.from(randomArray(B * C, 30));
+      const bRe = Float32Array.from(uniformArray(27, B * T * C));
+      const bIm = Float32Array.from(uniformArray(28, B * T * C));
+      const h0Re = Float32Array.from(uniformArray(29, B * C));
+      const h0Im = Float32Array.from(uniformArray(30, B * C));
       await checkComplex({ aRe, aIm, aShape: [1, 1, C], bRe, bIm, bShape: SHAPE, h0Re, h0Im, reverse });
     });
   }
@@ -173,10 +150,10 @@ async function checkComplex(s: ComplexCase): Promise<void> {
       h0: mod(s.h0Re, s.h0Im),
       reverse: s.reverse,
     });
-    expectBound('cpu vs parallel (re)', cpuRe, parRe, mag);
-    expectBound('cpu vs parallel (im)', cpuIm, parIm, mag);
-    expectBound('cpu vs float64 (re)', cpuRe, refRe, mag);
-    expectBound('cpu vs float64 (im)', cpuIm, refIm, mag);
+    expectWithinBound('cpu vs parallel (re)', cpuRe, parRe, mag, 1e-5, 1e-6);
+    expectWithinBound('cpu vs parallel (im)', cpuIm, parIm, mag, 1e-5, 1e-6);
+    expectWithinBound('cpu vs float64 (re)', cpuRe, refRe, mag, 1e-5, 1e-6);
+    expectWithinBound('cpu vs float64 (im)', cpuIm, refIm, mag, 1e-5, 1e-6);
   } finally {
     dispose(h);
   }

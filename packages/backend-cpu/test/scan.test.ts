@@ -1,6 +1,7 @@
 import { ShapeError } from '@mru/core';
+import { expectClose, uniformArray } from '@mru/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { maxScaledError, randomArray, setup, size } from './helpers.js';
+import { setup, size } from './helpers.js';
 
 const { be, input, take, release } = setup();
 afterEach(() => {
@@ -98,9 +99,9 @@ describe('scan', () => {
       for (const withH0 of [false, true]) {
         it(`B${cs.B} T${cs.T} C${cs.C} a[${cs.aShape}] reverse=${reverse} h0=${withH0}`, () => {
           const xShape = [cs.B, cs.T, cs.C];
-          const a = randomArray(size(cs.aShape), 30 + cs.T, -1, 1);
-          const x = randomArray(size(xShape), 31 + cs.C);
-          const h0 = withH0 ? randomArray(cs.B * cs.C, 32) : null;
+          const a = uniformArray(30 + cs.T, size(cs.aShape), -1, 1);
+          const x = uniformArray(31 + cs.C, size(xShape));
+          const h0 = withH0 ? uniformArray(32, cs.B * cs.C) : null;
           const id = be.scan({
             a: input(a, cs.aShape),
             x: input(x, xShape),
@@ -109,9 +110,7 @@ describe('scan', () => {
           });
           const got = take(id, xShape, 'float32');
           expect(Array.from(got)).toEqual(refScan(cs, a, x, h0, reverse, true));
-          expect(maxScaledError(got, refScan(cs, a, x, h0, reverse, false), 1e-6, 1e-6)).toBeLessThanOrEqual(
-            1,
-          );
+          expectClose(got, refScan(cs, a, x, h0, reverse, false), { atol: 1e-6, rtol: 1e-6 });
         });
       }
     }
@@ -132,11 +131,11 @@ describe('scan', () => {
   it('stays accurate over 10^5 steps for a in [-1, 1] and BMRU-like gates in {0, 1}', () => {
     const T = 100_000;
     const C = 3;
-    const x = randomArray(T * C, 41);
+    const x = uniformArray(41, T * C);
     const cs = { B: 1, T, C, aShape: [1, T, C] };
-    const uniformA = randomArray(T * C, 42, -1, 1);
+    const uniformA = uniformArray(42, T * C, -1, 1);
     // Gates: 1 (hold) with probability 0.99, else 0 (reset), so memories last ~100 steps, some longer.
-    const gateA = randomArray(T * C, 43, 0, 1).map((u) => (u < 0.99 ? 1 : 0));
+    const gateA = uniformArray(43, T * C, 0, 1).map((u) => (u < 0.99 ? 1 : 0));
     for (const a of [uniformA, gateA]) {
       for (const reverse of [false, true]) {
         const got = take(
@@ -147,7 +146,7 @@ describe('scan', () => {
         const want = refScan(cs, a, x, null, reverse, false);
         const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
         // Error relative to the largest state: float32 accumulation over the ~100-step memory.
-        expect(maxScaledError(got, want, 2e-6 * scale, 0)).toBeLessThanOrEqual(1);
+        expectClose(got, want, { atol: 2e-6 * scale, rtol: 0 });
       }
     }
   });
@@ -174,14 +173,14 @@ describe('scanComplex', () => {
         it(`B${cs.B} T${cs.T} C${cs.C} a[${cs.aShape}] reverse=${reverse} h0=${withH0}`, () => {
           const xShape = [cs.B, cs.T, cs.C];
           // |lambda| <= 1: radius in [0, 1], any phase.
-          const r = randomArray(size(cs.aShape), 50, 0, 1);
-          const phi = randomArray(size(cs.aShape), 51, -Math.PI, Math.PI);
+          const r = uniformArray(50, size(cs.aShape), 0, 1);
+          const phi = uniformArray(51, size(cs.aShape), -Math.PI, Math.PI);
           const aRe = r.map((v, i) => Math.fround(v * Math.cos(phi[i])));
           const aIm = r.map((v, i) => Math.fround(v * Math.sin(phi[i])));
-          const xRe = randomArray(size(xShape), 52);
-          const xIm = randomArray(size(xShape), 53);
+          const xRe = uniformArray(52, size(xShape));
+          const xIm = uniformArray(53, size(xShape));
           const h0: [number[], number[]] | null = withH0
-            ? [randomArray(cs.B * cs.C, 54), randomArray(cs.B * cs.C, 55)]
+            ? [uniformArray(54, cs.B * cs.C), uniformArray(55, cs.B * cs.C)]
             : null;
           const [idRe, idIm] = be.scanComplex({
             aRe: input(aRe, cs.aShape),
@@ -198,8 +197,8 @@ describe('scanComplex', () => {
           expect(Array.from(gotRe)).toEqual(wantRe);
           expect(Array.from(gotIm)).toEqual(wantIm);
           const [exRe, exIm] = refComplexScan(cs, aRe, aIm, xRe, xIm, h0, reverse, false);
-          expect(maxScaledError(gotRe, exRe, 1e-6, 1e-6)).toBeLessThanOrEqual(1);
-          expect(maxScaledError(gotIm, exIm, 1e-6, 1e-6)).toBeLessThanOrEqual(1);
+          expectClose(gotRe, exRe, { atol: 1e-6, rtol: 1e-6 });
+          expectClose(gotIm, exIm, { atol: 1e-6, rtol: 1e-6 });
         });
       }
     }
@@ -211,8 +210,8 @@ describe('scanComplex', () => {
     const cs = { B: 1, T, C, aShape: [C] };
     const aRe = [Math.fround(0.999 * Math.cos(0.01)), Math.fround(0.9 * Math.cos(2))];
     const aIm = [Math.fround(0.999 * Math.sin(0.01)), Math.fround(0.9 * Math.sin(2))];
-    const xRe = randomArray(T * C, 61);
-    const xIm = randomArray(T * C, 62);
+    const xRe = uniformArray(61, T * C);
+    const xIm = uniformArray(62, T * C);
     const [idRe, idIm] = be.scanComplex({
       aRe: input(aRe, [C]),
       aIm: input(aIm, [C]),
@@ -226,8 +225,8 @@ describe('scanComplex', () => {
     const gotIm = take(idIm, [1, T, C], 'float32');
     const [wantRe, wantIm] = refComplexScan(cs, aRe, aIm, xRe, xIm, null, false, false);
     const scale = wantRe.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    expect(maxScaledError(gotRe, wantRe, 2e-6 * scale, 0)).toBeLessThanOrEqual(1);
-    expect(maxScaledError(gotIm, wantIm, 2e-6 * scale, 0)).toBeLessThanOrEqual(1);
+    expectClose(gotRe, wantRe, { atol: 2e-6 * scale, rtol: 0 });
+    expectClose(gotIm, wantIm, { atol: 2e-6 * scale, rtol: 0 });
   });
 
   it('requires matching real and imaginary shapes and both h0 parts or neither', () => {

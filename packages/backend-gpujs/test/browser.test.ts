@@ -13,7 +13,7 @@
  * This test fails (never skips) without chromium; scripts/setup.sh installs it. `MRU_CHROMIUM` names
  * another executable. It needs `pnpm build` first (the page loads `dist/`, models' included).
  */
-import * as core from '@mru/core';
+import { expectClose, sequentialScan64, worstRatio } from '@mru/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type LaunchedChromium,
@@ -64,20 +64,6 @@ interface PageResult {
   cpuMillis: number;
   gpujs: RunOut & { mode: string; kernelCalls: number };
   cpu: RunOut;
-}
-
-/** Largest `|actual - expected| / bound` over all elements (NaN counts as infinitely bad). */
-function worstRatio(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
-  }
-  return worst;
 }
 
 let server: StaticServer | undefined;
@@ -131,9 +117,9 @@ describe('gpu.js backend in headless Chromium, WebGL2 without WebGPU', () => {
         const [a, b, hCpu] = [floats(cpu.a), floats(cpu.b), floats(cpu.h)];
         const h = floats(result.gpujs.scans[c.name].h);
         const shape = [1, SCAN.T, SCAN.C] as const;
-        const ref = core.sequentialScan64({ a, aShape: shape, b, bShape: shape, reverse: c.reverse });
+        const ref = sequentialScan64({ a, aShape: shape, b, bShape: shape, reverse: c.reverse });
         // M_t, the scan of |a| and |b|: the scale of the rounding errors any evaluation order makes.
-        const magnitude = core.sequentialScan64({
+        const magnitude = sequentialScan64({
           a: Float64Array.from(a, Math.abs),
           aShape: shape,
           b: Float64Array.from(b, Math.abs),
@@ -162,19 +148,21 @@ describe('gpu.js backend in headless Chromium, WebGL2 without WebGPU', () => {
     expect(g.losses).toHaveLength(TRAIN.steps);
     // The run must actually train, or agreeing would prove little.
     expect(cpu.losses[TRAIN.steps - 1]).toBeLessThan(cpu.losses[0]);
-    const close = (x: number, y: number) => Math.abs(x - y) <= TRAIN_TOL * (1 + Math.abs(y));
-    for (const [i, l] of g.losses.entries()) {
-      expect(close(l, cpu.losses[i]), `loss ${i}: ${l} vs ${cpu.losses[i]}`).toBe(true);
-    }
+    // |gpujs - cpu| <= TRAIN_TOL * (1 + |cpu|): relative for large values, absolute below 1.
+    expectClose(g.losses, cpu.losses, { rtol: TRAIN_TOL, atol: TRAIN_TOL, what: 'BMRU losses' });
     expect(Object.keys(g.params).sort()).toEqual(Object.keys(cpu.params).sort());
     let worst = 0;
     for (const [name, values] of Object.entries(cpu.params)) {
       const got = g.params[name];
       expect(got, name).toHaveLength(values.length);
-      values.forEach((v, i) => {
-        const r = Math.abs(got[i] - v) / (1 + Math.abs(v));
-        if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
-      });
+      worst = Math.max(
+        worst,
+        worstRatio(
+          got,
+          values,
+          values.map((v) => 1 + Math.abs(v)),
+        ),
+      );
     }
     console.info(
       `BMRU parameters after ${TRAIN.steps} steps: worst relative difference ${worst.toExponential(2)}`,

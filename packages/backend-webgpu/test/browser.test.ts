@@ -14,6 +14,7 @@
  */
 import { cpuBackend } from '@mru/backend-cpu';
 import * as core from '@mru/core';
+import { sequentialScan64, worstRatio } from '@mru/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type LaunchedChromium,
@@ -43,20 +44,6 @@ interface BrowserResult {
 
 /** What workload.js returns in Node. */
 type CpuResult = Awaited<ReturnType<typeof workload>>;
-
-/** Largest `|actual - expected| / bound` over all elements (NaN counts as infinitely bad). */
-function worstRatio(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(r <= worst)) worst = Number.isNaN(r) ? Number.POSITIVE_INFINITY : r;
-  }
-  return worst;
-}
 
 let server: StaticServer | undefined;
 let chromium: LaunchedChromium | undefined;
@@ -135,9 +122,9 @@ describe('WebGPU backend in headless Chromium', () => {
         const { a, b, h: hCpu } = cpu.scans[c.name];
         const h = browser.scans[c.name].h;
         const shape = [1, SCAN.T, SCAN.C] as const;
-        const ref = core.sequentialScan64({ a, aShape: shape, b, bShape: shape });
+        const ref = sequentialScan64({ a, aShape: shape, b, bShape: shape });
         // M_t, the scan of |a| and |b|: the scale of the rounding errors any evaluation order makes.
-        const magnitude = core.sequentialScan64({
+        const magnitude = sequentialScan64({
           a: Float64Array.from(a, Math.abs),
           aShape: shape,
           b: Float64Array.from(b, Math.abs),

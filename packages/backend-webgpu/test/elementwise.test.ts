@@ -3,9 +3,10 @@
  * cast, fill and the write/read round trip of every dtype, including rank 0 and zero-size tensors.
  */
 import { type BinaryOp, broadcastShapes, type DType, DTypeError, stridesOf, type UnaryOp } from '@mru/core';
+import { expectClose, uniformArray } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
-import { perFile, put, randoms, take, worst } from './helpers.js';
+import { perFile, put, take } from './helpers.js';
 
 const shared = perFile();
 let be: WebGPUBackend;
@@ -72,15 +73,15 @@ describe('write and read', () => {
 });
 
 describe('unary', () => {
-  const xs = [...randoms(1, 200, -6, 6), 0, -0, 1e-7, -1e-7, 0.5, -0.75, 30, -30, 100, -100, 88];
-  const pos = [...randoms(2, 200, 1e-3, 50), 1, 1e-6, 1e20];
+  const xs = [...uniformArray(1, 200, -6, 6), 0, -0, 1e-7, -1e-7, 0.5, -0.75, 30, -30, 100, -100, 88];
+  const pos = [...uniformArray(2, 200, 1e-3, 50), 1, 1e-6, 1e20];
   const ref: Record<Exclude<UnaryOp, 'not'>, [(x: number) => number, number[], number]> = {
     neg: [(x) => -x, xs, 0],
     abs: [Math.abs, xs, 0],
     sign: [Math.sign, xs, 0],
     exp: [Math.exp, xs.filter((x) => x < 80), 2e-6],
     log: [Math.log, pos, 2e-6],
-    log1p: [Math.log1p, [...randoms(3, 200, -0.999, 10), 1e-7, -1e-7, 1e-4, -0.2, 0.3, 0.6, -0.3], 2e-6],
+    log1p: [Math.log1p, [...uniformArray(3, 200, -0.999, 10), 1e-7, -1e-7, 1e-4, -0.2, 0.3, 0.6, -0.3], 2e-6],
     sqrt: [Math.sqrt, pos, 1e-6],
     tanh: [Math.tanh, xs, 2e-6],
     sigmoid: [(x) => 1 / (1 + Math.exp(-x)), xs, 2e-6],
@@ -94,7 +95,7 @@ describe('unary', () => {
       const got = await take(be, be.unary(op as UnaryOp, x), x.shape);
       be.free(x.id);
       const want = inputs.map((v) => f(f32(v)));
-      expect(worst(got, want, tol, 1e-30)).toBe(0);
+      expectClose(got, want, { rtol: tol, atol: 1e-30 });
     });
   }
 
@@ -172,8 +173,8 @@ describe('binary with broadcasting', () => {
         const na = sa.reduce((p, d) => p * d, 1);
         const nb = sb.reduce((p, d) => p * d, 1);
         // Few distinct values, so comparisons see ties.
-        const va = randoms(seed++, na, -3, 3).map((v) => Math.round(v * 2) / 2);
-        const vb = randoms(seed++, nb, -3, 3).map((v) => Math.round(v * 2) / 2 || 0.5);
+        const va = uniformArray(seed++, na, -3, 3).map((v) => Math.round(v * 2) / 2);
+        const vb = uniformArray(seed++, nb, -3, 3).map((v) => Math.round(v * 2) / 2 || 0.5);
         const a = put(be, va, sa);
         const b = put(be, vb, sb);
         const isCmp = !['add', 'sub', 'mul', 'div', 'maximum', 'minimum'].includes(op);
@@ -181,7 +182,7 @@ describe('binary with broadcasting', () => {
         const A = bcast(va, sa, out);
         const B = bcast(vb, sb, out);
         const want = A.map((x, i) => (isCmp ? f(x, B[i]) : f32(f(x, B[i]))));
-        expect(worst(got, want, 1e-7, 0), `${op} ${sa} ${sb}`).toBe(0);
+        expectClose(got, want, { rtol: 1e-7, atol: 0, what: `${op} ${sa} ${sb}` });
         be.free(a.id);
         be.free(b.id);
       }
@@ -217,7 +218,7 @@ describe('binary with broadcasting', () => {
     );
     const got = await take(be, be.binary('pow', a, b, [pairs.length]), [pairs.length]);
     const want = pairs.map(([x, y]) => f32(f32(x) ** f32(y)));
-    expect(worst(got, want, 4e-6, 0)).toBe(0);
+    expectClose(got, want, { rtol: 4e-6, atol: 0 });
   });
 
   it('comparisons with NaN are false, but ne', async () => {

@@ -5,10 +5,12 @@
  * `(a + b) - a` to `b` (Mesa's NIR does, unless guarded) or computes `fma` unfused would zero them and
  * silently bring back the chunked scan's drift at |a| = 1.
  */
+
+import { mulberry32 } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
 import * as W from '../src/wgsl.js';
-import { perFile, rng } from './helpers.js';
+import { perFile } from './helpers.js';
 
 const shared = perFile();
 let be: WebGPUBackend;
@@ -73,7 +75,7 @@ async function selfTest(pairs: Float32Array<ArrayBuffer>): Promise<Float32Array>
 
 describe('float-float building blocks on the device', () => {
   it('TwoSum and TwoProduct return the exact rounding errors (bit for bit against float64)', async () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     const n = 4096;
     const pairs = new Float32Array(2 * n);
     // Magnitudes within 2^±8 of each other, so float64 holds a + b and a * b exactly.

@@ -18,10 +18,11 @@ import {
   type Tensor,
   tensor,
 } from '@mru/core';
+import { uniformArray } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { fusedKernel, planElementwise } from '../src/fused.js';
 import type { WebGPUBackend } from '../src/index.js';
-import { makeBackend, perFile, put, randoms, take } from './helpers.js';
+import { makeBackend, perFile, put, take } from './helpers.js';
 
 const shared = perFile();
 let be: WebGPUBackend;
@@ -73,9 +74,9 @@ describe('fused elementwise programs', () => {
         const m2 = e.add(e.mul(m, 0.9), e.mul(g, 0.1));
         return [e.sub(p, e.mul(m2, lr)), m2];
       });
-    const p = tensor(randoms(1, 24), { shape: [4, 6] });
-    const g = tensor(randoms(2, 6), { shape: [6] });
-    const m = tensor(randoms(3, 24), { shape: [4, 6] });
+    const p = tensor(uniformArray(1, 24), { shape: [4, 6] });
+    const g = tensor(uniformArray(2, 6), { shape: [6] });
+    const m = tensor(uniformArray(3, 24), { shape: [4, 6] });
     const s0 = be.stats();
     const [p1, m1] = step(0.01)(p, g, m);
     const s1 = be.stats();
@@ -92,8 +93,8 @@ describe('fused elementwise programs', () => {
     expect(await values(m1)).toEqual(mv);
     p1.dispose();
     // Another batch size, same layouts: no new pipeline.
-    const q = tensor(randoms(4, 60), { shape: [10, 6] });
-    const n = tensor(randoms(5, 60), { shape: [10, 6] });
+    const q = tensor(uniformArray(4, 60), { shape: [10, 6] });
+    const n = tensor(uniformArray(5, 60), { shape: [10, 6] });
     const [q1, n1] = step(0.1)(q, g, n);
     expect(be.stats().pipelines).toBe(s1.pipelines);
     for (const t of [q1, n1, p, g, m, q, n]) t.dispose();
@@ -102,10 +103,10 @@ describe('fused elementwise programs', () => {
   it('operands are addressed by layout: contiguous, one element, a broadcast row, general strides', () => {
     const fn = (e: FuseBuilder, a: Expr, b: Expr, c: Expr, d: Expr) =>
       e.add(e.add(a, b), e.mul(c, d)) as Expr;
-    const a = tensor(randoms(1, 24), { shape: [2, 3, 4] });
+    const a = tensor(uniformArray(1, 24), { shape: [2, 3, 4] });
     const b = tensor([2]);
-    const c = tensor(randoms(2, 4), { shape: [4] });
-    const d = tensor(randoms(3, 8), { shape: [2, 1, 4] });
+    const c = tensor(uniformArray(2, 4), { shape: [4] });
+    const d = tensor(uniformArray(3, 8), { shape: [2, 1, 4] });
     const { program, scalars } = programOf(be, fn, [a, b, c, d]);
     const groups = planElementwise(
       program,
@@ -132,7 +133,7 @@ describe('fused elementwise programs', () => {
     const dtypes = Array.from({ length: 12 }, () => 'float32' as const);
     const ins = dtypes.map((dtype) => ({ id: {}, shape: [5], dtype }));
     const layout = () => ({ shape: [5], strides: Array.from({ length: 13 }, () => [1]) });
-    const xs = ins.map(() => tensor(randoms(1, 5)));
+    const xs = ins.map(() => tensor(uniformArray(1, 5)));
     const { program } = programOf(
       be,
       (e, ...v) => Array.from({ length: 10 }, (_, k) => e.add(v[k], v[k + 2]) as Expr),
@@ -147,7 +148,7 @@ describe('fused elementwise programs', () => {
     // 2 bindings cannot hold one output's two operands and the output: primitives.
     expect(planElementwise(program, ins, [], [5], layout, 2)).toBeNull();
     // Really run beyond this device's limit (16 on lavapipe, 8 at least): 20 operands in one output.
-    const many = Array.from({ length: 20 }, (_, i) => tensor(randoms(10 + i, 4)));
+    const many = Array.from({ length: 20 }, (_, i) => tensor(uniformArray(10 + i, 4)));
     const sum20 = fuse((e, ...v) => v.slice(1).reduce<Expr>((acc, x) => e.add(acc, x) as Expr, v[0]));
     const before = be.stats().dispatches;
     const y = sum20(...many);
@@ -186,8 +187,8 @@ describe('fused elementwise programs', () => {
     try {
       for (const backend of [be, scratch]) {
         await setBackend(backend);
-        const a = tensor(randoms(7, 30, -3, 3), { shape: [5, 6] });
-        const b = tensor(randoms(8, 6, -3, 3), { shape: [6] });
+        const a = tensor(uniformArray(7, 30, -3, 3), { shape: [5, 6] });
+        const b = tensor(uniformArray(8, 6, -3, 3), { shape: [6] });
         const { program, scalars } = programOf(
           backend,
           (e, x, y) => [
@@ -220,7 +221,7 @@ describe('fused elementwise programs', () => {
   });
 
   it('kernel sources of every op and dtype compile without messages', async () => {
-    const x = tensor(randoms(1, 4));
+    const x = tensor(uniformArray(1, 4));
     const i = tensor(new Int32Array([1, -2, 3, 0]));
     const c = tensor(new Uint8Array([1, 0, 1, 0]), { dtype: 'bool' });
     const { program, scalars } = programOf(
@@ -290,9 +291,9 @@ describe('fused elementwise programs', () => {
   });
 
   it('rejects operands of the wrong count, dtype or shape with typed errors', () => {
-    const x = tensor(randoms(1, 6), { shape: [2, 3] });
+    const x = tensor(uniformArray(1, 6), { shape: [2, 3] });
     const { program, scalars } = programOf(be, (e, a) => e.mul(a, 3) as Expr, [x]);
-    const k = put(be, randoms(2, 6), [2, 3]);
+    const k = put(be, uniformArray(2, 6), [2, 3]);
     const ki = put(be, [1, 2, 3, 4, 5, 6], [2, 3], 'int32');
     expect(() => be.elementwise(program, [], scalars, [2, 3])).toThrow(BackendError);
     expect(() => be.elementwise(program, [k], [], [2, 3])).toThrow(BackendError);

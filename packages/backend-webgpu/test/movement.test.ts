@@ -1,8 +1,9 @@
 /** Movement primitives: strided views, pad, concat, gather and its deterministic scatter-add adjoint. */
 import { type DType, stridesOf } from '@mru/core';
+import { uniformArray } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
-import { perFile, put, randoms, take } from './helpers.js';
+import { perFile, put, take } from './helpers.js';
 
 const shared = perFile();
 let be: WebGPUBackend;
@@ -157,7 +158,7 @@ describe('gather and scatterAdd', () => {
     const size = 7;
     const indices = [4, 1, 4, 6, 0, 4, 1, 2, 9, -1];
     const J = indices.length;
-    const u = randoms(31, pre * J * post);
+    const u = uniformArray(31, pre * J * post);
     const upd = put(be, u, [pre, 2, 5, post]);
     const idx = put(be, indices, [2, 5], 'int32');
     const want = new Array(pre * size * post).fill(0);
@@ -178,9 +179,9 @@ describe('gather and scatterAdd', () => {
     expect(got2).toEqual(got1);
     // Adjoint identity: <gather(x), u> = <x, scatterAdd(u)> for in-range indices.
     const inRange = put(be, [4, 1, 4, 6, 0], [5], 'int32');
-    const xs = randoms(32, pre * size * post);
+    const xs = uniformArray(32, pre * size * post);
     const x = put(be, xs, [pre, size, post]);
-    const us = randoms(33, pre * 5 * post);
+    const us = uniformArray(33, pre * 5 * post);
     const gx = await take(be, be.gather(x, inRange, 1), [pre, 5, post]);
     const su = await take(be, be.scatterAdd(put(be, us, [pre, 5, post]), inRange, 1, size), [
       pre,

@@ -4,10 +4,10 @@
  * tile edges.
  */
 import { type DType, type ReduceOp, ShapeError, stridesOf } from '@mru/core';
-import { kernelMatmulRef } from '@mru/core/testing';
+import { expectClose, kernelMatmulRef, uniformArray } from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
-import { perFile, put, randoms, take, worst } from './helpers.js';
+import { perFile, put, take } from './helpers.js';
 
 const shared = perFile();
 let be: WebGPUBackend;
@@ -62,20 +62,20 @@ describe('reduce', () => {
       let seed = 100;
       for (const [shape, axes] of cases) {
         const n = shape.reduce((a, b) => a * b, 1);
-        const v = randoms(seed++, n, -2, 2);
+        const v = uniformArray(seed++, n, -2, 2);
         const x = put(be, v, shape);
         const outShape = shape.filter((_, i) => !axes.includes(i));
         const got = await take(be, be.reduce(op, x, axes), outShape);
         be.free(x.id);
         const want = reduceRef(op, Array.from(Float32Array.from(v)), shape, axes);
-        expect(worst(got, want, 1e-6, 1e-5), `${op} ${shape} ${axes}`).toBe(0);
+        expectClose(got, want, { rtol: 1e-6, atol: 1e-5, what: `${op} ${shape} ${axes}` });
       }
     });
   }
 
   it('int32 and bool sum to int32; int32 max/min', async () => {
     const shape = [5, 300];
-    const v = randoms(7, 1500, -1000, 1000).map(Math.round);
+    const v = uniformArray(7, 1500, -1000, 1000).map(Math.round);
     const x = put(be, v, shape, 'int32');
     expect(await take(be, be.reduce('sum', x, [1]), [5], 'int32')).toEqual(reduceRef('sum', v, shape, [1]));
     expect(await take(be, be.reduce('max', x, [0]), [300], 'int32')).toEqual(reduceRef('max', v, shape, [0]));
@@ -117,7 +117,7 @@ describe('reduce', () => {
 describe('argReduce', () => {
   it('argmax/argmin along every axis, first index on ties, NaN wins', async () => {
     const shape = [4, 5, 3];
-    const v = randoms(9, 60, -3, 3).map((t) => Math.round(t)); // many ties
+    const v = uniformArray(9, 60, -3, 3).map((t) => Math.round(t)); // many ties
     const x = put(be, v, shape);
     for (const op of ['argmax', 'argmin'] as const) {
       for (let axis = 0; axis < 3; axis++) {
@@ -171,8 +171,8 @@ describe('matmul', () => {
       it(`[${batch}] ${m}x${k} @ ${k}x${n} transA=${tA} transB=${tB}`, async () => {
         const shareB = batch > 1 && tA; // also cover a broadcast operand
         const bBatch = shareB ? 1 : batch;
-        const av = randoms(m * 7 + k, batch * m * k);
-        const bv = randoms(n * 5 + k, bBatch * k * n);
+        const av = uniformArray(m * 7 + k, batch * m * k);
+        const bv = uniformArray(n * 5 + k, bBatch * k * n);
         const a = put(be, av, [batch, ...(tA ? [k, m] : [m, k])]);
         const b = put(be, bv, [bBatch, ...(tB ? [n, k] : [k, n])]);
         const spec = {
@@ -189,7 +189,7 @@ describe('matmul', () => {
         const A = Array.from(Float32Array.from(av));
         const B = Array.from(Float32Array.from(bv));
         const want = Array.from(kernelMatmulRef(A, B, spec));
-        expect(worst(got, want, 1e-5, 1e-5 * Math.sqrt(k))).toBe(0);
+        expectClose(got, want, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k) });
         be.free(a.id);
         be.free(b.id);
       });

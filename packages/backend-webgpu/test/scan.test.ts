@@ -3,16 +3,18 @@
  * [-1, 1] and in {0, 1}, complex |lambda| <= 1, reverse, h0, broadcast `a`, and every chunking plan
  * (sequential, one level, deep recursion).
  */
+import { ShapeError } from '@mru/core';
 import {
   type HostComplexScan,
   type HostScan,
-  ShapeError,
+  mulberry32,
   sequentialComplexScan64,
   sequentialScan64,
-} from '@mru/core';
+  uniformArray,
+} from '@mru/core/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScanOptions, WebGPUBackend } from '../src/index.js';
-import { perFile, put, randoms, rng, take } from './helpers.js';
+import { perFile, put, take } from './helpers.js';
 
 const plans: Record<string, ScanOptions> = {
   auto: {},
@@ -87,14 +89,14 @@ function realCase(
   aGen: (r: () => number) => number,
   opts: { h0?: boolean; reverse?: boolean } = {},
 ): HostScan {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const na = aShape[0] * aShape[1] * aShape[2];
   return {
     a: f32(Array.from({ length: na }, () => aGen(r))),
     aShape,
-    b: f32(randoms(seed + 1, B * T * C)),
+    b: f32(uniformArray(seed + 1, B * T * C)),
     bShape: [B, T, C],
-    h0: opts.h0 ? f32(randoms(seed + 2, B * C, -3, 3)) : null,
+    h0: opts.h0 ? f32(uniformArray(seed + 2, B * C, -3, 3)) : null,
     reverse: opts.reverse ?? false,
   };
 }
@@ -153,7 +155,7 @@ describe('complex scan, T = 100,000', () => {
     aT: number,
     opts: { h0?: boolean; reverse?: boolean },
   ) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const na = B * aT * C;
     const aRe: number[] = [];
     const aIm: number[] = [];
@@ -168,11 +170,11 @@ describe('complex scan, T = 100,000', () => {
       aRe: f32(aRe),
       aIm: f32(aIm),
       aShape: [B, aT, C],
-      bRe: f32(randoms(seed + 1, B * T * C)),
-      bIm: f32(randoms(seed + 2, B * T * C)),
+      bRe: f32(uniformArray(seed + 1, B * T * C)),
+      bIm: f32(uniformArray(seed + 2, B * T * C)),
       bShape: [B, T, C],
-      h0Re: opts.h0 ? f32(randoms(seed + 3, B * C)) : null,
-      h0Im: opts.h0 ? f32(randoms(seed + 4, B * C)) : null,
+      h0Re: opts.h0 ? f32(uniformArray(seed + 3, B * C)) : null,
+      h0Im: opts.h0 ? f32(uniformArray(seed + 4, B * C)) : null,
       reverse: opts.reverse ?? false,
     };
     return s;
@@ -197,8 +199,8 @@ describe('complex scan, T = 100,000', () => {
     const c = {
       ...s,
       bShape: [2, T, 4] as [number, number, number],
-      bRe: f32(randoms(40, 8 * T)),
-      bIm: f32(randoms(41, 8 * T)),
+      bRe: f32(uniformArray(40, 8 * T)),
+      bIm: f32(uniformArray(41, 8 * T)),
     };
     const [wr, wi] = sequentialComplexScan64(c);
     for (const name of ['auto', 'gpuLike', 'sequential']) {

@@ -5,74 +5,31 @@
  * Why global: ops are plain functions (`add(a, b)`), so the context they need (which backend, which
  * scope, whether gradients are being recorded) lives here rather than being threaded through every
  * call. The state is stored on `globalThis` under a symbol; a second copy of @mru/core refuses to
- * load (copies.ts), because its tensors would not be tensors to this one.
+ * load (copies.ts), because its tensors would not be tensors to this one. The state itself, the tape
+ * and disposal live in lifecycle.ts, below tensor.ts, so that the Tensor class can release itself
+ * without importing this module.
  */
 import type { Backend, BackendMemory, DataId } from './backend.js';
 import { assertSingleCore, claimCore } from './copies.js';
 import { bytesPerElement, type DType } from './dtype.js';
-import { BackendError, DisposedError, ValueError } from './errors.js';
+import { BackendError, ValueError } from './errors.js';
+import { disposeTensor, reallyDispose, state, Tape, type TapeNode } from './lifecycle.js';
 import { checkBackendArg } from './ops/validate.js';
 import { sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
-/** A backend buffer shared by the tensors that view it (reshape shares storage). */
-export interface Storage {
-  readonly backend: Backend;
-  readonly id: DataId;
-  refs: number;
-}
-
-/** One recorded op: how to map output cotangents to input cotangents. */
-export interface TapeNode {
-  readonly name: string;
-  readonly inputs: readonly Tensor[];
-  readonly outputs: readonly Tensor[];
-  /** Returns one cotangent per input (null where the input gets no gradient). */
-  readonly vjp: (cotangents: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
-}
-
-/** The record of one `valueAndGrad` evaluation. */
-export class Tape {
-  readonly nodes: TapeNode[] = [];
-  /** Tensors whose value depends on a differentiated input. */
-  readonly tracked = new Set<Tensor>();
-  /** Every tensor created while this tape was open; freed when it closes, but for the results. */
-  readonly created: Tensor[] = [];
-  paused = 0;
-  open = true;
-}
-
-/** A factory registered under a name; instantiated on first use. */
-interface Registration {
-  readonly factory: () => Backend | Promise<Backend>;
-  instance: Backend | null;
-}
-
-interface EngineState {
-  registry: Map<string, Registration>;
-  current: Backend | null;
-  scopes: Set<Tensor>[];
-  tape: Tape | null;
-  liveTensors: Map<Backend, number>;
-  seed: number;
-  randomOffset: number;
-}
-
-// A second copy of core throws here, before it can touch the shared state (see copies.ts).
+// A second copy of core throws here, before it can register or select a backend (see copies.ts).
 claimCore();
 
-const KEY = Symbol.for('@mru/core/engine');
-const g = globalThis as unknown as { [KEY]?: EngineState };
-g[KEY] ??= {
-  registry: new Map(),
-  current: null,
-  scopes: [],
-  tape: null,
-  liveTensors: new Map(),
-  seed: 0,
-  randomOffset: 0,
-};
-const state: EngineState = g[KEY];
+// Defined below Tensor so that tensor.ts need not import this module; re-exported for the ops.
+export {
+  assertLive,
+  disposeTensor,
+  releaseNow,
+  type Storage,
+  Tape,
+  type TapeNode,
+} from './lifecycle.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Backends
@@ -155,40 +112,6 @@ function register(t: Tensor): Tensor {
     t.ownerTape = state.tape;
   }
   return t;
-}
-
-/** Frees a tensor's hold on its storage now (or when the open tape closes, if it needs it). @internal */
-export function disposeTensor(t: Tensor): void {
-  if (t.isDisposed) return;
-  const tape = state.tape;
-  if (tape && t.ownerTape === tape) {
-    t.pendingDispose = true;
-    return;
-  }
-  reallyDispose(t);
-}
-
-/**
- * Frees a tensor now, even one owned by the open tape: for the backward pass, which knows when a
- * tape-owned intermediate is dead before the tape closes. @internal
- */
-export function releaseNow(t: Tensor): void {
-  reallyDispose(t);
-}
-
-function reallyDispose(t: Tensor): void {
-  if (t.isDisposed) return;
-  t.markDisposed();
-  const s = t.storage;
-  s.refs--;
-  if (s.refs === 0) s.backend.free(s.id);
-  state.liveTensors.set(t.backend, (state.liveTensors.get(t.backend) ?? 1) - 1);
-}
-
-/** Throws a `DisposedError` if `t` was disposed. @internal */
-export function assertLive(op: string, t: Tensor): void {
-  if (t.isDisposed)
-    throw new DisposedError(op, `a tensor of shape [${t.shape.join(',')}] was used after dispose()`);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ export {
 export * from './errors.js';
 export * from './ops/index.js';
 export * from './random.js';
-export * from './scan-reference.js';
 export * from './shape.js';
 export { type NestedArray, Tensor } from './tensor.js';
 export { VERSION } from './version.js';

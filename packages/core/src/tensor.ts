@@ -9,8 +9,8 @@
  */
 import type { Backend, DataId, KernelTensor } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
-import { assertLive, disposeTensor, type Storage, type Tape } from './engine.js';
 import { BackendError, ShapeError } from './errors.js';
+import { assertLive, disposeTensor, type Storage, type Tape } from './lifecycle.js';
 import { sizeOf } from './shape.js';
 
 /** A nested JS array of numbers or booleans, as returned by `array()`. */

@@ -6,6 +6,7 @@
  * packages/backend-cpu/test/scan-parallel.test.ts, because core cannot depend on a backend.
  */
 import { describe, expect, it } from 'vitest';
+import { expectWithinBound, mulberry32 } from '../src/testing/host.js';
 import {
   associativeScan,
   complexPairs,
@@ -15,7 +16,7 @@ import {
   realPairs,
   sequentialComplexScan64,
   sequentialScan64,
-} from '../src/scan-reference.js';
+} from '../src/testing/scan-reference.js';
 
 /** The inclusive scan by a left fold: `out[i] = x_0 then x_1 then ... then x_i`. */
 function foldScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
@@ -26,18 +27,6 @@ function foldScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
     out.push(acc);
   }
   return out;
-}
-
-/** Seeded uniform floats in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Strings under concatenation: associative, not commutative, and every order mistake shows. */
@@ -77,7 +66,7 @@ describe('associativeScan', () => {
   });
 
   it('matches a sequential fold of 2x2 matrix products (mod 1009) for lengths 0..70', () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     for (const n of LENGTHS) {
       const xs: Mat2[] = Array.from(
         { length: n },
@@ -117,7 +106,7 @@ describe('the affine pair monoids', () => {
   });
 
   it('the associative scan of BMRU pairs (a in {0,1}, b in {-1,0,1}) equals the sequential scan exactly', () => {
-    const r = rng(3);
+    const r = mulberry32(3);
     const T = 257;
     const a = Array.from({ length: T }, () => (r() < 0.9 ? 1 : 0));
     const b = Array.from({ length: T }, () => Math.floor(r() * 3) - 1);
@@ -129,14 +118,8 @@ describe('the affine pair monoids', () => {
 
 describe('parallel references against the float64 sequential references', () => {
   /** `|got - want| <= 1e-5 * M + 1e-6`, `M` the scan of magnitudes (see the conformance scan suite). */
-  function expectBound(got: ArrayLike<number>, want: ArrayLike<number>, mag: ArrayLike<number>): void {
-    expect(got.length).toBe(want.length);
-    for (let i = 0; i < want.length; i++) {
-      if (!(Math.abs(got[i] - want[i]) <= 1e-5 * mag[i] + 1e-6)) {
-        expect.fail(`[${i}] got ${got[i]}, expected ${want[i]} (M = ${mag[i]})`);
-      }
-    }
-  }
+  const expectBound = (got: ArrayLike<number>, want: ArrayLike<number>, mag: ArrayLike<number>): void =>
+    expectWithinBound('parallel vs float64', got, want, mag, 1e-5, 1e-6);
 
   for (const reverse of [false, true]) {
     for (const aShape of [
@@ -146,7 +129,7 @@ describe('parallel references against the float64 sequential references', () => 
       [1, 300, 3],
     ] as const) {
       it(`real, a [${aShape}], ${reverse ? 'reverse' : 'forward'}, with h0`, () => {
-        const r = rng(aShape[0] * 10 + aShape[1] + (reverse ? 1 : 0));
+        const r = mulberry32(aShape[0] * 10 + aShape[1] + (reverse ? 1 : 0));
         const f = () => Math.fround(2 * r() - 1);
         const a = Float32Array.from({ length: aShape[0] * aShape[1] * aShape[2] }, f);
         const b = Float32Array.from({ length: 2 * 300 * 3 }, f);
@@ -157,7 +140,7 @@ describe('parallel references against the float64 sequential references', () => 
       });
 
       it(`complex, λ [${aShape}] in the unit disc, ${reverse ? 'reverse' : 'forward'}, with h0`, () => {
-        const r = rng(100 + aShape[0] * 10 + aShape[1] + (reverse ? 1 : 0));
+        const r = mulberry32(100 + aShape[0] * 10 + aShape[1] + (reverse ? 1 : 0));
         const f = () => Math.fround(2 * r() - 1);
         const na = aShape[0] * aShape[1] * aShape[2];
         const rho = Array.from({ length: na }, () => Math.sqrt(r()));

@@ -17,6 +17,7 @@ import {
   tidy,
   valueAndGrad,
 } from '@mru/core';
+import { expectWithinBound, maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
   Bmru,
@@ -32,7 +33,7 @@ import {
   type ParamTree,
   signSte,
 } from '../src/index.js';
-import { checkGradients, describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { checkGradients, describeOnBackends, values } from './helpers.js';
 
 /**
  * Runs the step form over every time step of `x` and stacks the outputs `[B, T, d_out]`, with no read
@@ -91,10 +92,9 @@ const CASES: Case[] = [
   { name: 'nBRC', make: () => new Brc(D_IN, D_STATE, { neuromodulated: true }), tol: 1e-5 },
 ];
 
-function relDiff(a: number[], b: number[]): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
-  return m;
+/** `max(1, |v|)`: the error scale of a comparison that is relative for large values, absolute below 1. */
+function floorOne(v: readonly number[]): number[] {
+  return v.map((x) => Math.max(1, Math.abs(x)));
 }
 
 describeOnBackends('cells', () => {
@@ -108,9 +108,10 @@ describeOnBackends('cells', () => {
       const seq = runSteps(cell, params, x);
       const a = await values(par.y);
       const b = await values(seq.y);
-      expect(relDiff(b, a)).toBeLessThanOrEqual(c.tol);
+      expectWithinBound(`${c.name} y`, b, a, floorOne(a), c.tol, 0);
       for (const k of Object.keys(seq.state)) {
-        expect(relDiff(await values(seq.state[k]), await values(par.state[k]))).toBeLessThanOrEqual(c.tol);
+        const want = await values(par.state[k]);
+        expectWithinBound(`${c.name} state ${k}`, await values(seq.state[k]), want, floorOne(want), c.tol, 0);
       }
       // The outputs really move (the comparison is not between two constants).
       const w = cell.dOut;
@@ -180,7 +181,7 @@ describeOnBackends('cells', () => {
       const first = cell.parallel(p, slice(x, [0, 0], [null, 25]));
       const second = cell.parallel(p, slice(x, [0, 25]), { state: first.state });
       const joined = await values(concat([first.y, second.y], 1));
-      expect(relDiff(joined, whole)).toBeLessThan(1e-5);
+      expectWithinBound('joined', joined, whole, floorOne(whole), 1e-5, 0);
     }
   });
 

@@ -95,14 +95,6 @@ export async function values(t: Tensor): Promise<number[]> {
   return Array.from(await t.data());
 }
 
-/** Largest absolute difference between two arrays of equal length. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
 /**
  * Checks `valueAndGrad(fn)` against central finite differences along one random direction per
  * parameter: `(f(p + h d) - f(p - h d)) / 2h` against `<grad, d>`. Float32 arithmetic limits the

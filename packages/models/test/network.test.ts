@@ -12,6 +12,7 @@ import {
   ValueError,
   valueAndGrad,
 } from '@mru/core';
+import { maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
   type Bmru,
@@ -23,7 +24,7 @@ import {
   resolveNetworkConfig,
   unflattenTree,
 } from '../src/index.js';
-import { checkGradients, describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { checkGradients, describeOnBackends, values } from './helpers.js';
 
 const BASE: NetworkConfig = { dIn: 3, dModel: 8, dOut: 2, nLayers: 2, cell: { type: 'bmru', dState: 6 } };
 

@@ -1,4 +1,5 @@
 import { mean, mul, randint, randn, square, sum, type Tensor, tensor, ValueError } from '@mru/core';
+import { maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
   CausalConv1d,
@@ -14,7 +15,7 @@ import {
   unflattenTree,
   uniformFanIn,
 } from '../src/index.js';
-import { checkGradients, describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { checkGradients, describeOnBackends, values } from './helpers.js';
 
 class Pair extends Module {
   readonly a = this.addModule('a', new Linear(3, 4));

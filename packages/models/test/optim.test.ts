@@ -1,4 +1,5 @@
 import { dispose, memory, randn, reshape, slice, tensor, tidy, valueAndGrad } from '@mru/core';
+import { maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
   Adam,
@@ -13,7 +14,7 @@ import {
   type ParamTree,
   SGD,
 } from '../src/index.js';
-import { describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { describeOnBackends, values } from './helpers.js';
 
 const P0 = { w: [1, -2], b: [0.5] };
 const G1 = { w: [0.5, 0.25], b: [-1] };

@@ -1,17 +1,16 @@
 /**
  * Elementwise ops: the unary and binary primitives with their VJPs, `where`, comparisons, and the
  * elementwise composites (relu, gelu, softplus, clamp...). A VJP of a broadcasting binary op sums the
- * cotangent back to each operand's shape (`unbroadcast`).
+ * cotangent back to each operand's shape (`unbroadcast`, in movement.ts).
  */
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ValueError } from '../errors.js';
-import { broadcastShapes, shapesEqual } from '../shape.js';
+import { broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { type Expr, type ExprLike, fuse } from './fuse.js';
-import { reshape } from './movement.js';
-import { sum } from './reduce.js';
+import { unbroadcast } from './movement.js';
 import {
   backendOf,
   checkDType,
@@ -38,18 +37,6 @@ function unary(
   const y = wrap(b, b.unary(op, x), x.shape, x.dtype);
   if (vjp) record(op, [x], [y], ([g]) => [vjp(g as Tensor, x, y)]);
   return y;
-}
-
-/** Sums a cotangent of the broadcast shape back to an operand's `shape`. @internal */
-export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) {
-    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  }
-  const s = axes.length ? sum(g, axes) : g;
-  return reshape(s, shape);
 }
 
 /**

@@ -31,7 +31,7 @@ import { record } from '../engine.js';
 import { DTypeError, ValueError } from '../errors.js';
 import { broadcastShapes, broadcastStrides, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { unbroadcast } from './elementwise.js';
+import { unbroadcast } from './movement.js';
 import { backendOf, wrap } from './util.js';
 import { checkSize } from './validate.js';
 

@@ -8,8 +8,7 @@ import { record, tidy as scoped } from '../engine.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { unbroadcast } from './elementwise.js';
-import { broadcastTo, reshape } from './movement.js';
+import { broadcastTo, reshape, unbroadcast } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
 import { checkSize } from './validate.js';
 

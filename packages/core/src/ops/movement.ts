@@ -9,7 +9,6 @@ import { record, tidy as scoped, shareStorage } from '../engine.js';
 import { DTypeError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { broadcastShapes, checkShape, normAxes, normAxis, shapesEqual, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { unbroadcast } from './elementwise.js';
 import { backendOf, checkDType, wrap } from './util.js';
 import {
   checkAxesArg,
@@ -114,6 +113,29 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
     x,
     x.shape.filter((_, i) => !ax.includes(i)),
   );
+}
+
+/**
+ * Sums a cotangent of the broadcast shape back to an operand's `shape`: the adjoint of `broadcastTo`.
+ * It lives here, on the reduce primitive, rather than on `sum` in reduce.ts, because every
+ * broadcasting VJP (elementwise, fuse, linalg, scan) needs it and reduce.ts needs elementwise: going
+ * through `sum` made elementwise, movement, reduce and fuse one import cycle. Its own VJP is
+ * `broadcastTo`, so it stays differentiable where a forward pass uses it. @internal
+ */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const op = 'unbroadcast';
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  if (axes.length === 0) return reshape(g, shape);
+  const be = backendOf(op, g);
+  // The kept axes are in order and row-major, so the reduced buffer already is the target shape.
+  const y = wrap(be, be.reduce('sum', g, axes), [...shape], g.dtype === 'float32' ? 'float32' : 'int32');
+  record(op, [g], [y], ([c]) => [broadcastTo(c as Tensor, g.shape)]);
+  return y;
 }
 
 /** Broadcasts `x` to `shape` (NumPy rules); materialises a copy. */

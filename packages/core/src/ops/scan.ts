@@ -16,8 +16,8 @@ import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { zeros } from './creation.js';
-import { add, mul, neg, sub, unbroadcast } from './elementwise.js';
-import { broadcastTo, concat, pad, reshape, slice } from './movement.js';
+import { add, mul, neg, sub } from './elementwise.js';
+import { broadcastTo, concat, pad, reshape, slice, unbroadcast } from './movement.js';
 import { backendOf, wrap } from './util.js';
 import { checkOptionsArg, describeValue } from './validate.js';
 

@@ -4,7 +4,8 @@
  */
 import type { Backend, DataId } from '../backend.js';
 import type { DType } from '../dtype.js';
-import type { ConformanceContext, HostTensor, Tolerance } from './context.js';
+import type { ConformanceContext, HostTensor } from './context.js';
+import type { Tolerance } from './host.js';
 
 /** Bit-exact results (integer ops, movement, comparisons, the uniform generator). */
 export const EXACT: Tolerance = { rtol: 0, atol: 0 };

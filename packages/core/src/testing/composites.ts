@@ -12,7 +12,8 @@ import { crossEntropy, layerNorm, logSoftmax, mse, rmsNorm, softmax } from '../o
 import { logsumexp, mean, variance } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
 import { EXACT } from './common.js';
-import type { ConformanceContext, HostTensor, Tolerance } from './context.js';
+import type { ConformanceContext, HostTensor } from './context.js';
+import type { Tolerance } from './host.js';
 import {
   concatRef,
   host,

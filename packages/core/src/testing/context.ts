@@ -20,6 +20,7 @@ import { reshape } from '../ops/movement.js';
 import { sum } from '../ops/reduce.js';
 import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { expectClose, fmt, mulberry32, type Tolerance } from './host.js';
 
 /** Host values with a shape: float64 values, every one exactly representable in float32. */
 export interface HostTensor {
@@ -27,16 +28,6 @@ export interface HostTensor {
   readonly values: Float64Array;
   /** The dimensions; `values.length` equals their product. */
   readonly shape: readonly number[];
-}
-
-/** Tolerance of a comparison: element `i` passes when `|actual - expected| <= atol + rtol * |expected|`. */
-export interface Tolerance {
-  /** Relative tolerance; default 1e-5. */
-  readonly rtol?: number;
-  /** Absolute tolerance; default 1e-6. */
-  readonly atol?: number;
-  /** What is being compared, for the failure message. */
-  readonly what?: string;
 }
 
 /** Options of `ConformanceContext.check`: a tolerance plus the expected shape and dtype. */
@@ -137,64 +128,6 @@ export interface ConformanceContext {
     inputs: readonly HostTensor[],
     opts?: GradCheckOptions,
   ): Promise<void>;
-}
-
-/** mulberry32: a tiny, good-enough seeded generator for host test data. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toPrecision(8) : String(v);
-}
-
-/**
- * Compares two arrays elementwise; throws a descriptive `Error` on the first mismatches. Exported for
- * backend authors' own tests; the kit reaches it through `ConformanceContext.expectClose`.
- */
-export function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  opts: Tolerance = {},
-): void {
-  const rtol = opts.rtol ?? 1e-5;
-  const atol = opts.atol ?? 1e-6;
-  const what = opts.what ? `${opts.what}: ` : '';
-  if (actual.length !== expected.length) {
-    throw new Error(`${what}expected ${expected.length} values, got ${actual.length}`);
-  }
-  const bad: string[] = [];
-  let count = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = Number(actual[i]);
-    const e = Number(expected[i]);
-    let ok: boolean;
-    if (Number.isNaN(e)) ok = Number.isNaN(a);
-    else if (!Number.isFinite(e)) ok = a === e;
-    else {
-      const err = Math.abs(a - e);
-      ok = err <= atol + rtol * Math.abs(e);
-      if (!ok && Number.isFinite(err)) worst = Math.max(worst, err);
-    }
-    if (!ok) {
-      count++;
-      if (bad.length < 6) bad.push(`[${i}] got ${fmt(a)}, expected ${fmt(e)}`);
-    }
-  }
-  if (count > 0) {
-    throw new Error(
-      `${what}${count} of ${expected.length} values out of tolerance (rtol ${rtol}, atol ${atol}; ` +
-        `worst abs error ${fmt(worst)}): ${bad.join('; ')}`,
-    );
-  }
 }
 
 function shapeStr(s: readonly number[]): string {

@@ -10,6 +10,11 @@
  * runConformance({ name: 'mine', factory: myBackend, reference: cpuBackend });
  * ```
  *
+ * Beside the kit, the helpers every package's tests share: the seeded host generator
+ * (`mulberry32`, `uniformArray`), the tolerance checks (`expectClose`, `expectWithinBound`,
+ * `maxAbsDiff`) and the float64 references of the scan (`sequentialScan64`, `parallelScanReference`,
+ * ...), which are test oracles, not part of the library, so the main entry does not carry them.
+ *
  * Design: `runConformance` declares vitest `describe`/`it` blocks, one test case per primitive, per
  * differentiable op's gradient, per autograd feature, edge shape, error and memory property, plus the
  * scan suite. Every expected value comes from a float64 host reference or from core's specification
@@ -45,11 +50,20 @@ export {
   type ConformanceContext,
   type ContextSources,
   createContext,
-  expectClose,
   type GradCheckOptions,
   type HostTensor,
-  type Tolerance,
 } from './context.js';
+export {
+  expectClose,
+  expectWithinBound,
+  maxAbsDiff,
+  mulberry32,
+  type Tolerance,
+  typedArrayOf,
+  uniformArray,
+  worstRatio,
+} from './host.js';
+export * from './scan-reference.js';
 
 /** Options of `runConformance`. */
 export interface ConformanceOptions {

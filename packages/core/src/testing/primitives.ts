@@ -18,7 +18,8 @@ import { philoxFill } from '../random.js';
 import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ARITH, EXACT, f32, ints, readKernel, sample, TRANSCENDENTAL, withExtras } from './common.js';
-import type { ConformanceContext, HostTensor, Tolerance } from './context.js';
+import type { ConformanceContext, HostTensor } from './context.js';
+import type { Tolerance } from './host.js';
 import {
   argRef,
   concatRef,

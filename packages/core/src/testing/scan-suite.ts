@@ -59,10 +59,11 @@ import { DTypeError, ShapeError } from '../errors.js';
 import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { scan, scanComplex } from '../ops/scan.js';
-import { sequentialComplexScan64, sequentialScan64 } from '../scan-reference.js';
 import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { ConformanceContext, HostTensor } from './context.js';
+import { expectWithinBound } from './host.js';
+import { sequentialComplexScan64, sequentialScan64 } from './scan-reference.js';
 
 /** Relative part of the forward bound, applied to the magnitude scan `M_t` (see the file comment). */
 const SCAN_RTOL = 1e-5;
@@ -152,43 +153,6 @@ function trit(r: () => number): number {
 /** Elementwise absolute values. */
 function absOf(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, Math.abs);
-}
-
-/**
- * Throws unless `|actual_i - ref_i| <= rtol * mag_i + atol` for every element; the message names
- * the worst element and how many failed. `rtol = atol = 0` demands exact equality.
- */
-function expectWithinBound(
-  what: string,
-  actual: ArrayLike<number>,
-  ref: ArrayLike<number>,
-  mag: ArrayLike<number>,
-  rtol: number,
-  atol: number,
-): void {
-  if (actual.length !== ref.length)
-    throw new Error(`${what}: expected ${ref.length} values, got ${actual.length}`);
-  let failed = 0;
-  let worst = -1;
-  let worstRatio = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const err = Math.abs(actual[i] - ref[i]);
-    const bound = rtol * mag[i] + atol;
-    if (!(err <= bound)) {
-      failed++;
-      const ratio = Number.isNaN(err) ? Infinity : err / bound;
-      if (worst < 0 || ratio > worstRatio) {
-        worst = i;
-        worstRatio = ratio;
-      }
-    }
-  }
-  if (failed > 0) {
-    throw new Error(
-      `${what}: ${failed} of ${ref.length} values exceed |h - ref| <= ${rtol} * M + ${atol}; worst [${worst}]: ` +
-        `got ${actual[worst]}, expected ${ref[worst]}, M = ${mag[worst]}`,
-    );
-  }
 }
 
 /** Draws the operands of a real case. */
