@@ -28,14 +28,21 @@ import { Tensor } from './tensor.js';
 /** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
 export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
 
-/** Maps a tree of tensors to the same structure (used for gradients). */
-export type TreeLike<P> = P extends Tensor
-  ? Tensor
-  : P extends readonly unknown[]
-    ? { [K in keyof P]: TreeLike<P[K]> }
-    : P extends object
+/**
+ * Maps a tree of tensors to the same structure (used for gradients). A tree type that already has
+ * only tensors at its leaves (every `Tree`, a model's `ParamTree`) maps to itself, which keeps the
+ * gradient assignable wherever the parameters are (an optimizer's `step(params, grads)`) and keeps
+ * the compiler from unfolding recursive tree types level by level.
+ */
+export type TreeLike<P> = P extends Tree
+  ? P
+  : P extends Tensor
+    ? Tensor
+    : P extends readonly unknown[]
       ? { [K in keyof P]: TreeLike<P[K]> }
-      : never;
+      : P extends object
+        ? { [K in keyof P]: TreeLike<P[K]> }
+        : never;
 
 /** Result of a function differentiated with `valueAndGrad`. */
 export interface ValueAndGrad<P, A> {
@@ -90,14 +97,24 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
  * const { value, grads } = valueAndGrad((p: { w: Tensor }) => sum(square(p.w)))({ w });
  * ```
  */
-export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>(
+// Typing: `P` is what `fn` declares for its first parameter. An unannotated callback, the first thing
+// every user writes (`valueAndGrad((p) => net.loss(p, x, y))(params)`), gives the compiler nothing to
+// infer `P` from at this call, so `P` falls back to its default, `any`: the callback body then
+// typechecks against whatever it passes `p` to (a `ParamTree`, a `Tensor`). The returned function is
+// generic in the argument it is actually called with (`Q`), so `grads` still gets the exact structure
+// of `params`. A default of `Tree` instead would type `p` as a union that no consumer accepts (TS2345).
+export function valueAndGrad<
+  P extends Tree = any,
+  R extends unknown[] = [],
+  A = undefined,
+>(
   fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
   options: ValueAndGradOptions = {},
-): (params: P, ...rest: R) => ValueAndGrad<P, A> {
+): <Q extends P>(params: Q, ...rest: R) => ValueAndGrad<Q, A> {
   if (typeof fn !== 'function') {
     throw new ValueError('valueAndGrad', `expects a function, got ${describeValue(fn)}`);
   }
-  return (params: P, ...rest: R) => {
+  return <Q extends P>(params: Q, ...rest: R): ValueAndGrad<Q, A> => {
     const inputs = leaves(params, 'valueAndGrad');
     for (const x of inputs) {
       // Before the tape opens: a disposed input would otherwise run the function on a freed buffer
@@ -166,7 +183,7 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
     } finally {
       closeTape(tape, results);
     }
-    return { value, grads: rebuild(params, gradMap) as TreeLike<P>, aux };
+    return { value, grads: rebuild(params, gradMap) as TreeLike<Q>, aux };
   };
 }
 
