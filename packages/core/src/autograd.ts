@@ -84,6 +84,12 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
   return out;
 }
 
+// Typing: `P` is what `fn` declares for its first parameter. An unannotated callback, the first thing
+// every user writes (`valueAndGrad((p) => net.loss(p, x, y))(params)`), gives the compiler nothing to
+// infer `P` from at this call, so `P` falls back to its default, `any`: the callback body then
+// typechecks against whatever it passes `p` to (a `ParamTree`, a `Tensor`). The returned function is
+// generic in the argument it is actually called with (`Q`), so `grads` still gets the exact structure
+// of `params`. A default of `Tree` instead would type `p` as a union that no consumer accepts (TS2345).
 /**
  * Turns `fn(params, ...rest)` returning a scalar float32 tensor into a function returning the value and
  * the gradient with respect to `params` (a tensor or a tree of tensors). The one way to differentiate
@@ -96,18 +102,14 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
  * ```ts
  * const { value, grads } = valueAndGrad((p: { w: Tensor }) => sum(square(p.w)))({ w });
  * ```
+ *
+ * @param fn - The function to differentiate: `(params, ...rest)` returning a scalar float32 tensor
+ *   (or `[loss, aux]` with `hasAux`). Its first parameter may be left unannotated.
+ * @param options - `hasAux`: the function returns `[loss, aux]`.
+ * @returns A function of `(params, ...rest)` returning `{ value, grads, aux }`, with `grads` shaped
+ *   like `params`.
  */
-// Typing: `P` is what `fn` declares for its first parameter. An unannotated callback, the first thing
-// every user writes (`valueAndGrad((p) => net.loss(p, x, y))(params)`), gives the compiler nothing to
-// infer `P` from at this call, so `P` falls back to its default, `any`: the callback body then
-// typechecks against whatever it passes `p` to (a `ParamTree`, a `Tensor`). The returned function is
-// generic in the argument it is actually called with (`Q`), so `grads` still gets the exact structure
-// of `params`. A default of `Tree` instead would type `p` as a union that no consumer accepts (TS2345).
-export function valueAndGrad<
-  P extends Tree = any,
-  R extends unknown[] = [],
-  A = undefined,
->(
+export function valueAndGrad<P extends Tree = any, R extends unknown[] = [], A = undefined>(
   fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
   options: ValueAndGradOptions = {},
 ): <Q extends P>(params: Q, ...rest: R) => ValueAndGrad<Q, A> {
@@ -274,6 +276,9 @@ function addSame(a: Tensor, b: Tensor): Tensor {
  * Defines a function with a hand-written gradient. `forward` computes the outputs (not recorded);
  * `vjp(cotangent, inputs, output)` returns one cotangent per input (null for none). Used for
  * surrogate gradients of step functions.
+ *
+ * @param forward - Computes the output from the inputs (not recorded on the tape).
+ * @param vjp - Returns one cotangent per input (or null) from the output's cotangent, the inputs and the output.
  */
 export function customVjp<I extends Tensor[]>(
   forward: (...inputs: I) => Tensor,
@@ -295,7 +300,11 @@ export function customVjp<I extends Tensor[]>(
   };
 }
 
-/** The same values, cut from the gradient: nothing flows back through the result. */
+/**
+ * The same values, cut from the gradient: nothing flows back through the result.
+ *
+ * @param x - The input tensor.
+ */
 export function stopGradient(x: Tensor): Tensor {
   return shareStorage(x, x.shape);
 }

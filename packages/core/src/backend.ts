@@ -208,39 +208,100 @@ export interface Backend {
   /** Short name, e.g. `'cpu'` or `'webgpu'`; shown in error messages and `memory()`. */
   readonly name: string;
 
-  /** Uploads host values into a new buffer. The array's type matches `dtype`; bool values are 0 or 1. */
+  /**
+   * Uploads host values into a new buffer. The array's type matches `dtype`; bool values are 0 or 1.
+   *
+   * @param values - The values, in a typed array of the dtype's kind.
+   * @param dtype - The dtype of the buffer.
+   */
   write(values: TypedArray, dtype: DType): DataId;
-  /** A new buffer of `size` elements, every one equal to `value` (cast to `dtype`). */
+  /**
+   * A new buffer of `size` elements, every one equal to `value` (cast to `dtype`).
+   *
+   * @param size - The number of elements.
+   * @param dtype - The dtype of the buffer.
+   * @param value - The value of every element.
+   */
   fill(size: number, dtype: DType, value: number): DataId;
-  /** Reads a buffer back to the host. Resolves to a fresh array the caller may keep. */
+  /**
+   * Reads a buffer back to the host. Resolves to a fresh array the caller may keep.
+   *
+   * @param t - The buffer to read.
+   */
   read(t: KernelTensor): Promise<TypedArray>;
-  /** Synchronous read, for backends that can (CPU). Absent where reading must wait for a device. */
+  /**
+   * Synchronous read, for backends that can (CPU). Absent where reading must wait for a device.
+   *
+   * @param t - The buffer to read.
+   */
   readSync?(t: KernelTensor): TypedArray;
-  /** Releases a buffer. Called exactly once per buffer; a no-op after `dispose()`. */
+  /**
+   * Releases a buffer. Called exactly once per buffer; a no-op after `dispose()`.
+   *
+   * @param id - The buffer to release.
+   */
   free(id: DataId): void;
   /** Live bytes and buffers. */
   memory(): BackendMemory;
 
-  /** Elementwise unary op; see `UnaryOp`. */
+  /**
+   * Elementwise unary op; see `UnaryOp`.
+   *
+   * @param op - Which operation.
+   * @param x - The input buffer (contiguous, row-major).
+   */
   unary(op: UnaryOp, x: KernelTensor): DataId;
-  /** Elementwise binary op with broadcasting to `outShape`; see `BinaryOp`. */
+  /**
+   * Elementwise binary op with broadcasting to `outShape`; see `BinaryOp`.
+   *
+   * @param op - Which operation.
+   * @param a - The first operand buffer.
+   * @param b - The second operand buffer.
+   * @param outShape - The shape of the result; the operands broadcast to it.
+   */
   binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: readonly number[]): DataId;
-  /** `out = cond ? a : b` elementwise, `cond` bool, `a`/`b` of one dtype, all broadcast to `outShape`. */
+  /**
+   * `out = cond ? a : b` elementwise, `cond` bool, `a`/`b` of one dtype, all broadcast to `outShape`.
+   *
+   * @param cond - The bool condition buffer.
+   * @param a - The first operand buffer.
+   * @param b - The second operand buffer.
+   * @param outShape - The shape of the result; the operands broadcast to it.
+   */
   where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: readonly number[]): DataId;
   /**
    * Reduces over `axes` (sorted, distinct, never empty: core handles the no-axis case itself). The output holds `x.shape` without those axes,
    * in row-major order. `sum` of float32 should accumulate with at least pairwise or Kahan-level
    * accuracy for long axes; int32 and bool sum to int32 (bool sums count trues). A sum over a
    * zero-size axis is 0.
+   *
+   * @param op - Which operation.
+   * @param x - The input buffer (contiguous, row-major).
+   * @param axes - The axes to reduce, non-negative and sorted.
    */
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): DataId;
-  /** Index of the max/min along `axis` (output shape: `x.shape` without `axis`), int32. */
+  /**
+   * Index of the max/min along `axis` (output shape: `x.shape` without `axis`), int32.
+   *
+   * @param op - Which operation.
+   * @param x - The input buffer (contiguous, row-major).
+   * @param axis - The axis, non-negative.
+   */
   argReduce(op: ArgReduceOp, x: KernelTensor, axis: number): DataId;
-  /** Batched matrix product of float32 operands; see `MatmulSpec`. */
+  /**
+   * Batched matrix product of float32 operands; see `MatmulSpec`.
+   *
+   * @param a - The first operand buffer.
+   * @param b - The second operand buffer.
+   * @param spec - Batch, matrix sizes, batch strides and transposes.
+   */
   matmul(a: KernelTensor, b: KernelTensor, spec: MatmulSpec): DataId;
   /**
    * Converts dtype. float32 to int32 truncates toward zero and saturates at the int32 range (NaN
    * gives 0, as in WGSL); anything to bool is `x != 0`; bool to a number is 0 or 1.
+   *
+   * @param x - The input buffer (contiguous, row-major).
+   * @param dtype - The dtype of the result.
    */
   cast(x: KernelTensor, dtype: DType): DataId;
   /**
@@ -248,23 +309,48 @@ export interface Backend {
    * `out[i_0..i_{r-1}] = x.flat[offset + sum_d i_d * strides[d]]` for every index of `shape`.
    * Strides are non-negative (0 broadcasts). This single primitive implements permute, slice,
    * expand and broadcastTo. The caller guarantees every address is inside `x`.
+   *
+   * @param x - The input buffer (contiguous, row-major).
+   * @param shape - The shape of the result.
+   * @param strides - The stride of each result axis in the input (0 repeats).
+   * @param offset - The element of the input where the result starts.
    */
   strided(x: KernelTensor, shape: readonly number[], strides: readonly number[], offset: number): DataId;
-  /** Constant padding: `widths[d] = [before, after]` (non-negative) for every dimension of `x`. */
+  /**
+   * Constant padding: `widths[d] = [before, after]` (non-negative) for every dimension of `x`.
+   *
+   * @param x - The input buffer (contiguous, row-major).
+   * @param widths - Per axis, `[before, after]` counts.
+   * @param value - The value of the added elements.
+   */
   pad(x: KernelTensor, widths: readonly (readonly [number, number])[], value: number): DataId;
-  /** Concatenation along `axis` of operands of one dtype whose other dimensions agree. */
+  /**
+   * Concatenation along `axis` of operands of one dtype whose other dimensions agree.
+   *
+   * @param xs - The buffers to join.
+   * @param axis - The axis, non-negative.
+   */
   concat(xs: readonly KernelTensor[], axis: number): DataId;
   /**
    * `out[pre, j..., post] = x[pre, indices[j...], post]` where `pre` indexes `x.shape[:axis]` and
    * `post` indexes `x.shape[axis+1:]`; `indices` is int32 of any shape with values in
    * `[0, x.shape[axis])`. Out-of-range indices throw where the backend can check synchronously (CPU)
    * and are clamped otherwise.
+   *
+   * @param x - The input buffer (contiguous, row-major).
+   * @param indices - int32 indices into `axis`, already in range.
+   * @param axis - The axis, non-negative.
    */
   gather(x: KernelTensor, indices: KernelTensor, axis: number): DataId;
   /**
    * Adjoint of `gather`: a float32 zeros tensor of shape
    * `updates.shape[:axis] ++ [size] ++ updates.shape[axis+indices.rank:]` into which every update
    * `updates[pre, j..., post]` is added at `[pre, indices[j...], post]` (repeated indices accumulate).
+   *
+   * @param updates - The values to add.
+   * @param indices - int32 indices into `axis` of the result.
+   * @param axis - The axis, non-negative.
+   * @param size - The size of the result along `axis`.
    */
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, size: number): DataId;
   /**
@@ -272,11 +358,24 @@ export interface Backend {
    * element `i` of the output is derived from `key` and counter `[offset + floor(i / 4), 0, 0, 0]`,
    * lane `i % 4`. `uniform` and `bits` are bit-identical across backends; `normal` uses Box-Muller
    * and agrees to float32 rounding of the transcendental functions. `bits` is int32, others float32.
+   *
+   * @param dist - The distribution.
+   * @param size - The number of elements.
+   * @param key - The Philox key.
+   * @param offset - The counter of the first element.
    */
   random(dist: RandomDist, size: number, key: readonly [number, number], offset: number): DataId;
-  /** The real linear scan; see `ScanArgs`. Returns the buffer of `h`. */
+  /**
+   * The real linear scan; see `ScanArgs`. Returns the buffer of `h`.
+   *
+   * @param args - The operands and the direction.
+   */
   scan(args: ScanArgs): DataId;
-  /** The complex linear scan; see `ComplexScanArgs`. Returns `[hRe, hIm]`. */
+  /**
+   * The complex linear scan; see `ComplexScanArgs`. Returns `[hRe, hIm]`.
+   *
+   * @param args - The complex operands and the direction.
+   */
   scanComplex(args: ComplexScanArgs): [DataId, DataId];
 
   /**
@@ -285,6 +384,11 @@ export interface Backend {
    * returns one new buffer per program output (each `outShape`, of that output's dtype). A backend
    * without it still runs every program: core then evaluates the nodes one primitive at a time, which
    * is also the reference the fused kernel is tested against.
+   *
+   * @param program - The fused program.
+   * @param inputs - One buffer per program input.
+   * @param scalars - The values of the program's scalar parameters.
+   * @param outShape - The shape of the result; the operands broadcast to it.
    */
   elementwise?(
     program: ElementwiseProgram,

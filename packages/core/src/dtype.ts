@@ -17,7 +17,11 @@ export type TypedArray = Float32Array | Int32Array | Uint8Array;
 /** All dtypes, in promotion order. */
 export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32'];
 
-/** Bytes per element of each dtype (what backends count in `memory()`). */
+/**
+ * Bytes per element of each dtype (what backends count in `memory()`).
+ *
+ * @param dtype - The dtype.
+ */
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
     case 'float32':
@@ -28,7 +32,12 @@ export function bytesPerElement(dtype: DType): number {
   }
 }
 
-/** Allocates a zeroed typed array of `size` elements for `dtype`. */
+/**
+ * Allocates a zeroed typed array of `size` elements for `dtype`.
+ *
+ * @param dtype - The dtype.
+ * @param size - The number of elements.
+ */
 export function allocHost(dtype: DType, size: number): TypedArray {
   switch (dtype) {
     case 'float32':
@@ -40,7 +49,11 @@ export function allocHost(dtype: DType, size: number): TypedArray {
   }
 }
 
-/** The dtype whose host storage is the given typed array. */
+/**
+ * The dtype whose host storage is the given typed array.
+ *
+ * @param a - A typed array.
+ */
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Int32Array) return 'int32';
@@ -51,7 +64,11 @@ export function dtypeOfArray(a: TypedArray): DType {
   );
 }
 
-/** True for dtypes that carry gradients. */
+/**
+ * True for dtypes that carry gradients.
+ *
+ * @param dtype - The dtype.
+ */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32';
 }

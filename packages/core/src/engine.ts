@@ -76,6 +76,9 @@ const state: EngineState = g[KEY];
 /**
  * Registers a backend factory under `name`. The factory runs on the first `setBackend(name)`.
  * Registering a name twice replaces the factory (and disposes an instance already made).
+ *
+ * @param name - The name to select it by in `setBackend`.
+ * @param factory - Creates the backend (possibly async); called on first use.
  */
 export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
   const old = state.registry.get(name);
@@ -94,6 +97,8 @@ export function backendNames(): string[] {
 /**
  * Makes a backend current: by registered name (instantiating it if needed) or by instance.
  * Resolves to the backend. New tensors are created on the current backend.
+ *
+ * @param nameOrBackend - A registered name, or a backend instance.
  */
 export async function setBackend(nameOrBackend: string | Backend): Promise<Backend> {
   if (typeof nameOrBackend !== 'string') {
@@ -213,6 +218,8 @@ export function collectTensors(x: unknown, out: Set<Tensor> = new Set()): Set<Te
 /**
  * Runs `fn` in a scope: every tensor created inside and not returned (nor `keep`-ed) is disposed
  * when `fn` returns. Returned tensors move to the enclosing scope. `fn` must be synchronous.
+ *
+ * @param fn - The function whose intermediate tensors are freed when it returns.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -241,13 +248,21 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-/** Exempts a tensor from disposal by the enclosing `tidy` scopes. Returns it. */
+/**
+ * Exempts a tensor from disposal by the enclosing `tidy` scopes. Returns it.
+ *
+ * @param t - The tensor to keep alive past the enclosing `tidy` or `valueAndGrad`.
+ */
 export function keep<T extends Tensor>(t: T): T {
   t.kept = true;
   return t;
 }
 
-/** Disposes every tensor nested in `x` (arrays and plain objects are walked). */
+/**
+ * Disposes every tensor nested in `x` (arrays and plain objects are walked).
+ *
+ * @param x - A tensor, or an object or array holding tensors (anything else is ignored).
+ */
 export function dispose(x: unknown): void {
   for (const t of collectTensors(x)) disposeTensor(t);
 }
@@ -260,7 +275,11 @@ export interface MemoryInfo extends BackendMemory {
   readonly tensors: number;
 }
 
-/** Memory held by a backend (default: the current one): bytes, buffers and live tensors. */
+/**
+ * Memory held by a backend (default: the current one): bytes, buffers and live tensors.
+ *
+ * @param backend - The backend to report on (default: the current one).
+ */
 export function memory(backend: Backend = getBackend()): MemoryInfo {
   return { backend: backend.name, ...backend.memory(), tensors: state.liveTensors.get(backend) ?? 0 };
 }
@@ -323,7 +342,11 @@ export function record(
   tape.nodes.push({ name, inputs, outputs, vjp });
 }
 
-/** Runs `fn` without recording on the tape (gradients do not flow through its results). */
+/**
+ * Runs `fn` without recording on the tape (gradients do not flow through its results).
+ *
+ * @param fn - The function to run without recording gradients.
+ */
 export function noGrad<T>(fn: () => T): T {
   const tape = state.tape;
   if (!tape) return fn();
@@ -341,6 +364,8 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Seeds the global random stream. Every random op without an explicit seed draws the next disjoint
  * block of Philox counters of the stream, so a program replays exactly after the same `seed(n)`.
+ *
+ * @param n - The seed, a non-negative safe integer.
  */
 export function seed(n: number): void {
   if (!Number.isSafeInteger(n) || n < 0)
@@ -363,7 +388,11 @@ export function nextRandom(blocks: number): { key: [number, number]; offset: num
   return { key: seedToKey(state.seed), offset };
 }
 
-/** The Philox key of a seed: low and high 32 bits. */
+/**
+ * The Philox key of a seed: low and high 32 bits.
+ *
+ * @param n - The seed, a non-negative safe integer.
+ */
 export function seedToKey(n: number): [number, number] {
   return [n >>> 0, Math.floor(n / 2 ** 32) >>> 0];
 }

@@ -7,6 +7,10 @@
 export class MruError extends Error {
   /** The op or function that raised the error, e.g. `'matmul'`. */
   readonly op: string;
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(`${op}: ${message}`);
     // Set explicitly in every subclass too: a minifier renames classes, so `new.target.name` could
@@ -18,6 +22,10 @@ export class MruError extends Error {
 
 /** Shapes that do not fit the op: incompatible broadcast, wrong rank, mismatched inner dimensions... */
 export class ShapeError extends MruError {
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     this.name = 'ShapeError';
@@ -26,6 +34,10 @@ export class ShapeError extends MruError {
 
 /** A dtype the op does not accept, or two operands whose dtypes differ. */
 export class DTypeError extends MruError {
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     this.name = 'DTypeError';
@@ -34,6 +46,10 @@ export class DTypeError extends MruError {
 
 /** Backend trouble: tensors of two backends meet, no backend registered, a lost device, no sync read. */
 export class BackendError extends MruError {
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     this.name = 'BackendError';
@@ -42,6 +58,10 @@ export class BackendError extends MruError {
 
 /** A tensor was used after `dispose()`. */
 export class DisposedError extends MruError {
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     this.name = 'DisposedError';
@@ -50,13 +70,21 @@ export class DisposedError extends MruError {
 
 /** A bad argument that is neither a shape nor a dtype: an out-of-range axis, a negative size, NaN seed. */
 export class ValueError extends MruError {
+  /**
+   * @param op - The op (or function) that failed, first in the message.
+   * @param message - What went wrong, with the shapes and dtypes involved.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     this.name = 'ValueError';
   }
 }
 
-/** Formats a shape as `[2,3]` for messages. */
+/**
+ * Formats a shape as `[2,3]` for messages.
+ *
+ * @param shape - A shape.
+ */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }

@@ -40,6 +40,14 @@ function mulhi(a: number, b: number): number {
 /**
  * Philox4x32 with 10 rounds: four 32-bit words of output (unsigned) for one counter and key.
  * `out` receives the result (avoids allocation in hot loops).
+ *
+ * @param c0 - Counter word 0.
+ * @param c1 - Counter word 1.
+ * @param c2 - Counter word 2.
+ * @param c3 - Counter word 3.
+ * @param k0 - Key word 0.
+ * @param k1 - Key word 1.
+ * @param out - Receives the four output words.
  */
 export function philox4x32(
   c0: number,
@@ -68,12 +76,23 @@ export function philox4x32(
   out[3] = c3;
 }
 
-/** The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`. */
+/**
+ * The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`.
+ *
+ * @param w - A 32-bit random word.
+ */
 export function uniformOfBits(w: number): number {
   return (w >>> 8) * 2 ** -24;
 }
 
-/** Fills `out` per the specification above (reference implementation, used by the CPU backend). */
+/**
+ * Fills `out` per the specification above (reference implementation, used by the CPU backend).
+ *
+ * @param dist - The distribution.
+ * @param out - The array to fill.
+ * @param key - The two key words (from `seedToKey`).
+ * @param offset - The counter of the first element.
+ */
 export function philoxFill(
   dist: 'uniform' | 'normal' | 'bits',
   out: Float32Array | Int32Array,

@@ -41,7 +41,11 @@ function aIndex(aShape: readonly number[], b: number, t: number, c: number): num
   return ((Ba === 1 ? 0 : b) * Ta + (Ta === 1 ? 0 : t)) * C + c;
 }
 
-/** The real scan in float64, sequentially. */
+/**
+ * The real scan in float64, sequentially.
+ *
+ * @param s - The operands of the scan, as host arrays with their shapes.
+ */
 export function sequentialScan64(s: HostScan): Float64Array {
   const [B, T, C] = s.bShape;
   const out = new Float64Array(B * T * C);
@@ -58,7 +62,11 @@ export function sequentialScan64(s: HostScan): Float64Array {
   return out;
 }
 
-/** The complex scan in float64, sequentially. Returns `[re, im]`. */
+/**
+ * The complex scan in float64, sequentially. Returns `[re, im]`.
+ *
+ * @param s - The complex operands of the scan, as host arrays with their shapes.
+ */
 export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Float64Array] {
   const [B, T, C] = s.bShape;
   const re = new Float64Array(B * T * C);
@@ -89,7 +97,12 @@ export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Floa
  */
 export interface Monoid<E> {
   readonly identity: E;
-  /** `first then second`. */
+  /**
+   * `first then second`.
+   *
+   * @param first - The earlier element.
+   * @param second - The later element.
+   */
   combine(first: E, second: E): E;
 }
 
@@ -116,6 +129,9 @@ export const complexPairs: Monoid<readonly [number, number, number, number]> = {
 /**
  * Inclusive scan of `xs` under `m` with the Blelloch up-sweep / down-sweep: O(n) work and
  * O(log n) depth (each level's combines are independent and could run in parallel).
+ *
+ * @param xs - The elements to scan.
+ * @param m - The associative operator.
  */
 export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
   const n = xs.length;
@@ -140,7 +156,11 @@ export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
   return xs.map((x, i) => m.combine(tree[i], x));
 }
 
-/** The real scan evaluated with `associativeScan` per (batch, channel) lane; float32 results. */
+/**
+ * The real scan evaluated with `associativeScan` per (batch, channel) lane; float32 results.
+ *
+ * @param s - The operands of the scan, as host arrays with their shapes.
+ */
 export function parallelScanReference(s: HostScan): Float32Array {
   const [B, T, C] = s.bShape;
   const out = new Float32Array(B * T * C);
@@ -163,7 +183,11 @@ export function parallelScanReference(s: HostScan): Float32Array {
   return out;
 }
 
-/** The complex scan evaluated with `associativeScan`; float32 results `[re, im]`. */
+/**
+ * The complex scan evaluated with `associativeScan`; float32 results `[re, im]`.
+ *
+ * @param s - The complex operands of the scan, as host arrays with their shapes.
+ */
 export function parallelComplexScanReference(s: HostComplexScan): [Float32Array, Float32Array] {
   const [B, T, C] = s.bShape;
   const re = new Float32Array(B * T * C);

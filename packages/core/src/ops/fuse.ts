@@ -173,7 +173,12 @@ export class FuseBuilder {
     return x;
   }
 
-  /** A scalar parameter holding `value` as `dtype` (checked like a number meeting a tensor). */
+  /**
+   * A scalar parameter holding `value` as `dtype` (checked like a number meeting a tensor).
+   *
+   * @param value - The value; passed at call time, so a changing value never recompiles the kernel.
+   * @param dtype - The dtype.
+   */
   scalar(value: number, dtype: DType = 'float32'): Expr {
     if (typeof value !== 'number') {
       throw new DTypeError(this.#op, `expected a number or an Expr, got ${typeof value}`);
@@ -191,7 +196,12 @@ export class FuseBuilder {
     return typeof x === 'number' ? this.scalar(x, dtype) : this.#own(x);
   }
 
-  /** Elementwise unary primitive `op` (see `UnaryOp`). */
+  /**
+   * Elementwise unary primitive `op` (see `UnaryOp`).
+   *
+   * @param op - The primitive op.
+   * @param x - A traced value.
+   */
   unary(op: UnaryOp, x: ExprLike): ExprLike {
     if (typeof x === 'number') return foldUnary(op, x);
     const v = this.#own(x);
@@ -203,7 +213,13 @@ export class FuseBuilder {
     return this.#node(`u${op},${v.index}`, { kind: 'unary', op, x: v.index }, v.dtype);
   }
 
-  /** Elementwise binary primitive `op` with broadcasting (see `BinaryOp`). */
+  /**
+   * Elementwise binary primitive `op` with broadcasting (see `BinaryOp`).
+   *
+   * @param op - The primitive op.
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   binary(op: BinaryOp, a: ExprLike, b: ExprLike): ExprLike {
     if (typeof a === 'number' && typeof b === 'number') return foldBinary(op, a, b);
     const dtype = typeof a === 'number' ? (b as Expr).dtype : a.dtype;
@@ -229,7 +245,13 @@ export class FuseBuilder {
     return this.#node(`b${op},${x.index},${y.index}`, { kind: 'binary', op, a: x.index, b: y.index }, out);
   }
 
-  /** `cond ? a : b`; `cond` is bool. */
+  /**
+   * `cond ? a : b`; `cond` is bool.
+   *
+   * @param cond - A traced bool value.
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   where(cond: ExprLike, a: ExprLike, b: ExprLike): ExprLike {
     if (typeof cond === 'number') return cond !== 0 ? a : b;
     const c = this.#own(cond);
@@ -246,7 +268,12 @@ export class FuseBuilder {
     );
   }
 
-  /** Converts to `dtype` (see `Backend.cast`). */
+  /**
+   * Converts to `dtype` (see `Backend.cast`).
+   *
+   * @param x - A traced value.
+   * @param dtype - The dtype.
+   */
   cast(x: ExprLike, dtype: DType): ExprLike {
     if (typeof x === 'number') {
       if (dtype === 'bool') return x !== 0 ? 1 : 0;
@@ -271,125 +298,256 @@ export class FuseBuilder {
     );
   }
 
-  /** `a + b`. */
+  /**
+   * `a + b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   add(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(b, a, 0, false)) return b;
     if (this.#identity(a, b, 0, false)) return a;
     return this.binary('add', a, b);
   }
-  /** `a - b`. */
+  /**
+   * `a - b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   sub(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(a, b, 0, true)) return a;
     return this.binary('sub', a, b);
   }
-  /** `a * b`. */
+  /**
+   * `a * b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   mul(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(b, a, 1, true)) return b;
     if (this.#identity(a, b, 1, true)) return a;
     return this.binary('mul', a, b);
   }
-  /** `a / b`. */
+  /**
+   * `a / b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   div(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(a, b, 1, true)) return a;
     return this.binary('div', a, b);
   }
-  /** `a ** b` (float32, `a >= 0`). */
+  /**
+   * `a ** b` (float32, `a >= 0`).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   pow(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('pow', a, b);
   }
-  /** Elementwise maximum (NaN propagates). */
+  /**
+   * Elementwise maximum (NaN propagates).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   maximum(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('maximum', a, b);
   }
-  /** Elementwise minimum (NaN propagates). */
+  /**
+   * Elementwise minimum (NaN propagates).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   minimum(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('minimum', a, b);
   }
-  /** `a == b` (bool). */
+  /**
+   * `a == b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   eq(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('eq', a, b);
   }
-  /** `a < b` (bool). */
+  /**
+   * `a < b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   lt(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('lt', a, b);
   }
-  /** `a <= b` (bool). */
+  /**
+   * `a <= b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   le(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('le', a, b);
   }
-  /** `a > b` (bool). */
+  /**
+   * `a > b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   gt(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('gt', a, b);
   }
-  /** `a >= b` (bool). */
+  /**
+   * `a >= b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   ge(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('ge', a, b);
   }
-  /** `-x`. */
+  /**
+   * `-x`.
+   *
+   * @param x - A traced value.
+   */
   neg(x: ExprLike): ExprLike {
     return this.unary('neg', x);
   }
-  /** `|x|`. */
+  /**
+   * `|x|`.
+   *
+   * @param x - A traced value.
+   */
   abs(x: ExprLike): ExprLike {
     return this.unary('abs', x);
   }
-  /** -1, 0 or 1. */
+  /**
+   * -1, 0 or 1.
+   *
+   * @param x - A traced value.
+   */
   sign(x: ExprLike): ExprLike {
     return this.unary('sign', x);
   }
-  /** `e^x`. */
+  /**
+   * `e^x`.
+   *
+   * @param x - A traced value.
+   */
   exp(x: ExprLike): ExprLike {
     return this.unary('exp', x);
   }
-  /** Natural logarithm. */
+  /**
+   * Natural logarithm.
+   *
+   * @param x - A traced value.
+   */
   log(x: ExprLike): ExprLike {
     return this.unary('log', x);
   }
-  /** Square root. */
+  /**
+   * Square root.
+   *
+   * @param x - A traced value.
+   */
   sqrt(x: ExprLike): ExprLike {
     return this.unary('sqrt', x);
   }
-  /** Hyperbolic tangent. */
+  /**
+   * Hyperbolic tangent.
+   *
+   * @param x - A traced value.
+   */
   tanh(x: ExprLike): ExprLike {
     return this.unary('tanh', x);
   }
-  /** Logistic sigmoid. */
+  /**
+   * Logistic sigmoid.
+   *
+   * @param x - A traced value.
+   */
   sigmoid(x: ExprLike): ExprLike {
     return this.unary('sigmoid', x);
   }
-  /** `log(1 + x)`. */
+  /**
+   * `log(1 + x)`.
+   *
+   * @param x - A traced value.
+   */
   log1p(x: ExprLike): ExprLike {
     return this.unary('log1p', x);
   }
-  /** Sine. */
+  /**
+   * Sine.
+   *
+   * @param x - A traced value.
+   */
   sin(x: ExprLike): ExprLike {
     return this.unary('sin', x);
   }
-  /** Cosine. */
+  /**
+   * Cosine.
+   *
+   * @param x - A traced value.
+   */
   cos(x: ExprLike): ExprLike {
     return this.unary('cos', x);
   }
-  /** Largest integer not above `x`. */
+  /**
+   * Largest integer not above `x`.
+   *
+   * @param x - A traced value.
+   */
   floor(x: ExprLike): ExprLike {
     return this.unary('floor', x);
   }
-  /** Logical not (bool). */
+  /**
+   * Logical not (bool).
+   *
+   * @param x - A traced value.
+   */
   not(x: ExprLike): ExprLike {
     return this.unary('not', x);
   }
-  /** `a != b` (bool). */
+  /**
+   * `a != b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   ne(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('ne', a, b);
   }
-  /** Logical and (bool). */
+  /**
+   * Logical and (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   and(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('and', a, b);
   }
-  /** Logical or (bool). */
+  /**
+   * Logical or (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   or(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('or', a, b);
   }
-  /** `x * x`. */
+  /**
+   * `x * x`.
+   *
+   * @param x - A traced value.
+   */
   square(x: ExprLike): ExprLike {
     return this.mul(x, x);
   }
@@ -429,7 +587,11 @@ export class FuseBuilder {
   }
 }
 
-/** Node indices a node reads. */
+/**
+ * Node indices a node reads.
+ *
+ * @param n - A node of a fused program.
+ */
 export function operandsOf(n: ExprNode): number[] {
   switch (n.kind) {
     case 'input':
@@ -481,6 +643,12 @@ function nodeKey(n: ExprNode): string {
 /**
  * Evaluates a program one primitive per node: the path of backends without `elementwise`, and the
  * reference every fused kernel is tested against. Temporaries are freed after their last use.
+ *
+ * @param backend - The backend to run on.
+ * @param program - The fused program.
+ * @param inputs - The input buffers, one per program input.
+ * @param scalars - The values of the program's scalar parameters.
+ * @param outShape - The shape every output has.
  */
 export function runPrimitives(
   backend: Backend,
@@ -776,6 +944,9 @@ function trace(name: string, dtypes: readonly DType[], fn: (e: FuseBuilder, ...x
  * const swish = fuse((e, x) => e.mul(x, e.sigmoid(x)));
  * const y = swish(x); // one kernel where the backend compiles programs
  * ```
+ *
+ * @param fn - Builds the program from traced inputs with the builder `e` (`e.add`, `e.mul`, ...); called once per input signature.
+ * @param options - A hand-written gradient (`vjp`) and a name for error messages.
  */
 export function fuse<R extends FuseResult>(
   fn: (e: FuseBuilder, ...xs: Expr[]) => R,

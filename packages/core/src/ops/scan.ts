@@ -156,6 +156,10 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
  * ```ts
  * const h = scan(tensor([0.5]), tensor([[[1], [1], [1]]]));   // [[[1], [1.5], [1.75]]]
  * ```
+ *
+ * @param a - The decay coefficients: `[C]`, `[T, C]` or `[B or 1, T or 1, C]`, broadcast against `b`.
+ * @param b - The inputs, `[B, T, C]`.
+ * @param options - The initial state `h0` and the direction (`reverse`).
  */
 export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
   return scoped(() => {
@@ -217,6 +221,10 @@ function checkComplex(op: string, name: string, z: Complex): void {
  * const lambda = { re: tensor([0]), im: tensor([1]) };
  * const h = scanComplex(lambda, { re: tensor([[[1], [0], [0], [0]]]), im: zeros([1, 4, 1]) });
  * ```
+ *
+ * @param a - The complex coefficients as `{ re, im }`, shaped as for `scan`.
+ * @param b - The complex inputs as `{ re, im }`, each `[B, T, C]`.
+ * @param options - The complex initial state `h0` and the direction (`reverse`).
  */
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
   return scoped(() => {
