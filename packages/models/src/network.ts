@@ -127,7 +127,11 @@ function positiveInt(name: string, v: unknown): number {
   return v;
 }
 
-/** Validates a config and fills in defaults (the result is what checkpoints store). */
+/**
+ * Validates a config and fills in defaults (the result is what checkpoints store).
+ *
+ * @param config - The network, as plain JSON.
+ */
 export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConfig {
   if (!config || typeof config !== 'object')
     throw new ValueError('NetworkConfig', 'expected a config object');
@@ -174,7 +178,11 @@ export class ModuleList<M extends Module> extends Module {
   /** The modules, in order. */
   readonly items: readonly M[];
 
-  /** A list of modules. */
+  /**
+   * A list of modules.
+   *
+   * @param items - The modules, named `0`, `1`, ... in the parameter tree.
+   */
   constructor(items: readonly M[]) {
     super();
     this.items = items;
@@ -210,7 +218,12 @@ export class Block extends Module {
   readonly #norm2: Layer | null;
   readonly #mlp: GluMlp | null;
 
-  /** A block of width `dModel` holding `layer`. */
+  /**
+   * A block of width `dModel` holding `layer`.
+   *
+   * @param layer - The layer: one cell or a hybrid.
+   * @param config - The resolved network config.
+   */
   constructor(layer: LayerConfig, config: ResolvedNetworkConfig) {
     super();
     const d = config.dModel;
@@ -269,7 +282,12 @@ export class Block extends Module {
     }
   }
 
-  /** Initial states of the block's cells. */
+  /**
+   * Initial states of the block's cells.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   initialState(params: ParamTree, batch: number): CellState[] {
     return this.cells.map((c, i) => c.initialState(getSubtree(params, this.#cellNames[i], 'Block'), batch));
   }
@@ -317,7 +335,14 @@ export class Block extends Module {
     return x;
   }
 
-  /** The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states). */
+  /**
+   * The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The block input, `[batch, time, dModel]`.
+   * @param ctx - The per-call context: train mode and dropout seed.
+   * @param states - Initial states of the cells (default: their own).
+   */
   apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, states?: readonly CellState[]): BlockOutput {
     const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
     const ys: Tensor[] = [];
@@ -335,7 +360,13 @@ export class Block extends Module {
     return { x: this.#finish(params, x, xhat, ys, ctx), states: outStates, switchRates: rates };
   }
 
-  /** One step `[B, dModel]` (evaluation mode). */
+  /**
+   * One step `[B, dModel]` (evaluation mode).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The block input of one step, `[batch, dModel]`.
+   * @param states - The states of the block's cells after the previous step.
+   */
   step(params: ParamTree, x: Tensor, states: readonly CellState[]): BlockStep {
     const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
     const ys: Tensor[] = [];
@@ -395,7 +426,11 @@ export class Network extends Module {
   readonly #input: Linear | Embedding;
   readonly #readout: Linear;
 
-  /** Builds the network of `config` (validated; defaults filled in). */
+  /**
+   * Builds the network of `config` (validated; defaults filled in).
+   *
+   * @param config - The network, as plain JSON.
+   */
   constructor(config: NetworkConfig) {
     super();
     this.#config = resolveNetworkConfig(config);
@@ -433,6 +468,9 @@ export class Network extends Module {
    * Sets ε of every BMRU/CMRU cell (ε annealing), and the leak of FQ-BMRU cells if `includeLeak`.
    * Returns how many cells changed. The value is recorded in `config` (`epsilon`, `leak`), so a
    * checkpoint saved now reloads with it.
+   *
+   * @param epsilon - The ε of every BMRU/CMRU cell.
+   * @param includeLeak - Also set the leak of every FQ-BMRU cell to the same value.
    */
   setEpsilon(epsilon: number, includeLeak = false): number {
     if (!(epsilon >= 0 && epsilon <= 1))
@@ -458,7 +496,14 @@ export class Network extends Module {
     return this.#input.apply(getSubtree(params, 'input', 'Network'), x);
   }
 
-  /** The forward pass with the switching statistics and the final states. */
+  /**
+   * The forward pass with the switching statistics and the final states.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (int32 `[batch, time]` with `vocabSize`).
+   * @param ctx - The per-call context: train mode and dropout seed.
+   * @param state - Initial states (default: the cells' own).
+   */
   applyWithStats(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, state?: NetworkState): NetworkOutput {
     const expectedRank = this.config.vocabSize === undefined ? 3 : 2;
     if (x.rank !== expectedRank) {
@@ -495,7 +540,13 @@ export class Network extends Module {
     return { output, switchRate, state: states };
   }
 
-  /** Outputs for inputs `[B, T, dIn]` (or int32 tokens `[B, T]`): `[B, dOut]`, or `[B, T, dOut]` for readout `'all'`. */
+  /**
+   * Outputs for inputs `[B, T, dIn]` (or int32 tokens `[B, T]`): `[B, dOut]`, or `[B, T, dOut]` for readout `'all'`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (int32 `[batch, time]` with `vocabSize`).
+   * @param ctx - The per-call context: train mode and dropout seed.
+   */
   apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}): Tensor {
     return this.applyWithStats(params, x, ctx).output;
   }
@@ -503,6 +554,11 @@ export class Network extends Module {
   /**
    * The training objective: MSE (default) or cross-entropy of the outputs against `target`, plus
    * `switchPenalty * switchRate^2` when the config sets a penalty.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   * @param target - The targets: float32 for `mse`, int32 labels for `crossEntropy`.
+   * @param options - The loss, train mode and dropout seed.
    */
   loss(params: ParamTree, x: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
     const { output, switchRate } = this.applyWithStats(params, x, options);
@@ -523,7 +579,12 @@ export class Network extends Module {
     return value;
   }
 
-  /** The state before the first step, for `batch` sequences. */
+  /**
+   * The state before the first step, for `batch` sequences.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   initialState(params: ParamTree, batch: number): NetworkState {
     const layers = getSubtree(params, 'layers', 'Network');
     return this.blocks.map((b, i) => b.initialState(getSubtree(layers, String(i), 'Network'), batch));
@@ -533,6 +594,10 @@ export class Network extends Module {
    * One time step in evaluation mode: `x` `[B, dIn]` (or int32 `[B]`) to the readout of this step
    * `[B, dOut]` and the next state. Stepping through a sequence reproduces `apply` with readout
    * `'all'` (for `'last'`, the final step's output equals `apply`'s).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs of one step, `[batch, dIn]`.
+   * @param state - The state after the previous step (from `initialState` or the last `step`).
    */
   step(params: ParamTree, x: Tensor, state: NetworkState): NetworkStep {
     let h = this.#embed(params, x);
@@ -554,7 +619,11 @@ function concatScalars(xs: Tensor[]): Tensor {
   );
 }
 
-/** Builds a network from a plain JSON config (see `NetworkConfig`). */
+/**
+ * Builds a network from a plain JSON config (see `NetworkConfig`).
+ *
+ * @param config - The network, as plain JSON.
+ */
 export function createNetwork(config: NetworkConfig): Network {
   return new Network(config);
 }

@@ -153,7 +153,13 @@ export class Bmru extends Cell {
   /** Threshold projection `β = W_β x + b_β`. */
   readonly wbeta: Linear;
 
-  /** A BMRU (or, with `type: 'cmru'` and default ε = 1, a CMRU) from `dIn` inputs to `dState` units. */
+  /**
+   * A BMRU (or, with `type: 'cmru'` and default ε = 1, a CMRU) from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: BmruOptions & { readonly type?: 'bmru' | 'cmru' } = {}) {
     super();
     this.type = options.type ?? 'bmru';
@@ -174,6 +180,9 @@ export class Bmru extends Cell {
   /**
    * The gates `z` (switch) and `v` (target) for inputs `[..., d_in]`, as a composite of primitives:
    * the reference of the fused `coefficients`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
    */
   gates(params: ParamTree, x: Tensor): MruGates {
     const c = this.wc.apply(getSubtree(params, 'wc', 'Bmru'), x);
@@ -181,7 +190,12 @@ export class Bmru extends Cell {
     return { z: heaviside(sub(abs(c), abs(beta)), this.surrogateK), v: signSte(c, this.surrogateK) };
   }
 
-  /** The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel. */
+  /**
+   * The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   */
   coefficients(params: ParamTree, x: Tensor): { a: Tensor; b: Tensor; z: Tensor } {
     const wc = getSubtree(params, 'wc', 'Bmru');
     const wb = getSubtree(params, 'wbeta', 'Bmru');

@@ -70,10 +70,27 @@ export abstract class Cell extends Module {
    */
   readonly outputProjection: 'linear' | 'nonnegative-relu' = 'linear';
 
-  /** The state before the first step, for a batch of `batch` sequences. */
+  /**
+   * The state before the first step, for a batch of `batch` sequences.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   abstract initialState(params: ParamTree, batch: number): CellState;
-  /** The whole sequence at once: `x` `[B, T, d_in]` to `y` `[B, T, d_out]`. */
+  /**
+   * The whole sequence at once: `x` `[B, T, d_in]` to `y` `[B, T, d_out]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   * @param options - The initial state (default: the learned or zero one).
+   */
   abstract parallel(params: ParamTree, x: Tensor, options?: CellRunOptions): CellOutput;
-  /** One step: `x` `[B, d_in]` and the previous state to `y` `[B, d_out]` and the next state. */
+  /**
+   * One step: `x` `[B, d_in]` and the previous state to `y` `[B, d_out]` and the next state.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs of one step, `[batch, dIn]`.
+   * @param state - The state after the previous step.
+   */
   abstract step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput;
 }

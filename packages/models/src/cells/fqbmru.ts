@@ -74,7 +74,13 @@ export class FqBmru extends Cell {
   /** Input map `W_x`, `b_x`. */
   readonly wx: Linear;
 
-  /** An FQ-BMRU from `dIn` inputs to `dState` units. */
+  /**
+   * An FQ-BMRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: FqBmruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -94,7 +100,12 @@ export class FqBmru extends Cell {
     this.addParam('s0', [dState], randomBit(), { decay: false });
   }
 
-  /** `hold` and `z_hi` for inputs `[..., d_in]`. */
+  /**
+   * `hold` and `z_hi` for inputs `[..., d_in]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   */
   gates(params: ParamTree, x: Tensor): FqGates {
     const hhat = relu(this.wx.apply(getSubtree(params, 'wx', 'FqBmru'), relu(x)));
     const lo = abs(getTensor(params, 'beta1', 'FqBmru'));

@@ -54,7 +54,12 @@ export interface CellConfig {
   readonly logSpace?: boolean;
 }
 
-/** Builds the cell described by `config` with `dIn` input features. */
+/**
+ * Builds the cell described by `config` with `dIn` input features.
+ *
+ * @param config - The cell, as plain JSON.
+ * @param dIn - Input features.
+ */
 export function createCell(config: CellConfig, dIn: number): Cell {
   if (!config || typeof config !== 'object')
     throw new ValueError('createCell', `expected a cell config object, got ${config}`);

@@ -62,7 +62,13 @@ export class Lru extends Cell {
   /** Largest initial phase. */
   readonly maxPhase: number;
 
-  /** An LRU with `dIn` inputs and outputs and `dState` complex units. */
+  /**
+   * An LRU with `dIn` inputs and outputs and `dState` complex units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: LruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -114,7 +120,11 @@ export class Lru extends Cell {
     return out;
   }
 
-  /** `λ` as `{ re, im }`, each `[N]`. */
+  /**
+   * `λ` as `{ re, im }`, each `[N]`.
+   *
+   * @param params - The LRU's parameters.
+   */
   lambda(params: ParamTree): Complex {
     const mag = exp(neg(exp(getTensor(params, 'nu_log', 'Lru'))));
     const phase = exp(getTensor(params, 'theta_log', 'Lru'));

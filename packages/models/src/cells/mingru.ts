@@ -60,7 +60,13 @@ export class MinGru extends Cell {
   /** The joint projection to `[k_h, k_z]`. */
   readonly w: Linear;
 
-  /** A minGRU from `dIn` inputs to `dState` units. */
+  /**
+   * A minGRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: MinGruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -70,7 +76,12 @@ export class MinGru extends Cell {
     this.w = this.addModule('w', new Linear(dIn, 2 * dState));
   }
 
-  /** The scan coefficients `(a, b)` for inputs `[..., d_in]`. */
+  /**
+   * The scan coefficients `(a, b)` for inputs `[..., d_in]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   */
   coefficients(params: ParamTree, x: Tensor): ScanCoefficients {
     const k = this.w.apply(getSubtree(params, 'w', 'MinGru'), x);
     const [kh, kz] = split(k, [this.dState, this.dState], -1);

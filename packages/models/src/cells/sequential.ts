@@ -35,9 +35,20 @@ import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellSt
 export abstract class SequentialCell extends Cell {
   readonly parallelizable = false;
 
-  /** Projects inputs `[..., d_in]` to the per-step drive `[..., k]` (no recurrence involved). */
+  /**
+   * Projects inputs `[..., d_in]` to the per-step drive `[..., k]` (no recurrence involved).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   */
   protected abstract project(params: ParamTree, x: Tensor): Tensor;
-  /** One step from a projected input `[B, k]`. */
+  /**
+   * One step from a projected input `[B, k]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param p - The input projection of this step (from `project`).
+   * @param state - The state after the previous step.
+   */
   protected abstract stepProjected(params: ParamTree, p: Tensor, state: CellState): CellStepOutput;
 
   initialState(_params: ParamTree, batch: number): CellState {
@@ -77,7 +88,12 @@ export class Gru extends SequentialCell {
   /** State projection `[W_hr, W_hz, W_hn]` with biases. */
   readonly wh: Linear;
 
-  /** A GRU from `dIn` inputs to `dState` units. */
+  /**
+   * A GRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   */
   constructor(dIn: number, dState: number) {
     super();
     this.dIn = dIn;
@@ -120,7 +136,13 @@ export class Brc extends SequentialCell {
   /** Joint input projection `[U_a, U_c, U]`. */
   readonly u: Linear;
 
-  /** A BRC (or nBRC) from `dIn` inputs to `dState` units. */
+  /**
+   * A BRC (or nBRC) from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: { readonly neuromodulated?: boolean } = {}) {
     super();
     this.dIn = dIn;

@@ -9,7 +9,12 @@
  */
 import { add, cast, customVjp, div, ge, mul, square, type Tensor, ValueError, where } from '@mru/core';
 
-/** The surrogate derivative `k / (1 + (π k x)^2)` of the Heaviside step, as a tensor. */
+/**
+ * The surrogate derivative `k / (1 + (π k x)^2)` of the Heaviside step, as a tensor.
+ *
+ * @param x - The input.
+ * @param k - The sharpness (default 1).
+ */
 export function heavisideSurrogateGrad(x: Tensor, k: number): Tensor {
   return div(k, add(square(mul(x, Math.PI * k)), 1));
 }
@@ -19,7 +24,12 @@ function checkK(k: number): void {
     throw new ValueError('surrogate', `sharpness k must be positive and finite, got ${k}`);
 }
 
-/** `H(x)`: 1 where `x >= 0`, else 0 (float32); backward uses `k / (1 + (π k x)^2)`. */
+/**
+ * `H(x)`: 1 where `x >= 0`, else 0 (float32); backward uses `k / (1 + (π k x)^2)`.
+ *
+ * @param x - The input.
+ * @param k - The sharpness of the surrogate gradient (default 1).
+ */
 export function heaviside(x: Tensor, k = 1): Tensor {
   checkK(k);
   return customVjp(
@@ -28,7 +38,12 @@ export function heaviside(x: Tensor, k = 1): Tensor {
   )(x);
 }
 
-/** `sign(x)` with `sign(0) = +1` (float32 ±1); backward uses `2 k / (1 + (π k x)^2)`. */
+/**
+ * `sign(x)` with `sign(0) = +1` (float32 ±1); backward uses `2 k / (1 + (π k x)^2)`.
+ *
+ * @param x - The input.
+ * @param k - The sharpness of the surrogate gradient (default 1).
+ */
 export function signSte(x: Tensor, k = 1): Tensor {
   checkK(k);
   return customVjp(

@@ -78,7 +78,12 @@ async function toHost(t: Tensor): Promise<HostTensor> {
   return { dtype: t.dtype, shape: [...t.shape], data: await t.data() };
 }
 
-/** Encodes parameters (and the config, optimizer state and metadata) as safetensors bytes. */
+/**
+ * Encodes parameters (and the config, optimizer state and metadata) as safetensors bytes.
+ *
+ * @param params - The parameters.
+ * @param options - Network config, optimizer state and metadata to store.
+ */
 export async function serializeCheckpoint(
   params: ParamTree,
   options: CheckpointOptions = {},
@@ -112,6 +117,10 @@ function expectedSpecs(
 /**
  * Checks decoded parameters against the model's expectation; throws a `CheckpointError` naming the
  * first offending tensor (missing, unexpected, wrong dtype or wrong shape).
+ *
+ * @param tensors - The tensors read.
+ * @param expect - The module or network they must fit.
+ * @param source - What to name in error messages (a file path, for example).
  */
 export function checkTensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -149,6 +158,9 @@ export function checkTensors(
 /**
  * Refuses tensor names that would reach an object's prototype when the tree is rebuilt
  * (`__proto__.reverse` once set `Object.prototype.reverse`, reversing every later scan).
+ *
+ * @param names - The tensor names read.
+ * @param source - What to name in error messages (a file path, for example).
  */
 export function checkTensorNames(names: Iterable<string>, source = 'checkpoint'): void {
   for (const full of names) {
@@ -163,7 +175,12 @@ export function checkTensorNames(names: Iterable<string>, source = 'checkpoint')
   }
 }
 
-/** Refuses NaN and infinite float32 values, naming the first tensor that holds one. */
+/**
+ * Refuses NaN and infinite float32 values, naming the first tensor that holds one.
+ *
+ * @param tensors - The tensors read.
+ * @param source - What to name in error messages (a file path, for example).
+ */
 export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, source = 'checkpoint'): void {
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== 'float32') continue;
@@ -189,6 +206,10 @@ export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, sourc
  * edited to absurd sizes (`nLayers: 1e7`) would otherwise hang or exhaust memory while the network
  * is constructed, before the tensors are compared. Every width the config names is a dimension of
  * some stored tensor, and every layer owns at least one tensor, so both are bounded by the file.
+ *
+ * @param config - The network config read.
+ * @param tensors - The tensors read.
+ * @param source - What to name in error messages (a file path, for example).
  */
 export function checkConfigAgainstTensors(
   config: unknown,
@@ -232,7 +253,12 @@ export function checkConfigAgainstTensors(
   walk(cells);
 }
 
-/** Decodes checkpoint bytes into tensors on the current backend, checking them against `expect`. */
+/**
+ * Decodes checkpoint bytes into tensors on the current backend, checking them against `expect`.
+ *
+ * @param bytes - The file contents.
+ * @param options - A module or network the tensors must fit, and a name for errors.
+ */
 export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = {}): LoadedCheckpoint {
   const source = options.source ?? 'checkpoint';
   const { tensors, metadata } = decodeSafetensors(bytes, source);
@@ -278,6 +304,9 @@ export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = 
 /**
  * Rebuilds the network stored in a checkpoint from its `config` metadata, and loads its parameters
  * (checked against the rebuilt network).
+ *
+ * @param bytes - The file contents.
+ * @param source - What to name in error messages (a file path, for example).
  */
 export function networkFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedNetwork {
   const { metadata, tensors } = decodeSafetensors(bytes, source);

@@ -14,6 +14,10 @@ import { type DType, MruError, type TypedArray } from '@mru/core';
 
 /** A checkpoint (or safetensors file) that cannot be read or does not fit the model. */
 export class CheckpointError extends MruError {
+  /**
+   * @param op - The function that failed.
+   * @param message - What is wrong with the file.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     // Explicit, so the name survives minification (see MruError).
@@ -82,6 +86,9 @@ function readLE(bytes: Uint8Array, dtype: DType, count: number): TypedArray {
 /**
  * Encodes tensors and string metadata as a safetensors file. Names must be unique non-empty strings;
  * `'__metadata__'` is reserved.
+ *
+ * @param tensors - Tensors by name.
+ * @param metadata - String metadata for the header.
  */
 export function encodeSafetensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -140,6 +147,9 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 /**
  * Decodes and validates a safetensors file. `source` (e.g. a path) is included in error messages.
  * Throws a `CheckpointError` naming the offending tensor for any inconsistency.
+ *
+ * @param bytes - The file contents.
+ * @param source - What to name in error messages (a file path, for example).
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
   const op = 'decodeSafetensors';

@@ -95,6 +95,9 @@ export interface UpdateArgs {
 /**
  * Scales every gradient by `min(1, maxNorm / (‖g‖ + 1e-6))`, where `‖g‖` is the L2 norm of all the
  * gradients together. Returns the clipped tree and the norm before clipping (a scalar tensor).
+ *
+ * @param grads - The gradients.
+ * @param maxNorm - The largest global L2 norm allowed.
  */
 export function clipGradNorm(grads: ParamTree, maxNorm: number): ClippedGradients {
   return tidy(() => {
@@ -139,7 +142,11 @@ export abstract class Optimizer {
   #state = new Map<string, Record<string, Tensor>>();
   #lastGradNorm: Tensor | null = null;
 
-  /** Shared options. */
+  /**
+   * Shared options.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: OptimizerOptions) {
     if (typeof options.lr === 'number' && !(options.lr >= 0)) {
       throw new ValueError(this.constructor.name, `lr must be >= 0, got ${options.lr}`);
@@ -170,7 +177,14 @@ export abstract class Optimizer {
   /** The names of the per-parameter state slots (e.g. `['m', 'v']`). */
   protected abstract readonly slots: readonly string[];
 
-  /** One parameter's update; runs inside `tidy`. Missing slots are zeros. */
+  /**
+   * One parameter's update; runs inside `tidy`. Missing slots are zeros.
+   *
+   * @param param - The parameter.
+   * @param grad - Its gradient.
+   * @param state - Its optimizer state (moments), updated in place.
+   * @param args - The learning rate, step and group settings of this step.
+   */
   protected abstract update(
     param: Tensor,
     grad: Tensor,
@@ -185,6 +199,9 @@ export abstract class Optimizer {
   /**
    * Applies one update and returns the new parameters (same structure). The old parameters (unless
    * `disposeOld: false`) and moments are disposed; `grads` are left to the caller.
+   *
+   * @param params - The current parameters; disposed after the step.
+   * @param grads - Their gradients, of the same structure.
    */
   step(params: ParamTree, grads: ParamTree): ParamTree {
     const op = `${this.constructor.name}.step`;
@@ -248,7 +265,11 @@ export abstract class Optimizer {
     return { step: this.#step, tensors };
   }
 
-  /** Restores `stateDict()` output; the optimizer takes ownership of the tensors. */
+  /**
+   * Restores `stateDict()` output; the optimizer takes ownership of the tensors.
+   *
+   * @param dict - A state from `stateDict` (for example read from a checkpoint).
+   */
   loadStateDict(dict: OptimizerState): void {
     if (!Number.isInteger(dict.step) || dict.step < 0) {
       throw new ValueError(
@@ -344,7 +365,11 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
   protected readonly slots: readonly string[] = ['momentum'];
 
-  /** An SGD optimizer. */
+  /**
+   * An SGD optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: SgdOptions) {
     super(options);
     this.momentum = options.momentum ?? 0;
@@ -385,7 +410,12 @@ export class Adam extends Optimizer {
   /** True for AdamW: decay is decoupled from the gradient. */
   protected readonly decoupled: boolean = false;
 
-  /** An Adam optimizer. */
+  /**
+   * An Adam optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   * @param defaultBeta2 - β2 when `options.betas` is not given.
+   */
   constructor(options: AdamOptions, defaultBeta2 = 0.999) {
     super(options);
     this.beta1 = options.beta1 ?? 0.9;
@@ -403,6 +433,11 @@ export class Adam extends Optimizer {
    * One fused kernel per parameter: clipping factor, weight decay, both moments, bias correction and
    * the step, reading `p, g, m, v` once and writing `p, m, v` once. The expression keeps the order of
    * operations of the textbook form (below), so it equals the unfused chain of ops.
+   *
+   * @param p - The parameter.
+   * @param g - Its gradient.
+   * @param state - Its optimizer state (moments), updated in place.
+   * @param args - The learning rate, step and group settings of this step.
    */
   protected update(p: Tensor, g: Tensor, state: Record<string, Tensor>, args: UpdateArgs): UpdateResult {
     const { lr, weightDecay, t, gradScale } = args;
@@ -450,7 +485,11 @@ export class Adam extends Optimizer {
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
-  /** An AdamW optimizer. */
+  /**
+   * An AdamW optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: AdamOptions) {
     // `?? 1e-4`, not a spread default: an explicit `weightDecay: undefined` keeps the default.
     super({ ...options, weightDecay: options.weightDecay ?? 1e-4 }, 0.99);

@@ -38,7 +38,12 @@ function checkDecay(op: string, o: DecayScheduleOptions): { warmup: number; fina
   return { warmup, final: o.peak * (o.finalRatio ?? (op === 'cosineSchedule' ? 0.01 : 0)) };
 }
 
-/** A constant value, optionally after a linear warmup. */
+/**
+ * A constant value, optionally after a linear warmup.
+ *
+ * @param value - The learning rate.
+ * @param warmupSteps - Steps of linear warm-up from 0 (default 0).
+ */
 export function constantSchedule(value: number, warmupSteps = 0): Schedule {
   nonNegInt('constantSchedule', 'warmupSteps', warmupSteps);
   return (step) => value * warmupFactor(step, warmupSteps);
@@ -47,6 +52,8 @@ export function constantSchedule(value: number, warmupSteps = 0): Schedule {
 /**
  * Linear warmup, then cosine decay from `peak` to `finalRatio * peak` (default 1%, the training
  * default of MODELS.md) at `totalSteps`.
+ *
+ * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
  */
 export function cosineSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('cosineSchedule', options);
@@ -59,7 +66,11 @@ export function cosineSchedule(options: DecayScheduleOptions): Schedule {
   };
 }
 
-/** Linear warmup, then linear decay from `peak` to `finalRatio * peak` (default 0) at `totalSteps`. */
+/**
+ * Linear warmup, then linear decay from `peak` to `finalRatio * peak` (default 0) at `totalSteps`.
+ *
+ * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
+ */
 export function linearSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('linearSchedule', options);
   const { peak, totalSteps } = options;
@@ -82,6 +93,8 @@ export interface EpsilonAnnealingOptions {
 /**
  * ε annealing (MODELS.md): ε = 1 for the first K1 steps, then a linear decay to 0 over K2 steps, then 0.
  * Train a BMRU as a CMRU first: call `network.setEpsilon(schedule(step))` before each step.
+ *
+ * @param options - `hold` (K1, steps at ε = 1) and `decay` (K2, steps of the linear decay to 0).
  */
 export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedule {
   const hold = options.hold ?? 1000;
@@ -98,6 +111,9 @@ export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedul
 /**
  * The default K1 = 1000, K2 = 5000 scaled to a run of `totalSteps` (our choice of reference: a
  * 10,000-step run, so K1 = 10% and K2 = 50% of the run, leaving the last 40% at ε = 0).
+ *
+ * @param totalSteps - The length of the run.
+ * @param referenceSteps - The run length the default K1 and K2 are given for.
  */
 export function epsilonAnnealingFor(totalSteps: number, referenceSteps = 10_000): Schedule {
   nonNegInt('epsilonAnnealingFor', 'totalSteps', totalSteps);
