@@ -108,6 +108,7 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
  * @param options - `hasAux`: the function returns `[loss, aux]`.
  * @returns A function of `(params, ...rest)` returning `{ value, grads, aux }`, with `grads` shaped
  *   like `params`.
+ * @category Autograd
  */
 export function valueAndGrad<P extends Tree = any, R extends unknown[] = [], A = undefined>(
   fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
@@ -279,6 +280,7 @@ function addSame(a: Tensor, b: Tensor): Tensor {
  *
  * @param forward - Computes the output from the inputs (not recorded on the tape).
  * @param vjp - Returns one cotangent per input (or null) from the output's cotangent, the inputs and the output.
+ * @category Autograd
  */
 export function customVjp<I extends Tensor[]>(
   forward: (...inputs: I) => Tensor,
@@ -304,6 +306,7 @@ export function customVjp<I extends Tensor[]>(
  * The same values, cut from the gradient: nothing flows back through the result.
  *
  * @param x - The input tensor.
+ * @category Autograd
  */
 export function stopGradient(x: Tensor): Tensor {
   return shareStorage(x, x.shape);

@@ -21,6 +21,7 @@ export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32'];
  * Bytes per element of each dtype (what backends count in `memory()`).
  *
  * @param dtype - The dtype.
+ * @category Shapes and dtypes
  */
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
@@ -37,6 +38,7 @@ export function bytesPerElement(dtype: DType): number {
  *
  * @param dtype - The dtype.
  * @param size - The number of elements.
+ * @category Shapes and dtypes
  */
 export function allocHost(dtype: DType, size: number): TypedArray {
   switch (dtype) {
@@ -53,6 +55,7 @@ export function allocHost(dtype: DType, size: number): TypedArray {
  * The dtype whose host storage is the given typed array.
  *
  * @param a - A typed array.
+ * @category Shapes and dtypes
  */
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
@@ -68,6 +71,7 @@ export function dtypeOfArray(a: TypedArray): DType {
  * True for dtypes that carry gradients.
  *
  * @param dtype - The dtype.
+ * @category Shapes and dtypes
  */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32';

@@ -79,6 +79,7 @@ const state: EngineState = g[KEY];
  *
  * @param name - The name to select it by in `setBackend`.
  * @param factory - Creates the backend (possibly async); called on first use.
+ * @category Backends
  */
 export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
   const old = state.registry.get(name);
@@ -89,7 +90,11 @@ export function registerBackend(name: string, factory: () => Backend | Promise<B
   state.registry.set(name, { factory, instance: null });
 }
 
-/** Names of the registered backends. */
+/**
+ * Names of the registered backends.
+ *
+ * @category Backends
+ */
 export function backendNames(): string[] {
   return [...state.registry.keys()];
 }
@@ -99,6 +104,7 @@ export function backendNames(): string[] {
  * Resolves to the backend. New tensors are created on the current backend.
  *
  * @param nameOrBackend - A registered name, or a backend instance.
+ * @category Backends
  */
 export async function setBackend(nameOrBackend: string | Backend): Promise<Backend> {
   if (typeof nameOrBackend !== 'string') {
@@ -118,7 +124,11 @@ export async function setBackend(nameOrBackend: string | Backend): Promise<Backe
   return reg.instance;
 }
 
-/** The current backend, or a `BackendError` telling how to get one. */
+/**
+ * The current backend, or a `BackendError` telling how to get one.
+ *
+ * @category Backends
+ */
 export function getBackend(): Backend {
   if (!state.current) {
     throw new BackendError(
@@ -220,6 +230,7 @@ export function collectTensors(x: unknown, out: Set<Tensor> = new Set()): Set<Te
  * when `fn` returns. Returned tensors move to the enclosing scope. `fn` must be synchronous.
  *
  * @param fn - The function whose intermediate tensors are freed when it returns.
+ * @category Memory
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -252,6 +263,7 @@ export function tidy<T>(fn: () => T): T {
  * Exempts a tensor from disposal by the enclosing `tidy` scopes. Returns it.
  *
  * @param t - The tensor to keep alive past the enclosing `tidy` or `valueAndGrad`.
+ * @category Memory
  */
 export function keep<T extends Tensor>(t: T): T {
   t.kept = true;
@@ -262,6 +274,7 @@ export function keep<T extends Tensor>(t: T): T {
  * Disposes every tensor nested in `x` (arrays and plain objects are walked).
  *
  * @param x - A tensor, or an object or array holding tensors (anything else is ignored).
+ * @category Memory
  */
 export function dispose(x: unknown): void {
   for (const t of collectTensors(x)) disposeTensor(t);
@@ -279,6 +292,7 @@ export interface MemoryInfo extends BackendMemory {
  * Memory held by a backend (default: the current one): bytes, buffers and live tensors.
  *
  * @param backend - The backend to report on (default: the current one).
+ * @category Memory
  */
 export function memory(backend: Backend = getBackend()): MemoryInfo {
   return { backend: backend.name, ...backend.memory(), tensors: state.liveTensors.get(backend) ?? 0 };
@@ -346,6 +360,7 @@ export function record(
  * Runs `fn` without recording on the tape (gradients do not flow through its results).
  *
  * @param fn - The function to run without recording gradients.
+ * @category Autograd
  */
 export function noGrad<T>(fn: () => T): T {
   const tape = state.tape;
@@ -366,6 +381,7 @@ export function noGrad<T>(fn: () => T): T {
  * block of Philox counters of the stream, so a program replays exactly after the same `seed(n)`.
  *
  * @param n - The seed, a non-negative safe integer.
+ * @category Random
  */
 export function seed(n: number): void {
   if (!Number.isSafeInteger(n) || n < 0)
@@ -392,6 +408,7 @@ export function nextRandom(blocks: number): { key: [number, number]; offset: num
  * The Philox key of a seed: low and high 32 bits.
  *
  * @param n - The seed, a non-negative safe integer.
+ * @category Random
  */
 export function seedToKey(n: number): [number, number] {
   return [n >>> 0, Math.floor(n / 2 ** 32) >>> 0];

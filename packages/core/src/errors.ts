@@ -84,6 +84,7 @@ export class ValueError extends MruError {
  * Formats a shape as `[2,3]` for messages.
  *
  * @param shape - A shape.
+ * @category Shapes and dtypes
  */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

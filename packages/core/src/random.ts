@@ -48,6 +48,7 @@ function mulhi(a: number, b: number): number {
  * @param k0 - Key word 0.
  * @param k1 - Key word 1.
  * @param out - Receives the four output words.
+ * @category Random
  */
 export function philox4x32(
   c0: number,
@@ -80,6 +81,7 @@ export function philox4x32(
  * The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`.
  *
  * @param w - A 32-bit random word.
+ * @category Random
  */
 export function uniformOfBits(w: number): number {
   return (w >>> 8) * 2 ** -24;
@@ -92,6 +94,7 @@ export function uniformOfBits(w: number): number {
  * @param out - The array to fill.
  * @param key - The two key words (from `seedToKey`).
  * @param offset - The counter of the first element.
+ * @category Random
  */
 export function philoxFill(
   dist: 'uniform' | 'normal' | 'bits',

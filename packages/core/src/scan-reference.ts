@@ -45,6 +45,7 @@ function aIndex(aShape: readonly number[], b: number, t: number, c: number): num
  * The real scan in float64, sequentially.
  *
  * @param s - The operands of the scan, as host arrays with their shapes.
+ * @category Scan
  */
 export function sequentialScan64(s: HostScan): Float64Array {
   const [B, T, C] = s.bShape;
@@ -66,6 +67,7 @@ export function sequentialScan64(s: HostScan): Float64Array {
  * The complex scan in float64, sequentially. Returns `[re, im]`.
  *
  * @param s - The complex operands of the scan, as host arrays with their shapes.
+ * @category Scan
  */
 export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Float64Array] {
   const [B, T, C] = s.bShape;
@@ -132,6 +134,7 @@ export const complexPairs: Monoid<readonly [number, number, number, number]> = {
  *
  * @param xs - The elements to scan.
  * @param m - The associative operator.
+ * @category Scan
  */
 export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
   const n = xs.length;
@@ -160,6 +163,7 @@ export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
  * The real scan evaluated with `associativeScan` per (batch, channel) lane; float32 results.
  *
  * @param s - The operands of the scan, as host arrays with their shapes.
+ * @category Scan
  */
 export function parallelScanReference(s: HostScan): Float32Array {
   const [B, T, C] = s.bShape;
@@ -187,6 +191,7 @@ export function parallelScanReference(s: HostScan): Float32Array {
  * The complex scan evaluated with `associativeScan`; float32 results `[re, im]`.
  *
  * @param s - The complex operands of the scan, as host arrays with their shapes.
+ * @category Scan
  */
 export function parallelComplexScanReference(s: HostComplexScan): [Float32Array, Float32Array] {
   const [B, T, C] = s.bShape;

@@ -5,6 +5,7 @@ import { fmtShape, ShapeError, ValueError } from './errors.js';
  * Number of elements of a shape (1 for rank 0).
  *
  * @param shape - A shape.
+ * @category Shapes and dtypes
  */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
@@ -16,6 +17,7 @@ export function sizeOf(shape: readonly number[]): number {
  * Row-major (C-order) strides of a contiguous tensor of this shape, in elements.
  *
  * @param shape - A shape.
+ * @category Shapes and dtypes
  */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
@@ -32,6 +34,7 @@ export function stridesOf(shape: readonly number[]): number[] {
  *
  * @param op - The op to name in the error.
  * @param shape - The shape to validate.
+ * @category Shapes and dtypes
  */
 export function checkShape(op: string, shape: readonly number[]): void {
   for (const d of shape) {
@@ -45,6 +48,7 @@ export function checkShape(op: string, shape: readonly number[]): void {
  * @param op - The op to name in the error.
  * @param a - The first shape.
  * @param b - The second shape.
+ * @category Shapes and dtypes
  */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
   const rank = Math.max(a.length, b.length);
@@ -66,6 +70,7 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
  *
  * @param shape - The shape of the contiguous tensor.
  * @param outShape - The shape it is broadcast to.
+ * @category Shapes and dtypes
  */
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const own = stridesOf(shape);
@@ -81,6 +86,7 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
  * @param op - The op to name in the error.
  * @param axis - The axis (negative counts from the end).
  * @param rank - The rank of the tensor.
+ * @category Shapes and dtypes
  */
 export function normAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
@@ -95,6 +101,7 @@ export function normAxis(op: string, axis: number, rank: number): number {
  * @param op - The op to name in the error.
  * @param axes - The axis or axes (negative count from the end; all when omitted).
  * @param rank - The rank of the tensor.
+ * @category Shapes and dtypes
  */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
@@ -109,6 +116,7 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
  *
  * @param a - The first shape.
  * @param b - The second shape.
+ * @category Shapes and dtypes
  */
 export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

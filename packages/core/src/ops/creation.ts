@@ -74,6 +74,7 @@ function flattenInto(x: NestedArray, shape: number[], dim: number, out: number[]
  *
  * @param values - A number, a nested array of numbers or booleans, or a typed array (with `options.shape`).
  * @param options - Shape, dtype and backend; inferred from `values` when omitted.
+ * @category Creation
  */
 export function tensor(
   values: NestedArray | TypedArray,
@@ -136,6 +137,7 @@ function convert(values: TypedArray, dtype: DType): TypedArray {
  *
  * @param value - The value (a boolean makes a bool tensor).
  * @param options - Dtype and backend.
+ * @category Creation
  */
 export function scalar(value: number | boolean, options: CreateOptions = {}): Tensor {
   return tensor(value, options);
@@ -147,6 +149,7 @@ export function scalar(value: number | boolean, options: CreateOptions = {}): Te
  * @param shape - The shape of the result.
  * @param value - The value of every element.
  * @param options - Dtype (default float32) and backend.
+ * @category Creation
  */
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
   checkShapeArg('full', shape);
@@ -164,6 +167,7 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
  *
  * @param shape - The shape of the result.
  * @param options - Dtype (default float32) and backend.
+ * @category Creation
  */
 export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
   full(shape, 0, options);
@@ -172,6 +176,7 @@ export const zeros = (shape: readonly number[], options: CreateOptions = {}): Te
  *
  * @param shape - The shape of the result.
  * @param options - Dtype (default float32) and backend.
+ * @category Creation
  */
 export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
   full(shape, 1, options);
@@ -179,6 +184,7 @@ export const ones = (shape: readonly number[], options: CreateOptions = {}): Ten
  * Zeros of `x`'s shape, dtype and backend.
  *
  * @param x - The tensor whose shape, dtype and backend the result takes.
+ * @category Creation
  */
 export const zerosLike = (x: Tensor): Tensor => {
   assertLive('zerosLike', x);
@@ -188,6 +194,7 @@ export const zerosLike = (x: Tensor): Tensor => {
  * Ones of `x`'s shape, dtype and backend.
  *
  * @param x - The tensor whose shape, dtype and backend the result takes.
+ * @category Creation
  */
 export const onesLike = (x: Tensor): Tensor => {
   assertLive('onesLike', x);
@@ -201,6 +208,7 @@ export const onesLike = (x: Tensor): Tensor => {
  * @param stop - The end of the range, excluded.
  * @param step - The spacing between values (default 1; not 0).
  * @param options - Dtype (default int32 for integer arguments, float32 otherwise) and backend.
+ * @category Creation
  */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
@@ -224,6 +232,7 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
  * @param stop - The last value, included.
  * @param num - How many values.
  * @param options - Dtype (default float32) and backend.
+ * @category Creation
  */
 export function linspace(start: number, stop: number, num: number, options: CreateOptions = {}): Tensor {
   if (!Number.isInteger(num) || num < 0)
@@ -243,6 +252,7 @@ export function linspace(start: number, stop: number, num: number, options: Crea
  * @param n - Number of rows.
  * @param m - Number of columns (default `n`).
  * @param options - Dtype (default float32) and backend.
+ * @category Creation
  */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShapeArg('eye', [n, m], 'size');
@@ -290,6 +300,7 @@ function draw(
  * @param lo - The lower bound, included (default 0).
  * @param hi - The upper bound, excluded (default 1).
  * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
  */
 export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
   checkNumberArg('rand', lo, 'lo');
@@ -307,6 +318,7 @@ export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOp
  * @param mean - The mean (default 0).
  * @param std - The standard deviation (default 1).
  * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
  */
 export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
   checkNumberArg('randn', mean, 'mean');
@@ -324,6 +336,7 @@ export function randn(shape: readonly number[], mean = 0, std = 1, options: Rand
  * @param lo - The smallest value, included.
  * @param hi - The largest value, excluded.
  * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
  */
 export function randint(
   shape: readonly number[],
@@ -347,6 +360,7 @@ export function randint(
  *
  * @param x - The tensor to move.
  * @param backend - The destination backend.
+ * @category Backends
  */
 export async function toBackend(x: Tensor, backend: Backend): Promise<Tensor> {
   const values = await x.data();

@@ -113,60 +113,70 @@ function binary(
  * `-x`.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const neg = (x: Tensor): Tensor => unary('neg', x, NUMERIC, (g) => neg(g));
 /**
  * `|x|`; its gradient at 0 is 0.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const abs = (x: Tensor): Tensor => unary('abs', x, NUMERIC, (g, x) => mul(g, sign(x)));
 /**
  * -1, 0 or 1 by the sign of `x` (no gradient).
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const sign = (x: Tensor): Tensor => unary('sign', x, NUMERIC);
 /**
  * `e^x`.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const exp = (x: Tensor): Tensor => unary('exp', x, FLOAT, (g, _x, y) => mul(g, y));
 /**
  * Natural logarithm.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const log = (x: Tensor): Tensor => unary('log', x, FLOAT, (g, x) => div(g, x));
 /**
  * `log(1 + x)`, accurate near 0.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const log1p = (x: Tensor): Tensor => unary('log1p', x, FLOAT, (g, x) => div(g, add(x, 1)));
 /**
  * Square root.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, FLOAT, (g, _x, y) => div(g, mul(y, 2)));
 /**
  * `1 / sqrt(x)`.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const rsqrt = (x: Tensor): Tensor => scoped(() => div(1, sqrt(x)));
 /**
  * Hyperbolic tangent.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, FLOAT, (g, _x, y) => mul(g, sub(1, mul(y, y))));
 /**
  * Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const sigmoid = (x: Tensor): Tensor =>
   unary('sigmoid', x, FLOAT, (g, _x, y) => mul(g, mul(y, sub(1, y))));
@@ -174,24 +184,28 @@ export const sigmoid = (x: Tensor): Tensor =>
  * Sine.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const sin = (x: Tensor): Tensor => unary('sin', x, FLOAT, (g, x) => mul(g, cos(x)));
 /**
  * Cosine.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const cos = (x: Tensor): Tensor => unary('cos', x, FLOAT, (g, x) => neg(mul(g, sin(x))));
 /**
  * Largest integer not above `x` (no gradient).
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const floor = (x: Tensor): Tensor => unary('floor', x, FLOAT);
 /**
  * Logical not of a bool tensor.
  *
  * @param x - The input, a bool tensor.
+ * @category Arithmetic
  */
 export const logicalNot = (x: Tensor): Tensor => unary('not', x, ['bool']);
 
@@ -200,6 +214,7 @@ export const logicalNot = (x: Tensor): Tensor => unary('not', x, ['bool']);
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const add = (a: TensorLike, b: TensorLike): Tensor =>
   binary('add', a, b, NUMERIC, null, (g) => [g, g]);
@@ -208,6 +223,7 @@ export const add = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
   binary('sub', a, b, NUMERIC, null, (g) => [g, neg(g)]);
@@ -216,6 +232,7 @@ export const sub = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary('mul', a, b, NUMERIC, null, (g, a, b) => [mul(g, b), mul(g, a)]);
@@ -224,6 +241,7 @@ export const mul = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
   binary('div', a, b, NUMERIC, null, (g, a, b) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
@@ -232,6 +250,7 @@ export const div = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   binary('pow', a, b, FLOAT, null, (g, a, b, y) => [
@@ -243,6 +262,7 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
   binary('maximum', a, b, NUMERIC, null, (g, a, b) => {
@@ -254,6 +274,7 @@ export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
   binary('minimum', a, b, NUMERIC, null, (g, a, b) => {
@@ -267,6 +288,7 @@ const ALL: readonly DType[] = ['float32', 'int32', 'bool'];
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const equal = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b, ALL, 'bool');
 /**
@@ -274,6 +296,7 @@ export const equal = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a, b, ALL, 'bool');
 /**
@@ -281,6 +304,7 @@ export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b, NUMERIC, 'bool');
 /**
@@ -288,6 +312,7 @@ export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b, N
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b, NUMERIC, 'bool');
 /**
@@ -295,6 +320,7 @@ export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b, N
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b, NUMERIC, 'bool');
 /**
@@ -302,6 +328,7 @@ export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b, N
  *
  * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
  * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
  */
 export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b, NUMERIC, 'bool');
 /**
@@ -309,6 +336,7 @@ export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b, N
  *
  * @param a - The first operand, a bool tensor.
  * @param b - The second operand, a bool tensor, broadcast against `a`.
+ * @category Arithmetic
  */
 export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binary('and', a, b, ['bool'], 'bool');
 /**
@@ -316,6 +344,7 @@ export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binary('and', a, b, 
  *
  * @param a - The first operand, a bool tensor.
  * @param b - The second operand, a bool tensor, broadcast against `a`.
+ * @category Arithmetic
  */
 export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['bool'], 'bool');
 
@@ -325,6 +354,7 @@ export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['
  * @param cond - A bool tensor: where it is true the result takes `a`, elsewhere `b`.
  * @param a - The values where `cond` is true: a tensor or a JS number.
  * @param b - The values where `cond` is false: a tensor or a JS number of the same dtype as `a`.
+ * @category Arithmetic
  */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
@@ -375,12 +405,14 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
  * `x * x`.
  *
  * @param x - The input tensor.
+ * @category Arithmetic
  */
 export const square = (x: Tensor): Tensor => mul(x, x);
 /**
  * `max(x, 0)`; the gradient at 0 is 0.
  *
  * @param x - The input tensor.
+ * @category Neural network
  */
 export const relu = (x: Tensor): Tensor => scoped(() => where(gt(x, 0), x, 0));
 /**
@@ -390,6 +422,7 @@ export const relu = (x: Tensor): Tensor => scoped(() => where(gt(x, 0), x, 0));
  * would give 0 there, where both kinks meet).
  *
  * @param x - The input tensor.
+ * @category Neural network
  */
 export function softplus(x: Tensor): Tensor {
   return scoped(() => {
@@ -401,6 +434,7 @@ export function softplus(x: Tensor): Tensor {
  * GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
  *
  * @param x - The input tensor.
+ * @category Neural network
  */
 export function gelu(x: Tensor): Tensor {
   return scoped(() => {
@@ -414,6 +448,7 @@ export function gelu(x: Tensor): Tensor {
  * @param x - The input tensor.
  * @param lo - The lower bound.
  * @param hi - The upper bound (at least `lo`).
+ * @category Arithmetic
  */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return scoped(() => {

@@ -591,6 +591,7 @@ export class FuseBuilder {
  * Node indices a node reads.
  *
  * @param n - A node of a fused program.
+ * @category Fusion
  */
 export function operandsOf(n: ExprNode): number[] {
   switch (n.kind) {
@@ -649,6 +650,7 @@ function nodeKey(n: ExprNode): string {
  * @param inputs - The input buffers, one per program input.
  * @param scalars - The values of the program's scalar parameters.
  * @param outShape - The shape every output has.
+ * @category Fusion
  */
 export function runPrimitives(
   backend: Backend,
@@ -947,6 +949,7 @@ function trace(name: string, dtypes: readonly DType[], fn: (e: FuseBuilder, ...x
  *
  * @param fn - Builds the program from traced inputs with the builder `e` (`e.add`, `e.mul`, ...); called once per input signature.
  * @param options - A hand-written gradient (`vjp`) and a name for error messages.
+ * @category Fusion
  */
 export function fuse<R extends FuseResult>(
   fn: (e: FuseBuilder, ...xs: Expr[]) => R,

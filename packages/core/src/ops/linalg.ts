@@ -58,6 +58,7 @@ function sumBatch(g: Tensor, batch: number): Tensor {
  *
  * @param a - The left operand, `[..., m, k]` (a vector is `[k]`).
  * @param b - The right operand, `[..., k, n]` (a vector is `[k]`); batch axes broadcast.
+ * @category Linear algebra
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return scoped(() => {

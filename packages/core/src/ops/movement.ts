@@ -27,6 +27,7 @@ import {
  *
  * @param x - The input tensor.
  * @param shape - The new shape, of the same size; one entry may be -1 (inferred).
+ * @category Movement
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'reshape';
@@ -64,6 +65,7 @@ function strided(op: string, x: Tensor, shape: number[], strides: number[], offs
  *
  * @param x - The input tensor.
  * @param perm - The order of the axes (default: reversed).
+ * @category Movement
  */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const op = 'transpose';
@@ -94,6 +96,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
  * Swaps the last two dimensions (matrix transpose of a batch).
  *
  * @param x - The input, of rank 2 or more.
+ * @category Movement
  */
 export function mT(x: Tensor): Tensor {
   checkTensorArg('mT', x);
@@ -108,6 +111,7 @@ export function mT(x: Tensor): Tensor {
  *
  * @param x - The input tensor.
  * @param axis - Where the new axis goes (negative counts from the end of the result).
+ * @category Movement
  */
 export function expandDims(x: Tensor, axis: number): Tensor {
   checkTensorArg('expandDims', x);
@@ -123,6 +127,7 @@ export function expandDims(x: Tensor, axis: number): Tensor {
  *
  * @param x - The input tensor.
  * @param axes - The size-1 axes to remove (default: all of them).
+ * @category Movement
  */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const op = 'squeeze';
@@ -145,6 +150,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
  *
  * @param x - The input tensor.
  * @param shape - The target shape, which `x` must broadcast to.
+ * @category Movement
  */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'broadcastTo';
@@ -171,6 +177,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
  * @param begin - The start index per axis (negative counts from the end).
  * @param end - The end index per axis, excluded (null or omitted: to the end).
  * @param step - The step per axis (default 1; negative walks backwards).
+ * @category Movement
  */
 export function slice(
   x: Tensor,
@@ -256,6 +263,7 @@ function unslice(g: Tensor, shape: readonly number[], starts: number[], steps: n
  * @param x - The input tensor.
  * @param widths - Per axis, how many elements to add `[before, after]`.
  * @param value - The value of the added elements (default 0).
+ * @category Movement
  */
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
   const op = 'pad';
@@ -294,6 +302,7 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
  *
  * @param xs - The tensors to join, equal in every axis but `axis`.
  * @param axis - The axis to join along (default 0).
+ * @category Movement
  */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const op = 'concat';
@@ -336,6 +345,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
  *
  * @param xs - The tensors to stack, all of one shape.
  * @param axis - Where the new axis goes (default 0).
+ * @category Movement
  */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   return scoped(() => {
@@ -360,6 +370,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
  * @param x - The input tensor.
  * @param sizes - The size of each part along `axis`; they add up to the size of that axis.
  * @param axis - The axis to split (default 0).
+ * @category Movement
  */
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   checkTensorArg('split', x);
@@ -393,6 +404,7 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
  * @param x - The input tensor.
  * @param indices - int32 indices into `axis` (negative counts from the end).
  * @param axis - The axis to index (default 0).
+ * @category Movement
  */
 export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const op = 'take';
@@ -418,6 +430,7 @@ export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
  *
  * @param indices - int32 class indices.
  * @param depth - The number of classes (the size of the new last axis).
+ * @category Movement
  */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   return scoped(() => {
@@ -445,6 +458,7 @@ function identity(n: number): Float32Array {
  *
  * @param x - The input tensor.
  * @param dtype - The dtype of the result.
+ * @category Movement
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
   const op = 'cast';
@@ -465,6 +479,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
  * @param x - The input tensor.
  * @param start - The first axis to merge (default 0).
  * @param end - The last axis to merge, included (default the last).
+ * @category Movement
  */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   checkTensorArg('flatten', x);

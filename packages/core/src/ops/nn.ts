@@ -20,6 +20,7 @@ import { checkAxisArg, checkTensorArg, describeValue } from './validate.js';
  *
  * @param x - The logits.
  * @param axis - The axis that sums to 1 (default the last).
+ * @category Neural network
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
   return scoped(() => {
@@ -32,6 +33,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
  *
  * @param x - The logits.
  * @param axis - The axis to normalise over (default the last).
+ * @category Neural network
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return scoped(() => {
@@ -57,6 +59,7 @@ export interface NormOptions {
  *
  * @param x - The input; normalised over its last axis.
  * @param options - Optional gain, bias and epsilon.
+ * @category Neural network
  */
 export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
   return scoped(() => {
@@ -86,6 +89,7 @@ export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
  *
  * @param x - The input; normalised over its last axis.
  * @param options - Optional gain and epsilon.
+ * @category Neural network
  */
 export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Tensor {
   return scoped(() => {
@@ -106,6 +110,7 @@ export type Reduction = 'mean' | 'sum' | 'none';
  * @param logits - Unnormalised log-probabilities, `[..., classes]`.
  * @param labels - Integer class labels (int32, shaped like `logits` without its last axis) or probabilities shaped like `logits`.
  * @param reduction - How to combine the per-example losses: `'mean'` (default), `'sum'` or `'none'`.
+ * @category Neural network
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
   return scoped(() => {
@@ -150,6 +155,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
  * @param prediction - The predictions.
  * @param target - The targets, of the same shape as `prediction`.
  * @param reduction - How to combine the squared errors: `'mean'` (default), `'sum'` or `'none'`.
+ * @category Neural network
  */
 export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   return scoped(() => {

@@ -59,6 +59,7 @@ function reduceOp(op: ReduceOp, x: Tensor, axesIn: Axes | undefined, keepDims: b
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('sum', x, axes, keepDims);
 /**
@@ -67,6 +68,7 @@ export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('max', x, axes, keepDims);
 /**
@@ -75,6 +77,7 @@ export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('min', x, axes, keepDims);
 
@@ -84,6 +87,7 @@ export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
@@ -101,6 +105,7 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
@@ -117,6 +122,7 @@ export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
  * @param x - The input tensor.
  * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
@@ -167,6 +173,7 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: b
  * @param x - The input tensor.
  * @param axis - The axis to search (negative counts from the end; default the last).
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor =>
   argReduce('argmax', x, axis, keepDims);
@@ -176,6 +183,7 @@ export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor =>
  * @param x - The input tensor.
  * @param axis - The axis to search (negative counts from the end; default the last).
  * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
  */
 export const argmin = (x: Tensor, axis = -1, keepDims = false): Tensor =>
   argReduce('argmin', x, axis, keepDims);

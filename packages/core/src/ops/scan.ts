@@ -160,6 +160,7 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
  * @param a - The decay coefficients: `[C]`, `[T, C]` or `[B or 1, T or 1, C]`, broadcast against `b`.
  * @param b - The inputs, `[B, T, C]`.
  * @param options - The initial state `h0` and the direction (`reverse`).
+ * @category Scan
  */
 export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
   return scoped(() => {
@@ -225,6 +226,7 @@ function checkComplex(op: string, name: string, z: Complex): void {
  * @param a - The complex coefficients as `{ re, im }`, shaped as for `scan`.
  * @param b - The complex inputs as `{ re, im }`, each `[B, T, C]`.
  * @param options - The complex initial state `h0` and the direction (`reverse`).
+ * @category Scan
  */
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
   return scoped(() => {
