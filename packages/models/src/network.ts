@@ -1,5 +1,5 @@
 /**
- * Networks built from a plain JSON config (MODELS.md "Networks").
+ * Networks built from a plain JSON config (the models guide, "Networks").
  *
  * ```
  * x = Linear(d_in -> d_model)(input)                  (or an Embedding for token inputs)
@@ -10,7 +10,7 @@
  * readout: last step, mean over time, or every step -> Linear(d_model -> d_out)
  * ```
  *
- * Choices of ours where MODELS.md leaves room: the gate reads the normalised block input `x̂`; `γ1`,
+ * Choices of ours where the published recipes leave room: the gate reads the normalised block input `x̂`; `γ1`,
  * `γ2` are per-channel vectors (init 1, no decay); `Proj` is the cell's output projection
  * `d_out(cell) -> d_model` (ReLU with non-negative init for the FQ-BMRU); there is no final norm before
  * the readout. A **hybrid** layer runs several cells (e.g. BMRU + LRU) on the same `x̂` and combines their
@@ -131,6 +131,7 @@ function positiveInt(name: string, v: unknown): number {
  * Validates a config and fills in defaults (the result is what checkpoints store).
  *
  * @param config - The network, as plain JSON.
+ * @category Networks
  */
 export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConfig {
   if (!config || typeof config !== 'object')
@@ -623,6 +624,7 @@ function concatScalars(xs: Tensor[]): Tensor {
  * Builds a network from a plain JSON config (see `NetworkConfig`).
  *
  * @param config - The network, as plain JSON.
+ * @category Networks
  */
 export function createNetwork(config: NetworkConfig): Network {
   return new Network(config);

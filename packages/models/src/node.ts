@@ -33,6 +33,8 @@ const MAX_HEADER = 100_000_000;
  * @param path - The file to read.
  * @throws CheckpointError naming the path; the file system's own error (ENOENT...) when it cannot be
  * opened.
+ *
+ * @category Checkpoints
  */
 export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   const op = 'readCheckpointFile';
@@ -89,6 +91,7 @@ function processAlive(pid: number): boolean {
  * concurrent writer is never disturbed. Returns the names removed.
  *
  * @param dir - The directory to clean.
+ * @category Checkpoints
  */
 export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   let names: string[];
@@ -119,6 +122,7 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
  *
  * @param path - The file to write.
  * @param bytes - Its contents.
+ * @category Checkpoints
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
@@ -165,6 +169,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * @param path - The file to write (atomically).
  * @param params - The parameters.
  * @param options - Network config, optimizer state and metadata to store.
+ * @category Checkpoints
  */
 export async function saveCheckpoint(
   path: string,
@@ -179,6 +184,7 @@ export async function saveCheckpoint(
  *
  * @param path - The file to read.
  * @param options - A module or network the tensors must fit.
+ * @category Checkpoints
  */
 export async function loadCheckpoint(path: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const bytes = await readCheckpointFile(path);
@@ -189,6 +195,7 @@ export async function loadCheckpoint(path: string, options: LoadOptions = {}): P
  * Loads a checkpoint file and rebuilds its network from the stored config.
  *
  * @param path - The file to read; it must hold a network config.
+ * @category Checkpoints
  */
 export async function loadNetworkCheckpoint(path: string): Promise<LoadedNetwork> {
   const bytes = await readCheckpointFile(path);

@@ -25,6 +25,7 @@ export interface ParamTree {
  *
  * @param tree - The parameter tree.
  * @param prefix - Prepended to every name (default none).
+ * @category Parameter trees
  */
 export function flattenTree(tree: ParamTree, prefix = ''): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
@@ -52,6 +53,7 @@ export const RESERVED_SEGMENTS: readonly string[] = ['__proto__', 'constructor',
  * Rebuilds the nested tree from a flat map with dotted names (the inverse of `flattenTree`).
  *
  * @param flat - Tensors by dotted name.
+ * @category Parameter trees
  */
 export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree {
   const root: Record<string, unknown> = {};
@@ -93,6 +95,7 @@ export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree
  *
  * @param tree - The tree.
  * @param fn - Maps a leaf and its dotted name to the new leaf.
+ * @category Parameter trees
  */
 export function mapTree(tree: ParamTree, fn: (t: Tensor, name: string) => Tensor): ParamTree {
   const flat = flattenTree(tree);
@@ -107,6 +110,7 @@ export function mapTree(tree: ParamTree, fn: (t: Tensor, name: string) => Tensor
  * @param tree - The tree.
  * @param name - The key.
  * @param owner - The module to name in the error.
+ * @category Parameter trees
  */
 export function getTensor(tree: ParamTree | undefined, name: string, owner: string): Tensor {
   const v = tree?.[name];
@@ -125,6 +129,7 @@ export function getTensor(tree: ParamTree | undefined, name: string, owner: stri
  * @param tree - The tree.
  * @param name - The key.
  * @param owner - The module to name in the error.
+ * @category Parameter trees
  */
 export function getSubtree(tree: ParamTree | undefined, name: string, owner: string): ParamTree {
   const v = tree?.[name];
@@ -159,6 +164,7 @@ function fnv1a(text: string, basis: number): number {
  *
  * @param root - The root seed.
  * @param name - The dotted name it is derived for.
+ * @category Parameter trees
  */
 export function deriveSeed(root: number, name: string): number {
   if (!Number.isSafeInteger(root) || root < 0) {

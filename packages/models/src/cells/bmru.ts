@@ -1,5 +1,5 @@
 /**
- * The BMRU and its ε family (CMRU at ε = 1), MODELS.md "BMRU" and "CMRU and the ε family".
+ * The BMRU and its ε family (CMRU at ε = 1), as in the models guide, "BMRU" and "CMRU and the ε family".
  *
  * Per unit: `c = W_c x + b_c`, `β = W_β x + b_β`, `z = H(|c| - |β|)`, `v = sign(c)`, and the state
  * update `s_t = a_t s_{t-1} + b_t` with `a_t = 1 - z_t + ε z_t`, `b_t = z_t v_t`; the output is
@@ -76,6 +76,7 @@ function surrogate(e: FuseBuilder, x: ExprLike, k: number): ExprLike {
  * @param epsilon - ε of the update (0: BMRU, 1: CMRU).
  * @param k - Surrogate sharpness.
  * @returns A function `(cm, bc, βm, bβ) => [a, b, z]`.
+ * @category Cells
  */
 export function mruCoefficients(epsilon: number, k: number): (...xs: Tensor[]) => Tensor[] {
   const forward = (e: FuseBuilder, cm: Expr, bc: Expr, bm: Expr, bb: Expr) => {
@@ -107,7 +108,11 @@ export function mruCoefficients(epsilon: number, k: number): (...xs: Tensor[]) =
   ) as (...xs: Tensor[]) => Tensor[];
 }
 
-/** Random ±1 with equal probability. */
+/**
+ * Random ±1 with equal probability.
+ *
+ * @category Cells
+ */
 export function randomSign(): Initializer {
   return (shape, seed) => where(lt(rand(shape, 0, 1, { seed }), 0.5), -1, 1);
 }

@@ -1,6 +1,6 @@
 /**
  * FQ-BMRU: the first-quadrant BMRU with fixed (learned, input-independent) thresholds, for analog
- * current-mode hardware (MODELS.md "FQ-BMRU").
+ * current-mode hardware (the models guide, "FQ-BMRU").
  *
  * `ĥ = ReLU(W_x ReLU(x) + b_x)`; `β_lo = |β_1|`, `β_hi = |β_1| + |δ|` (so `β_hi > β_lo` always);
  * `z_hi = H(ĥ - β_hi)` sets the unit, `z_lo = H(β_lo - ĥ)` resets it, and in between it holds:

@@ -59,6 +59,7 @@ export interface CellConfig {
  *
  * @param config - The cell, as plain JSON.
  * @param dIn - Input features.
+ * @category Cells
  */
 export function createCell(config: CellConfig, dIn: number): Cell {
   if (!config || typeof config !== 'object')

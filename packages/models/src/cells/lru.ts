@@ -1,5 +1,5 @@
 /**
- * The LRU (linear recurrent unit, Orvieto et al. 2023), the monostable SSM baseline (MODELS.md "LRU").
+ * The LRU (linear recurrent unit, Orvieto et al. 2023), the monostable SSM baseline (the models guide, "LRU").
  *
  * `λ = exp(-exp(ν_log) + i exp(θ_log))` (so `|λ| < 1`), `h_t = λ h_{t-1} + exp(γ_log) (B x_t)` with a
  * complex state of size N, `y_t = Re(C h_t) + D x_t`. The parallel form is one call of the complex

@@ -1,5 +1,5 @@
 /**
- * minGRU (Feng et al. 2024), a gated parallel baseline (MODELS.md "minGRU").
+ * minGRU (Feng et al. 2024), a gated parallel baseline (the models guide, "minGRU").
  *
  * `[k_h, k_z] = split(W x + b)`, `z = σ(k_z)`, `h̃ = g(k_h)` with `g(x) = x + 0.5` for `x >= 0` and
  * `σ(x)` otherwise, and `h_t = (1 - z_t) h_{t-1} + z_t h̃_t`: scan form `a = 1 - z`, `b = z h̃`.

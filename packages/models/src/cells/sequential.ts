@@ -1,6 +1,6 @@
 /**
  * The sequential baselines: GRU, and the bistable cells that preceded the MRU, BRC and nBRC
- * (MODELS.md "Sequential baselines"). Their state feeds back through a nonlinearity, so there is no
+ * (the models guide, "GRU, BRC and nBRC"). Their state feeds back through a nonlinearity, so there is no
  * scan form: `parallel` projects the inputs of every step at once (one matmul) and then loops over
  * `step`. They show what parallelism buys and what it costs.
  *

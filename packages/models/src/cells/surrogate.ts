@@ -3,7 +3,7 @@
  *
  * The forward pass of the memory units uses the exact Heaviside step `H(x)` (`H(0) = 1`) and sign
  * (`sign(0) = +1`); their true derivative is zero almost everywhere, so the backward pass substitutes
- * the derivative of a scaled arctangent, `H'(x) ≈ k / (1 + (π k x)^2)` (MODELS.md, `k = 1` by default)
+ * the derivative of a scaled arctangent, `H'(x) ≈ k / (1 + (π k x)^2)` (`k = 1` by default; see the models guide)
  * and `sign'(x) ≈ 2 H'(x)`. Both are `customVjp` functions: the forward is not recorded, the VJP
  * multiplies the cotangent by the surrogate.
  */
@@ -14,6 +14,7 @@ import { add, cast, customVjp, div, ge, mul, square, type Tensor, ValueError, wh
  *
  * @param x - The input.
  * @param k - The sharpness (default 1).
+ * @category Cells
  */
 export function heavisideSurrogateGrad(x: Tensor, k: number): Tensor {
   return div(k, add(square(mul(x, Math.PI * k)), 1));
@@ -29,6 +30,7 @@ function checkK(k: number): void {
  *
  * @param x - The input.
  * @param k - The sharpness of the surrogate gradient (default 1).
+ * @category Cells
  */
 export function heaviside(x: Tensor, k = 1): Tensor {
   checkK(k);
@@ -43,6 +45,7 @@ export function heaviside(x: Tensor, k = 1): Tensor {
  *
  * @param x - The input.
  * @param k - The sharpness of the surrogate gradient (default 1).
+ * @category Cells
  */
 export function signSte(x: Tensor, k = 1): Tensor {
   checkK(k);

@@ -83,6 +83,7 @@ async function toHost(t: Tensor): Promise<HostTensor> {
  *
  * @param params - The parameters.
  * @param options - Network config, optimizer state and metadata to store.
+ * @category Checkpoints
  */
 export async function serializeCheckpoint(
   params: ParamTree,
@@ -121,6 +122,7 @@ function expectedSpecs(
  * @param tensors - The tensors read.
  * @param expect - The module or network they must fit.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkTensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -161,6 +163,7 @@ export function checkTensors(
  *
  * @param names - The tensor names read.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkTensorNames(names: Iterable<string>, source = 'checkpoint'): void {
   for (const full of names) {
@@ -180,6 +183,7 @@ export function checkTensorNames(names: Iterable<string>, source = 'checkpoint')
  *
  * @param tensors - The tensors read.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, source = 'checkpoint'): void {
   for (const [name, t] of Object.entries(tensors)) {
@@ -210,6 +214,7 @@ export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, sourc
  * @param config - The network config read.
  * @param tensors - The tensors read.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkConfigAgainstTensors(
   config: unknown,
@@ -258,6 +263,7 @@ export function checkConfigAgainstTensors(
  *
  * @param bytes - The file contents.
  * @param options - A module or network the tensors must fit, and a name for errors.
+ * @category Checkpoints
  */
 export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = {}): LoadedCheckpoint {
   const source = options.source ?? 'checkpoint';
@@ -307,6 +313,7 @@ export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = 
  *
  * @param bytes - The file contents.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function networkFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedNetwork {
   const { metadata, tensors } = decodeSafetensors(bytes, source);

@@ -89,6 +89,7 @@ function readLE(bytes: Uint8Array, dtype: DType, count: number): TypedArray {
  *
  * @param tensors - Tensors by name.
  * @param metadata - String metadata for the header.
+ * @category Checkpoints
  */
 export function encodeSafetensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -150,6 +151,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
  *
  * @param bytes - The file contents.
  * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
   const op = 'decodeSafetensors';

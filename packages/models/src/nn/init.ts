@@ -15,17 +15,26 @@ export type Initializer = (shape: readonly number[], seed: number) => Tensor;
  * Every element equal to `value`.
  *
  * @param value - The value.
+ * @category Initialisers
  */
 export function constant(value: number): Initializer {
   return (shape) => full(shape, value);
 }
 
-/** Zeros. */
+/**
+ * Zeros.
+ *
+ * @category Initialisers
+ */
 export function zerosInit(): Initializer {
   return constant(0);
 }
 
-/** Ones. */
+/**
+ * Ones.
+ *
+ * @category Initialisers
+ */
 export function onesInit(): Initializer {
   return constant(1);
 }
@@ -35,6 +44,7 @@ export function onesInit(): Initializer {
  *
  * @param lo - The lower bound.
  * @param hi - The upper bound.
+ * @category Initialisers
  */
 export function uniform(lo: number, hi: number): Initializer {
   if (!(lo <= hi)) throw new ValueError('uniform', `needs lo <= hi, got [${lo}, ${hi})`);
@@ -46,6 +56,7 @@ export function uniform(lo: number, hi: number): Initializer {
  *
  * @param mean - The mean.
  * @param std - The standard deviation.
+ * @category Initialisers
  */
 export function normal(mean = 0, std = 1): Initializer {
   if (!(std >= 0)) throw new ValueError('normal', `std must be non-negative, got ${std}`);
@@ -57,6 +68,7 @@ export function normal(mean = 0, std = 1): Initializer {
  * `[-1/sqrt(fanIn), 1/sqrt(fanIn))`, where `fanIn` is the number of inputs of each output unit.
  *
  * @param fanIn - The number of inputs of the layer.
+ * @category Initialisers
  */
 export function uniformFanIn(fanIn: number): Initializer {
   if (!(fanIn > 0)) throw new ValueError('uniformFanIn', `fanIn must be positive, got ${fanIn}`);
@@ -68,6 +80,7 @@ export function uniformFanIn(fanIn: number): Initializer {
  * The absolute value of another initialiser's draw (non-negative weights, e.g. FQ-BMRU).
  *
  * @param inner - The initialiser whose absolute values are taken.
+ * @category Initialisers
  */
 export function nonNegative(inner: Initializer): Initializer {
   return (shape, seed) => abs(inner(shape, seed));

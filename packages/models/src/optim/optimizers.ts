@@ -98,6 +98,7 @@ export interface UpdateArgs {
  *
  * @param grads - The gradients.
  * @param maxNorm - The largest global L2 norm allowed.
+ * @category Optimizers
  */
 export function clipGradNorm(grads: ParamTree, maxNorm: number): ClippedGradients {
   return tidy(() => {
@@ -392,7 +393,7 @@ export class SGD extends Optimizer {
 export interface AdamOptions extends OptimizerOptions {
   /** β1 (default 0.9). */
   readonly beta1?: number;
-  /** β2 (default 0.999 for Adam, 0.99 for AdamW, the MODELS.md training default). */
+  /** β2 (default 0.999 for Adam, 0.99 for AdamW, the training default of the models guide). */
   readonly beta2?: number;
   /** ε of the denominator (default 1e-8). */
   readonly eps?: number;
@@ -479,7 +480,7 @@ export class Adam extends Optimizer {
 }
 
 /**
- * AdamW (decoupled weight decay, `p *= 1 - lr wd` before the Adam step). Defaults follow MODELS.md:
+ * AdamW (decoupled weight decay, `p *= 1 - lr wd` before the Adam step). Defaults are the training defaults of the models guide:
  * β = (0.9, 0.99), weight decay 1e-4.
  */
 export class AdamW extends Adam {

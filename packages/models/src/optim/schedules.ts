@@ -43,6 +43,7 @@ function checkDecay(op: string, o: DecayScheduleOptions): { warmup: number; fina
  *
  * @param value - The learning rate.
  * @param warmupSteps - Steps of linear warm-up from 0 (default 0).
+ * @category Schedules
  */
 export function constantSchedule(value: number, warmupSteps = 0): Schedule {
   nonNegInt('constantSchedule', 'warmupSteps', warmupSteps);
@@ -51,9 +52,10 @@ export function constantSchedule(value: number, warmupSteps = 0): Schedule {
 
 /**
  * Linear warmup, then cosine decay from `peak` to `finalRatio * peak` (default 1%, the training
- * default of MODELS.md) at `totalSteps`.
+ * training default) at `totalSteps`.
  *
  * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
+ * @category Schedules
  */
 export function cosineSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('cosineSchedule', options);
@@ -70,6 +72,7 @@ export function cosineSchedule(options: DecayScheduleOptions): Schedule {
  * Linear warmup, then linear decay from `peak` to `finalRatio * peak` (default 0) at `totalSteps`.
  *
  * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
+ * @category Schedules
  */
 export function linearSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('linearSchedule', options);
@@ -91,10 +94,11 @@ export interface EpsilonAnnealingOptions {
 }
 
 /**
- * ε annealing (MODELS.md): ε = 1 for the first K1 steps, then a linear decay to 0 over K2 steps, then 0.
+ * ε annealing (the models guide, "CMRU and the ε family"): ε = 1 for the first K1 steps, then a linear decay to 0 over K2 steps, then 0.
  * Train a BMRU as a CMRU first: call `network.setEpsilon(schedule(step))` before each step.
  *
  * @param options - `hold` (K1, steps at ε = 1) and `decay` (K2, steps of the linear decay to 0).
+ * @category Schedules
  */
 export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedule {
   const hold = options.hold ?? 1000;
@@ -114,6 +118,7 @@ export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedul
  *
  * @param totalSteps - The length of the run.
  * @param referenceSteps - The run length the default K1 and K2 are given for.
+ * @category Schedules
  */
 export function epsilonAnnealingFor(totalSteps: number, referenceSteps = 10_000): Schedule {
   nonNegInt('epsilonAnnealingFor', 'totalSteps', totalSteps);
