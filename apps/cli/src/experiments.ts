@@ -1,5 +1,5 @@
 /**
- * `mru experiment NAME`: presets that reproduce the claims of MODELS.md on tasks small enough for a
+ * `mru experiment NAME`: presets that reproduce the claims of the MRU papers on tasks small enough for a
  * laptop, each ending in a comparison table (printed, and written to results.md and results.json).
  *
  * - `quick` (the default of a bare `mru`): BMRU and LRU side by side on copy-first-input at T = 200.

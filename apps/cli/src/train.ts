@@ -102,7 +102,7 @@ export interface TrainConfig {
   /** Write a training metrics line every this many steps. */
   readonly logEvery: number;
   /**
-   * ε annealing of the BMRU cells (MODELS.md): trained as CMRUs (ε = 1) for the first 10% of the
+   * ε annealing of the BMRU cells (see the models guide): trained as CMRUs (ε = 1) for the first 10% of the
    * steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
    */
   readonly epsilonAnneal?: boolean;
