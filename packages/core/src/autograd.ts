@@ -25,7 +25,11 @@ import { describeValue } from './ops/validate.js';
 import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
-/** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
+/**
+ * A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments.
+ *
+ * @category Autograd
+ */
 export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
 
 /**
@@ -33,6 +37,8 @@ export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
  * only tensors at its leaves (every `Tree`, a model's `ParamTree`) maps to itself, which keeps the
  * gradient assignable wherever the parameters are (an optimizer's `step(params, grads)`) and keeps
  * the compiler from unfolding recursive tree types level by level.
+ *
+ * @category Autograd
  */
 export type TreeLike<P> = P extends Tree
   ? P
@@ -44,7 +50,11 @@ export type TreeLike<P> = P extends Tree
         ? { [K in keyof P]: TreeLike<P[K]> }
         : never;
 
-/** Result of a function differentiated with `valueAndGrad`. */
+/**
+ * Result of a function differentiated with `valueAndGrad`.
+ *
+ * @category Autograd
+ */
 export interface ValueAndGrad<P, A> {
   /** The scalar value of the function. */
   readonly value: Tensor;
@@ -54,7 +64,11 @@ export interface ValueAndGrad<P, A> {
   readonly aux: A;
 }
 
-/** Options of `valueAndGrad`. */
+/**
+ * Options of `valueAndGrad`.
+ *
+ * @category Autograd
+ */
 export interface ValueAndGradOptions {
   /** The function returns `[loss, aux]`; `aux` (tensors included) is passed through. */
   readonly hasAux?: boolean;

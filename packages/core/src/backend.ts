@@ -13,10 +13,18 @@
  */
 import type { DType, TypedArray } from './dtype.js';
 
-/** Opaque handle to a buffer owned by a backend. Core never looks inside. */
+/**
+ * Opaque handle to a buffer owned by a backend. Core never looks inside.
+ *
+ * @category Backend interface
+ */
 export type DataId = object;
 
-/** What a kernel needs to know about one operand: its buffer, its (contiguous) shape and dtype. */
+/**
+ * What a kernel needs to know about one operand: its buffer, its (contiguous) shape and dtype.
+ *
+ * @category Backend interface
+ */
 export interface KernelTensor {
   /** The backend buffer holding the values in row-major order. */
   readonly id: DataId;
@@ -30,6 +38,8 @@ export interface KernelTensor {
  * Elementwise unary primitives. Input and output dtypes are equal, except `not` (bool to bool).
  * Float-only: `exp log log1p sqrt tanh sigmoid sin cos floor`. `neg abs sign` accept float32 and int32.
  * `sign(0) = 0`. `sigmoid` must be computed stably for large |x| (no NaN, saturates to 0 or 1).
+ *
+ * @category Backend interface
  */
 export type UnaryOp =
   | 'neg'
@@ -46,7 +56,11 @@ export type UnaryOp =
   | 'floor'
   | 'not';
 
-/** The unary ops defined for float32 only (the others take float32 and int32, or bool for `not`). */
+/**
+ * The unary ops defined for float32 only (the others take float32 and int32, or bool for `not`).
+ *
+ * @category Backend interface
+ */
 export const FLOAT_UNARY_OPS: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
   'exp',
   'log',
@@ -66,6 +80,8 @@ export const FLOAT_UNARY_OPS: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
  * `pow` is not allowed); comparisons (`eq ne lt le gt ge`) return bool; `and or` take and return
  * bool. `maximum`/`minimum` propagate NaN. float32 `pow(a, b)` is specified for `a >= 0` only (WGSL
  * leaves negative bases undefined); core's composites never rely on it.
+ *
+ * @category Backend interface
  */
 export type BinaryOp =
   | 'add'
@@ -87,13 +103,23 @@ export type BinaryOp =
 /**
  * Reductions over a set of axes. `max`/`min` over a zero-size axis is an error caught by core;
  * `max`/`min` propagate NaN.
+ *
+ * @category Backend interface
  */
 export type ReduceOp = 'sum' | 'max' | 'min';
 
-/** Index reductions over one axis, returning int32; ties resolve to the first index, as does NaN. */
+/**
+ * Index reductions over one axis, returning int32; ties resolve to the first index, as does NaN.
+ *
+ * @category Backend interface
+ */
 export type ArgReduceOp = 'argmax' | 'argmin';
 
-/** Distributions of the counter-based generator; see `random.ts` for the exact bit-level spec. */
+/**
+ * Distributions of the counter-based generator; see `random.ts` for the exact bit-level spec.
+ *
+ * @category Backend interface
+ */
 export type RandomDist = 'uniform' | 'normal' | 'bits';
 
 /**
@@ -102,6 +128,8 @@ export type RandomDist = 'uniform' | 'normal' | 'bits';
  * (`[batchA, k, m]` if transposed) and `b` as `[batchB, k, n]` (`[batchB, n, k]` if transposed);
  * the batch stride of an operand is 0 when it is shared by every batch (`batchA = 1`), otherwise the
  * size of one matrix. The output is contiguous `[batch, m, n]`, float32.
+ *
+ * @category Backend interface
  */
 export interface MatmulSpec {
   readonly batch: number;
@@ -120,6 +148,8 @@ export interface MatmulSpec {
  * `h[b,t,c] = a[b,t,c] * h[b,t+1,c] + x[b,t,c]` with `h[b,T,c] = h0[b,c]`.
  * `x` is `[B,T,C]`; `a` is `[Ba,Ta,C]` with `Ba` in {1,B} and `Ta` in {1,T} (size-1 dims broadcast);
  * `h0` is `[B,C]` or null. All float32. The output `h` is `[B,T,C]`.
+ *
+ * @category Backend interface
  */
 export interface ScanArgs {
   readonly a: KernelTensor;
@@ -131,6 +161,8 @@ export interface ScanArgs {
 /**
  * The complex scan: as `ScanArgs` with complex `a`, `x`, `h0` given as real and imaginary parts of
  * equal shapes; the product is the complex product. Returns `[hRe, hIm]`.
+ *
+ * @category Backend interface
  */
 export interface ComplexScanArgs {
   readonly aRe: KernelTensor;
@@ -147,6 +179,8 @@ export interface ComplexScanArgs {
  * broadcast to the program's output shape; every node has one dtype (`ElementwiseProgram.dtypes`),
  * and each op follows exactly the semantics of the primitive of the same name (`UnaryOp`, `BinaryOp`,
  * `where`, `cast`), so a program computes what the chain of primitives would, elementwise.
+ *
+ * @category Backend interface
  */
 export type ExprNode =
   /** Operand `index` of the call (a tensor broadcast to the output shape). */
@@ -166,6 +200,8 @@ export type ExprNode =
  *
  * Precision: each node's float32 result is rounded to float32, as the primitive would store it, so a
  * fused program gives the values of the unfused chain (bit for bit on the CPU backend).
+ *
+ * @category Backend interface
  */
 export interface ElementwiseProgram {
   /** The nodes, in evaluation order. */
@@ -182,7 +218,11 @@ export interface ElementwiseProgram {
   readonly key: string;
 }
 
-/** Bytes and buffers a backend holds right now. */
+/**
+ * Bytes and buffers a backend holds right now.
+ *
+ * @category Backend interface
+ */
 export interface BackendMemory {
   /**
    * Logical bytes of live buffers: elements times `bytesPerElement(dtype)` (one byte per bool), so
@@ -203,6 +243,8 @@ export interface BackendMemory {
  * A compute backend. Every method that returns a `DataId` allocates a new buffer which the caller
  * owns and eventually releases with `free`. Methods may queue work and return before it completes
  * (GPU); `read` resolves once the values are available.
+ *
+ * @category Backend interface
  */
 export interface Backend {
   /** Short name, e.g. `'cpu'` or `'webgpu'`; shown in error messages and `memory()`. */

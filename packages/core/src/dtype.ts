@@ -1,20 +1,36 @@
 /** The element types mru tensors can hold, and the typed arrays that store them on the host. */
 import { DTypeError } from './errors.js';
 
-/** Element type of a tensor. `bool` is stored as one byte per element (0 or 1). */
+/**
+ * Element type of a tensor. `bool` is stored as one byte per element (0 or 1).
+ *
+ * @category Shapes and dtypes
+ */
 export type DType = 'float32' | 'int32' | 'bool';
 
-/** The host typed array that holds the values of a tensor of the given dtype. */
+/**
+ * The host typed array that holds the values of a tensor of the given dtype.
+ *
+ * @category Shapes and dtypes
+ */
 export type TypedArrayFor<D extends DType> = D extends 'float32'
   ? Float32Array
   : D extends 'int32'
     ? Int32Array
     : Uint8Array;
 
-/** Any of the host typed arrays used for tensor data. */
+/**
+ * Any of the host typed arrays used for tensor data.
+ *
+ * @category Shapes and dtypes
+ */
 export type TypedArray = Float32Array | Int32Array | Uint8Array;
 
-/** All dtypes, in promotion order. */
+/**
+ * All dtypes, in promotion order.
+ *
+ * @category Shapes and dtypes
+ */
 export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32'];
 
 /**

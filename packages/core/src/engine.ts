@@ -203,7 +203,11 @@ export function assertLive(op: string, t: Tensor): void {
 // ---------------------------------------------------------------------------------------------------
 // Scopes
 
-/** Anything a `tidy` function may return: tensors nested in arrays and plain objects are kept. */
+/**
+ * Anything a `tidy` function may return: tensors nested in arrays and plain objects are kept.
+ *
+ * @category Memory
+ */
 export type TensorContainer =
   | Tensor
   | undefined
@@ -280,7 +284,11 @@ export function dispose(x: unknown): void {
   for (const t of collectTensors(x)) disposeTensor(t);
 }
 
-/** Live bytes, buffers and tensors of a backend (default: the current one). */
+/**
+ * Live bytes, buffers and tensors of a backend (default: the current one).
+ *
+ * @category Memory
+ */
 export interface MemoryInfo extends BackendMemory {
   /** The backend's name. */
   readonly backend: string;

@@ -3,7 +3,11 @@
  * the op, the shapes and the dtypes involved, so a user can fix the call without a debugger.
  */
 
-/** Base class of every error mru throws on purpose. */
+/**
+ * Base class of every error mru throws on purpose.
+ *
+ * @category Errors
+ */
 export class MruError extends Error {
   /** The op or function that raised the error, e.g. `'matmul'`. */
   readonly op: string;
@@ -20,7 +24,11 @@ export class MruError extends Error {
   }
 }
 
-/** Shapes that do not fit the op: incompatible broadcast, wrong rank, mismatched inner dimensions... */
+/**
+ * Shapes that do not fit the op: incompatible broadcast, wrong rank, mismatched inner dimensions...
+ *
+ * @category Errors
+ */
 export class ShapeError extends MruError {
   /**
    * @param op - The op (or function) that failed, first in the message.
@@ -32,7 +40,11 @@ export class ShapeError extends MruError {
   }
 }
 
-/** A dtype the op does not accept, or two operands whose dtypes differ. */
+/**
+ * A dtype the op does not accept, or two operands whose dtypes differ.
+ *
+ * @category Errors
+ */
 export class DTypeError extends MruError {
   /**
    * @param op - The op (or function) that failed, first in the message.
@@ -44,7 +56,11 @@ export class DTypeError extends MruError {
   }
 }
 
-/** Backend trouble: tensors of two backends meet, no backend registered, a lost device, no sync read. */
+/**
+ * Backend trouble: tensors of two backends meet, no backend registered, a lost device, no sync read.
+ *
+ * @category Errors
+ */
 export class BackendError extends MruError {
   /**
    * @param op - The op (or function) that failed, first in the message.
@@ -56,7 +72,11 @@ export class BackendError extends MruError {
   }
 }
 
-/** A tensor was used after `dispose()`. */
+/**
+ * A tensor was used after `dispose()`.
+ *
+ * @category Errors
+ */
 export class DisposedError extends MruError {
   /**
    * @param op - The op (or function) that failed, first in the message.
@@ -68,7 +88,11 @@ export class DisposedError extends MruError {
   }
 }
 
-/** A bad argument that is neither a shape nor a dtype: an out-of-range axis, a negative size, NaN seed. */
+/**
+ * A bad argument that is neither a shape nor a dtype: an out-of-range axis, a negative size, NaN seed.
+ *
+ * @category Errors
+ */
 export class ValueError extends MruError {
   /**
    * @param op - The op (or function) that failed, first in the message.

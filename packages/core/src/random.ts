@@ -15,13 +15,29 @@
  * 64-bit products) to `(hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)`, then bumps the key by `(W0, W1)`.
  */
 
-/** Philox multiplier for lane 0. */
+/**
+ * Philox multiplier for lane 0.
+ *
+ * @category Random
+ */
 export const PHILOX_M0 = 0xd2511f53;
-/** Philox multiplier for lane 2. */
+/**
+ * Philox multiplier for lane 2.
+ *
+ * @category Random
+ */
 export const PHILOX_M1 = 0xcd9e8d57;
-/** Key bump (golden ratio). */
+/**
+ * Key bump (golden ratio).
+ *
+ * @category Random
+ */
 export const PHILOX_W0 = 0x9e3779b9;
-/** Key bump (sqrt(3) - 1). */
+/**
+ * Key bump (sqrt(3) - 1).
+ *
+ * @category Random
+ */
 export const PHILOX_W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two unsigned 32-bit integers. */

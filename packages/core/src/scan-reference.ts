@@ -13,7 +13,11 @@
  * rounding. It is not used for speed anywhere.
  */
 
-/** Host arrays of one real scan: `a` broadcast `[Ba, Ta, C]`, `b` `[B, T, C]`, `h0` `[B, C]`. */
+/**
+ * Host arrays of one real scan: `a` broadcast `[Ba, Ta, C]`, `b` `[B, T, C]`, `h0` `[B, C]`.
+ *
+ * @category Scan
+ */
 export interface HostScan {
   readonly a: ArrayLike<number>;
   readonly aShape: readonly [number, number, number];
@@ -23,7 +27,11 @@ export interface HostScan {
   readonly reverse?: boolean;
 }
 
-/** Host arrays of one complex scan (parts of equal shapes). */
+/**
+ * Host arrays of one complex scan (parts of equal shapes).
+ *
+ * @category Scan
+ */
 export interface HostComplexScan {
   readonly aRe: ArrayLike<number>;
   readonly aIm: ArrayLike<number>;
@@ -96,6 +104,8 @@ export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Floa
 /**
  * An associative operator on elements of type `E` with identity `identity`: the input of
  * `associativeScan`.
+ *
+ * @category Scan
  */
 export interface Monoid<E> {
   readonly identity: E;
@@ -108,13 +118,21 @@ export interface Monoid<E> {
   combine(first: E, second: E): E;
 }
 
-/** The affine-map monoid of the real scan, rounding to float32 like a GPU. */
+/**
+ * The affine-map monoid of the real scan, rounding to float32 like a GPU.
+ *
+ * @category Scan
+ */
 export const realPairs: Monoid<readonly [number, number]> = {
   identity: [1, 0],
   combine: ([a1, b1], [a2, b2]) => [Math.fround(a2 * a1), Math.fround(Math.fround(a2 * b1) + b2)],
 };
 
-/** The affine-map monoid of the complex scan: `[aRe, aIm, bRe, bIm]`, rounded to float32. */
+/**
+ * The affine-map monoid of the complex scan: `[aRe, aIm, bRe, bIm]`, rounded to float32.
+ *
+ * @category Scan
+ */
 export const complexPairs: Monoid<readonly [number, number, number, number]> = {
   identity: [1, 0, 0, 0],
   combine: ([ar1, ai1, br1, bi1], [ar2, ai2, br2, bi2]) => {

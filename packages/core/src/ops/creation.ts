@@ -31,7 +31,11 @@ function checkCreateOptions(op: string, options: unknown): void {
   if (o.backend !== undefined) checkBackendArg(op, o.backend);
 }
 
-/** Options shared by creation functions. */
+/**
+ * Options shared by creation functions.
+ *
+ * @category Creation
+ */
 export interface CreateOptions {
   /** Element type; default float32 (or the typed array's own type). */
   readonly dtype?: DType;
@@ -263,7 +267,11 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   return tensor(host, { ...options, dtype, shape: [n, m] });
 }
 
-/** Options of random creation functions. */
+/**
+ * Options of random creation functions.
+ *
+ * @category Creation
+ */
 export interface RandomOptions extends CreateOptions {
   /** Draw as a pure function of this seed instead of the global stream. */
   readonly seed?: number;

@@ -35,7 +35,11 @@ import { unbroadcast } from './elementwise.js';
 import { backendOf, wrap } from './util.js';
 import { checkSize } from './validate.js';
 
-/** A symbolic value inside a `fuse` function: one node of the program being traced. */
+/**
+ * A symbolic value inside a `fuse` function: one node of the program being traced.
+ *
+ * @category Fusion
+ */
 export class Expr {
   /** @internal */
   readonly builder: FuseBuilder;
@@ -52,7 +56,11 @@ export class Expr {
   }
 }
 
-/** An operand of a fused op: a symbolic value, or a JS number (a scalar parameter of the kernel). */
+/**
+ * An operand of a fused op: a symbolic value, or a JS number (a scalar parameter of the kernel).
+ *
+ * @category Fusion
+ */
 export type ExprLike = Expr | number;
 
 const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -130,6 +138,8 @@ function foldUnary(op: UnaryOp, x: number): number {
  * Records the nodes of one program. The `e` argument of a `fuse` function: every elementwise
  * primitive as a method on symbolic values. Numbers are folded when every operand is a number and
  * become scalar parameters otherwise, taking the dtype of the value they meet.
+ *
+ * @category Fusion
  */
 export class FuseBuilder {
   /** @internal */
@@ -750,13 +760,19 @@ export function runProgram(
     : runPrimitives(backend, program, inputs, scalars, outShape);
 }
 
-/** What a `fuse` function returns: one value or several. */
+/**
+ * What a `fuse` function returns: one value or several.
+ *
+ * @category Fusion
+ */
 export type FuseResult = ExprLike | readonly ExprLike[];
 
 /**
  * A hand-written VJP of a fused function: given the symbolic inputs, the cotangent of each output (the
  * number 0 where an output gets none) and the outputs themselves (recomputed, not stored), returns one
  * cotangent per input (null or a number for none). It is traced into one fused program.
+ *
+ * @category Fusion
  */
 export type FuseVjp = (
   e: FuseBuilder,
@@ -765,7 +781,11 @@ export type FuseVjp = (
   outputs: readonly ExprLike[],
 ) => readonly (ExprLike | null)[];
 
-/** Options of `fuse`. */
+/**
+ * Options of `fuse`.
+ *
+ * @category Fusion
+ */
 export interface FuseOptions {
   /** Name shown in errors and on the tape (default `'fuse'`). */
   readonly name?: string;
@@ -773,7 +793,11 @@ export interface FuseOptions {
   readonly vjp?: FuseVjp;
 }
 
-/** The outputs of a traced call, as tensors: one per value `fn` returned (a list for a list). */
+/**
+ * The outputs of a traced call, as tensors: one per value `fn` returned (a list for a list).
+ *
+ * @category Fusion
+ */
 export type Fused<R> = R extends readonly unknown[] ? Tensor[] : Tensor;
 
 /** Replays `program`'s nodes into `e` with `inputs` for its operands; returns every node's value. */

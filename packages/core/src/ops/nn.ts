@@ -44,7 +44,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
-/** Options of the normalisations. */
+/**
+ * Options of the normalisations.
+ *
+ * @category Neural network
+ */
 export interface NormOptions {
   /** Added to the variance (or mean square) before the square root; default 1e-5. */
   readonly eps?: number;
@@ -100,7 +104,11 @@ export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Ten
   });
 }
 
-/** How a loss reduces over examples. */
+/**
+ * How a loss reduces over examples.
+ *
+ * @category Neural network
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /**

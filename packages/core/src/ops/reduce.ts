@@ -14,7 +14,11 @@ import { broadcastTo, cast, reshape } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
 import { checkAxesArg, checkAxisArg } from './validate.js';
 
-/** Axes to reduce: one axis, a list, or all when omitted. */
+/**
+ * Axes to reduce: one axis, a list, or all when omitted.
+ *
+ * @category Reduction
+ */
 export type Axes = number | readonly number[];
 
 function keptShape(shape: readonly number[], axes: readonly number[]): number[] {

@@ -21,7 +21,11 @@ import { broadcastTo, concat, pad, reshape, slice } from './movement.js';
 import { backendOf, wrap } from './util.js';
 import { checkOptionsArg, describeValue } from './validate.js';
 
-/** Options of `scan` and `scanComplex`. */
+/**
+ * Options of `scan` and `scanComplex`.
+ *
+ * @category Scan
+ */
 export interface ScanOptions<H = Tensor> {
   /** Initial state, `[batch, channels]` (or broadcastable to it, e.g. `[channels]`); default zeros. */
   readonly h0?: H;
@@ -29,7 +33,11 @@ export interface ScanOptions<H = Tensor> {
   readonly reverse?: boolean;
 }
 
-/** A complex tensor as its real and imaginary parts, of equal shapes. */
+/**
+ * A complex tensor as its real and imaginary parts, of equal shapes.
+ *
+ * @category Scan
+ */
 export interface Complex {
   /** Real part. */
   readonly re: Tensor;
