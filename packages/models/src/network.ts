@@ -48,7 +48,11 @@ import { Dropout, Embedding, GluMlp, LayerNorm, Linear, RMSNorm } from './nn/lay
 import { type ApplyContext, type Layer, Module } from './nn/module.js';
 import { getSubtree, getTensor, type ParamTree } from './tree.js';
 
-/** A hybrid layer: several cells on the same input, combined. */
+/**
+ * A hybrid layer: several cells on the same input, combined.
+ *
+ * @category Networks
+ */
 export interface HybridConfig {
   /** Marks a hybrid layer. */
   readonly type: 'hybrid';
@@ -58,13 +62,25 @@ export interface HybridConfig {
   readonly combine?: 'concat' | 'sum';
 }
 
-/** What one layer holds: one cell, or a hybrid of several. */
+/**
+ * What one layer holds: one cell, or a hybrid of several.
+ *
+ * @category Networks
+ */
 export type LayerConfig = CellConfig | HybridConfig;
 
-/** How the sequence of final hidden states becomes the output. */
+/**
+ * How the sequence of final hidden states becomes the output.
+ *
+ * @category Networks
+ */
 export type ReadoutMode = 'last' | 'mean' | 'all';
 
-/** A whole network as plain JSON; it is stored in checkpoints and rebuilds the same network. */
+/**
+ * A whole network as plain JSON; it is stored in checkpoints and rebuilds the same network.
+ *
+ * @category Networks
+ */
 export interface NetworkConfig {
   /** Input features per step (ignored when `vocabSize` is set). */
   readonly dIn: number;
@@ -99,7 +115,11 @@ export interface NetworkConfig {
   readonly leak?: number;
 }
 
-/** A `NetworkConfig` with every default filled in. */
+/**
+ * A `NetworkConfig` with every default filled in.
+ *
+ * @category Networks
+ */
 export type ResolvedNetworkConfig = Required<
   Omit<NetworkConfig, 'vocabSize' | 'cell' | 'epsilon' | 'leak'>
 > & {
@@ -174,7 +194,11 @@ export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConf
   return out;
 }
 
-/** Holds modules under the names `'0'`, `'1'`, ... */
+/**
+ * Holds modules under the names `'0'`, `'1'`, ...
+ *
+ * @category Networks
+ */
 export class ModuleList<M extends Module> extends Module {
   /** The modules, in order. */
   readonly items: readonly M[];
@@ -193,7 +217,11 @@ export class ModuleList<M extends Module> extends Module {
   }
 }
 
-/** Output of a block. */
+/**
+ * Output of a block.
+ *
+ * @category Networks
+ */
 export interface BlockOutput {
   /** The block's output `[B, T, dModel]`. */
   readonly x: Tensor;
@@ -203,7 +231,11 @@ export interface BlockOutput {
   readonly switchRates: Tensor[];
 }
 
-/** One residual block: norm, cell(s), projection, gate, dropout, γ1; then norm, GLU MLP, dropout, γ2. */
+/**
+ * One residual block: norm, cell(s), projection, gate, dropout, γ1; then norm, GLU MLP, dropout, γ2.
+ *
+ * @category Networks
+ */
 export class Block extends Module {
   /** The block's cells (one, or several for a hybrid). */
   readonly cells: readonly Cell[];
@@ -381,7 +413,11 @@ export class Block extends Module {
   }
 }
 
-/** Output of `Block.step`. */
+/**
+ * Output of `Block.step`.
+ *
+ * @category Networks
+ */
 export interface BlockStep {
   /** The block's output `[B, dModel]`. */
   readonly x: Tensor;
@@ -389,7 +425,11 @@ export interface BlockStep {
   readonly states: CellState[];
 }
 
-/** Output of `Network.step`. */
+/**
+ * Output of `Network.step`.
+ *
+ * @category Networks
+ */
 export interface NetworkStep {
   /** The readout of this step, `[B, dOut]`. */
   readonly output: Tensor;
@@ -397,19 +437,35 @@ export interface NetworkStep {
   readonly state: NetworkState;
 }
 
-/** The recurrent state of a whole network: per layer, per cell. */
+/**
+ * The recurrent state of a whole network: per layer, per cell.
+ *
+ * @category Networks
+ */
 export type NetworkState = CellState[][];
 
-/** Which loss `Network.loss` computes. */
+/**
+ * Which loss `Network.loss` computes.
+ *
+ * @category Networks
+ */
 export type LossKind = 'mse' | 'crossEntropy';
 
-/** Options of `Network.loss`. */
+/**
+ * Options of `Network.loss`.
+ *
+ * @category Networks
+ */
 export interface LossOptions extends ApplyContext {
   /** `'mse'` (default; float targets of the output's shape) or `'crossEntropy'` (int32 class targets). */
   readonly loss?: LossKind;
 }
 
-/** Output of `Network.applyWithStats`. */
+/**
+ * Output of `Network.applyWithStats`.
+ *
+ * @category Networks
+ */
 export interface NetworkOutput {
   /** `[B, dOut]` (readout last/mean) or `[B, T, dOut]` (readout all). */
   readonly output: Tensor;
@@ -419,7 +475,11 @@ export interface NetworkOutput {
   readonly state: NetworkState;
 }
 
-/** A network built from a `NetworkConfig`. */
+/**
+ * A network built from a `NetworkConfig`.
+ *
+ * @category Networks
+ */
 export class Network extends Module {
   #config: ResolvedNetworkConfig;
   /** The blocks, in order. */

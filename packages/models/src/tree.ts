@@ -14,7 +14,11 @@
  */
 import { Tensor, ValueError } from '@mru/core';
 
-/** A nested object of tensors: the parameters (or gradients, or optimizer moments) of a model. */
+/**
+ * A nested object of tensors: the parameters (or gradients, or optimizer moments) of a model.
+ *
+ * @category Parameter trees
+ */
 export interface ParamTree {
   /** A tensor or a nested tree, by name (names contain no dots). */
   readonly [name: string]: Tensor | ParamTree;
@@ -46,6 +50,8 @@ export function flattenTree(tree: ParamTree, prefix = ''): Record<string, Tensor
 /**
  * Path segments that no parameter name may contain: assigning them on a plain object reaches its
  * prototype (prototype pollution), so a tree built from untrusted names must refuse them.
+ *
+ * @category Parameter trees
  */
 export const RESERVED_SEGMENTS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 

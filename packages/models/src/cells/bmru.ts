@@ -45,7 +45,11 @@ import { getSubtree, getTensor, type ParamTree } from '../tree.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside, signSte } from './surrogate.js';
 
-/** Options of `Bmru`. */
+/**
+ * Options of `Bmru`.
+ *
+ * @category Cells
+ */
 export interface BmruOptions {
   /** ε of the update `a = 1 - z + ε z`: 0 is the BMRU (default), 1 the CMRU. */
   readonly epsilon?: number;
@@ -53,7 +57,11 @@ export interface BmruOptions {
   readonly surrogateK?: number;
 }
 
-/** The gates of a BMRU step: `z` (1 = switch) and `v` (the ±1 target), each `[..., d_state]`. */
+/**
+ * The gates of a BMRU step: `z` (1 = switch) and `v` (the ±1 target), each `[..., d_state]`.
+ *
+ * @category Cells
+ */
 export interface MruGates {
   /** `H(|c| - |β|)`: 1 where the unit switches. */
   readonly z: Tensor;
@@ -141,6 +149,8 @@ export function checkStepInput(owner: string, x: Tensor, dIn: number): void {
  * The bistable memory recurrent unit, with the ε option that spans BMRU (ε = 0) to CMRU (ε = 1).
  * Parameters: `wc` and `wbeta` (Linear `d_in -> d_state`, `wbeta.bias` initialised to 1), `alpha`
  * (output gain, init 1) and `s0` (initial state, init random ±1).
+ *
+ * @category Cells
  */
 export class Bmru extends Cell {
   /** `'bmru'` or `'cmru'` (the name it was created under; ε decides the dynamics). */

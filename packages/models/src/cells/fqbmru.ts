@@ -33,7 +33,11 @@ import { checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside } from './surrogate.js';
 
-/** Options of `FqBmru`. */
+/**
+ * Options of `FqBmru`.
+ *
+ * @category Cells
+ */
 export interface FqBmruOptions {
   /** Leak ε of the leaky variant, `a = hold + (1 - hold) ε` (default 0: the exact FQ-BMRU). */
   readonly leak?: number;
@@ -41,7 +45,11 @@ export interface FqBmruOptions {
   readonly surrogateK?: number;
 }
 
-/** The gates of an FQ-BMRU step, each `[..., d_state]`. */
+/**
+ * The gates of an FQ-BMRU step, each `[..., d_state]`.
+ *
+ * @category Cells
+ */
 export interface FqGates {
   /** `(1 - z_hi)(1 - z_lo)`: 1 where the unit holds. */
   readonly hold: Tensor;
@@ -59,7 +67,11 @@ function randomBit(): Initializer {
   return (shape, seed) => cast(ge(rand(shape, 0, 1, { seed }), 0.5), 'float32');
 }
 
-/** The first-quadrant BMRU. Parameters: `wx` (Linear), `beta1`, `delta`, `alpha`, `s0`. */
+/**
+ * The first-quadrant BMRU. Parameters: `wx` (Linear), `beta1`, `delta`, `alpha`, `s0`.
+ *
+ * @category Cells
+ */
 export class FqBmru extends Cell {
   readonly type = 'fqbmru' as const;
   readonly dIn: number;

@@ -36,7 +36,11 @@ import { getTensor, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** Options of `Lru`. */
+/**
+ * Options of `Lru`.
+ *
+ * @category Cells
+ */
 export interface LruOptions {
   /** Smallest initial `|λ|` (default 0.9). */
   readonly rMin?: number;
@@ -48,7 +52,11 @@ export interface LruOptions {
 
 const RECURRENT: ParamMeta = { decay: false, lrScale: 0.5 };
 
-/** The linear recurrent unit with a complex diagonal state of size `dState`. */
+/**
+ * The linear recurrent unit with a complex diagonal state of size `dState`.
+ *
+ * @category Cells
+ */
 export class Lru extends Cell {
   readonly type = 'lru' as const;
   readonly dIn: number;

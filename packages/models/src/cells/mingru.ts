@@ -34,7 +34,11 @@ import { getSubtree, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** The coefficients of the scan `h_t = a_t h_{t-1} + b_t`. */
+/**
+ * The coefficients of the scan `h_t = a_t h_{t-1} + b_t`.
+ *
+ * @category Cells
+ */
 export interface ScanCoefficients {
   /** `1 - z`. */
   readonly a: Tensor;
@@ -42,13 +46,21 @@ export interface ScanCoefficients {
   readonly b: Tensor;
 }
 
-/** Options of `MinGru`. */
+/**
+ * Options of `MinGru`.
+ *
+ * @category Cells
+ */
 export interface MinGruOptions {
   /** Compute the gate coefficients in log space (default false: the linear form). */
   readonly logSpace?: boolean;
 }
 
-/** The minimal GRU. Parameters: `w` (Linear `d_in -> 2 d_state`, candidate then gate). */
+/**
+ * The minimal GRU. Parameters: `w` (Linear `d_in -> 2 d_state`, candidate then gate).
+ *
+ * @category Cells
+ */
 export class MinGru extends Cell {
   readonly type = 'mingru' as const;
   readonly dIn: number;

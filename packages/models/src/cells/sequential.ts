@@ -31,7 +31,11 @@ import { getSubtree, getTensor, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** A cell whose recurrence has no scan form: a loop over steps of input projections. */
+/**
+ * A cell whose recurrence has no scan form: a loop over steps of input projections.
+ *
+ * @category Cells
+ */
 export abstract class SequentialCell extends Cell {
   readonly parallelizable = false;
 
@@ -77,7 +81,11 @@ export abstract class SequentialCell extends Cell {
   }
 }
 
-/** The standard GRU. Parameters: `wi` (`d_in -> 3 d_state`), `wh` (`d_state -> 3 d_state`). */
+/**
+ * The standard GRU. Parameters: `wi` (`d_in -> 3 d_state`), `wh` (`d_state -> 3 d_state`).
+ *
+ * @category Cells
+ */
 export class Gru extends SequentialCell {
   readonly type = 'gru' as const;
   readonly dIn: number;
@@ -125,6 +133,8 @@ export class Gru extends SequentialCell {
 /**
  * BRC, or nBRC with `neuromodulated: true`. Parameters: `u` (Linear `d_in -> 3 d_state`: `[U_a, U_c, U]`
  * with biases), and `wa`, `wc`: vectors `[d_state]` (BRC, init 1) or matrices `[d_state, d_state]` (nBRC).
+ *
+ * @category Cells
  */
 export class Brc extends SequentialCell {
   readonly type: 'brc' | 'nbrc';

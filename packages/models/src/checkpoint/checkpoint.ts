@@ -17,12 +17,24 @@ import type { OptimizerState } from '../optim/optimizers.js';
 import { flattenTree, type ParamTree, RESERVED_SEGMENTS, unflattenTree } from '../tree.js';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type HostTensor } from './safetensors.js';
 
-/** Prefix of optimizer tensors in a checkpoint. */
+/**
+ * Prefix of optimizer tensors in a checkpoint.
+ *
+ * @category Checkpoints
+ */
 export const OPTIMIZER_PREFIX = '@optimizer/';
-/** Value of the `format` metadata key. */
+/**
+ * Value of the `format` metadata key.
+ *
+ * @category Checkpoints
+ */
 export const CHECKPOINT_FORMAT = 'mru-checkpoint-1';
 
-/** What to store beside the parameters. */
+/**
+ * What to store beside the parameters.
+ *
+ * @category Checkpoints
+ */
 export interface CheckpointOptions {
   /** A JSON-serialisable config (normally the network's `config`), stored as metadata `config`. */
   readonly config?: unknown;
@@ -32,10 +44,18 @@ export interface CheckpointOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** The expected tensors: a module (its `paramSpecs()`, all float32) or explicit shapes and dtypes. */
+/**
+ * The expected tensors: a module (its `paramSpecs()`, all float32) or explicit shapes and dtypes.
+ *
+ * @category Checkpoints
+ */
 export type CheckpointExpectation = Module | Readonly<Record<string, ExpectedTensor>>;
 
-/** What a model expects of one stored tensor. */
+/**
+ * What a model expects of one stored tensor.
+ *
+ * @category Checkpoints
+ */
 export interface ExpectedTensor {
   /** Its shape. */
   readonly shape: readonly number[];
@@ -43,7 +63,11 @@ export interface ExpectedTensor {
   readonly dtype?: DType;
 }
 
-/** Options of `deserializeCheckpoint`. */
+/**
+ * Options of `deserializeCheckpoint`.
+ *
+ * @category Checkpoints
+ */
 export interface LoadOptions {
   /** Check the parameters against this model (missing, unexpected, dtype, shape). */
   readonly expect?: CheckpointExpectation;
@@ -56,7 +80,11 @@ export interface LoadOptions {
   readonly allowNonFinite?: boolean;
 }
 
-/** A loaded checkpoint; its tensors are on the current backend and owned by the caller. */
+/**
+ * A loaded checkpoint; its tensors are on the current backend and owned by the caller.
+ *
+ * @category Checkpoints
+ */
 export interface LoadedCheckpoint {
   /** The parameter tree. */
   readonly params: ParamTree;
@@ -68,7 +96,11 @@ export interface LoadedCheckpoint {
   readonly optimizer?: OptimizerState;
 }
 
-/** A loaded checkpoint with the network rebuilt from its config. */
+/**
+ * A loaded checkpoint with the network rebuilt from its config.
+ *
+ * @category Checkpoints
+ */
 export interface LoadedNetwork extends LoadedCheckpoint {
   /** The network described by the stored config. */
   readonly network: Network;

@@ -12,7 +12,11 @@
  */
 import { type DType, MruError, type TypedArray } from '@mru/core';
 
-/** A checkpoint (or safetensors file) that cannot be read or does not fit the model. */
+/**
+ * A checkpoint (or safetensors file) that cannot be read or does not fit the model.
+ *
+ * @category Checkpoints
+ */
 export class CheckpointError extends MruError {
   /**
    * @param op - The function that failed.
@@ -25,7 +29,11 @@ export class CheckpointError extends MruError {
   }
 }
 
-/** A tensor on the host: dtype, shape and row-major values. */
+/**
+ * A tensor on the host: dtype, shape and row-major values.
+ *
+ * @category Checkpoints
+ */
 export interface HostTensor {
   /** Element type. */
   readonly dtype: DType;
@@ -35,7 +43,11 @@ export interface HostTensor {
   readonly data: TypedArray;
 }
 
-/** The decoded contents of a safetensors file. */
+/**
+ * The decoded contents of a safetensors file.
+ *
+ * @category Checkpoints
+ */
 export interface SafetensorsContents {
   /** Tensors by name, in file order. */
   readonly tensors: Record<string, HostTensor>;

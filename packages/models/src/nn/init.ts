@@ -8,7 +8,11 @@
  */
 import { abs, full, rand, randn, type Tensor, ValueError } from '@mru/core';
 
-/** Makes the initial value of one parameter from its shape and a seed. */
+/**
+ * Makes the initial value of one parameter from its shape and a seed.
+ *
+ * @category Initialisers
+ */
 export type Initializer = (shape: readonly number[], seed: number) => Tensor;
 
 /**

@@ -36,7 +36,11 @@ function checkDim(owner: string, name: string, v: number): void {
     throw new ValueError(owner, `${name} must be a positive integer, got ${v}`);
 }
 
-/** Options of `Linear`. */
+/**
+ * Options of `Linear`.
+ *
+ * @category Layers
+ */
 export interface LinearOptions {
   /** Add a bias (default true). */
   readonly bias?: boolean;
@@ -50,7 +54,11 @@ export interface LinearOptions {
   readonly biasMeta?: Partial<ParamMeta>;
 }
 
-/** Affine map `y = x @ weight + bias` over the last axis; `weight` is `[dIn, dOut]`. */
+/**
+ * Affine map `y = x @ weight + bias` over the last axis; `weight` is `[dIn, dOut]`.
+ *
+ * @category Layers
+ */
 export class Linear extends Layer {
   /** Input features. */
   readonly dIn: number;
@@ -94,7 +102,11 @@ export class Linear extends Layer {
   }
 }
 
-/** Layer normalisation over the last axis with a learned gain (init 1) and shift (init 0), no decay. */
+/**
+ * Layer normalisation over the last axis with a learned gain (init 1) and shift (init 0), no decay.
+ *
+ * @category Layers
+ */
 export class LayerNorm extends Layer {
   /** Normalised features. */
   readonly dim: number;
@@ -131,7 +143,11 @@ export class LayerNorm extends Layer {
   }
 }
 
-/** RMS normalisation over the last axis with a learned gain (init 1), no decay. */
+/**
+ * RMS normalisation over the last axis with a learned gain (init 1), no decay.
+ *
+ * @category Layers
+ */
 export class RMSNorm extends Layer {
   /** Normalised features. */
   readonly dim: number;
@@ -163,7 +179,11 @@ export class RMSNorm extends Layer {
   }
 }
 
-/** A lookup table: int32 indices `[...]` to vectors `[..., dim]`; weights init N(0, 1). */
+/**
+ * A lookup table: int32 indices `[...]` to vectors `[..., dim]`; weights init N(0, 1).
+ *
+ * @category Layers
+ */
 export class Embedding extends Layer {
   /** Number of rows (vocabulary size). */
   readonly count: number;
@@ -202,6 +222,8 @@ export class Embedding extends Layer {
  * Inverted dropout: in training mode each element is zeroed with probability `rate` and the rest
  * scaled by `1 / (1 - rate)`; identity in evaluation mode. The mask is drawn with a seed derived from
  * `ctx.seed` and this module's path, so two dropout layers never share a mask and a run replays exactly.
+ *
+ * @category Layers
  */
 export class Dropout extends Layer {
   /** Probability of zeroing an element. */
@@ -239,6 +261,8 @@ export class Dropout extends Layer {
 /**
  * The GLU MLP of a block: `Linear(hidden -> dim)(a * σ(g))` with `[a, g] = Linear(dim -> 2 hidden)(x)`
  * and `hidden = expansion * dim` (default 4).
+ *
+ * @category Layers
  */
 export class GluMlp extends Layer {
   /** Model width. */
@@ -279,7 +303,11 @@ export class GluMlp extends Layer {
   }
 }
 
-/** Output of `CausalConv1d.step`. */
+/**
+ * Output of `CausalConv1d.step`.
+ *
+ * @category Layers
+ */
 export interface ConvStep {
   /** This step's output `[B, channels]`. */
   readonly y: Tensor;
@@ -291,6 +319,8 @@ export interface ConvStep {
  * Causal depthwise convolution over time: `y[b,t,c] = bias[c] + Σ_j weight[j,c] x[b, t-k+1+j, c]`
  * with zeros before the start (no output depends on a later input). `weight` is `[kernel, channels]`,
  * initialised uniform fan-in with `fanIn = kernel` like PyTorch's depthwise `Conv1d`.
+ *
+ * @category Layers
  */
 export class CausalConv1d extends Layer {
   /** Channels (input = output). */

@@ -17,7 +17,11 @@ import { fmtShape, ShapeError, shapesEqual, Tensor, tidy, ValueError } from '@mr
 import { deriveSeed, flattenTree, type ParamTree } from '../tree.js';
 import type { Initializer } from './init.js';
 
-/** Optimizer metadata of one parameter (its parameter group). */
+/**
+ * Optimizer metadata of one parameter (its parameter group).
+ *
+ * @category Layers
+ */
 export interface ParamMeta {
   /** Whether weight decay applies (off for norms, biases, gains, the LRU's recurrent parameters). */
   readonly decay: boolean;
@@ -25,7 +29,11 @@ export interface ParamMeta {
   readonly lrScale: number;
 }
 
-/** The specification of one parameter: shape, initialiser and optimizer metadata. */
+/**
+ * The specification of one parameter: shape, initialiser and optimizer metadata.
+ *
+ * @category Layers
+ */
 export interface ParamSpec extends ParamMeta {
   /** Shape of the tensor. */
   readonly shape: readonly number[];
@@ -33,7 +41,11 @@ export interface ParamSpec extends ParamMeta {
   readonly init: Initializer;
 }
 
-/** Per-call options of forward functions. */
+/**
+ * Per-call options of forward functions.
+ *
+ * @category Layers
+ */
 export interface ApplyContext {
   /** Training mode: dropout active. Default false (evaluation). */
   readonly train?: boolean;
@@ -47,6 +59,8 @@ export interface ApplyContext {
 /**
  * Base class of every layer, cell and network. Subclasses declare parameters with `addParam` and
  * children with `addModule` in their constructor.
+ *
+ * @category Layers
  */
 export abstract class Module {
   /** Dotted path of this module inside the root that owns it (`''` for a root). */
@@ -215,7 +229,11 @@ export abstract class Module {
   }
 }
 
-/** A module mapping one tensor to one tensor. */
+/**
+ * A module mapping one tensor to one tensor.
+ *
+ * @category Layers
+ */
 export abstract class Layer extends Module {
   /**
    * The forward function.

@@ -39,7 +39,11 @@ import type { ParamMeta } from '../nn/module.js';
 import { flattenTree, type ParamTree, unflattenTree } from '../tree.js';
 import type { Schedule } from './schedules.js';
 
-/** An optimizer's moments by `'<slot>.<param name>'`, and its step count (for checkpoints). */
+/**
+ * An optimizer's moments by `'<slot>.<param name>'`, and its step count (for checkpoints).
+ *
+ * @category Optimizers
+ */
 export interface OptimizerState {
   /** Updates applied. */
   readonly step: number;
@@ -47,7 +51,11 @@ export interface OptimizerState {
   readonly tensors: Readonly<Record<string, Tensor>>;
 }
 
-/** Gradients after clipping, with the norm before. */
+/**
+ * Gradients after clipping, with the norm before.
+ *
+ * @category Optimizers
+ */
 export interface ClippedGradients {
   /** The rescaled gradients. */
   readonly grads: ParamTree;
@@ -55,7 +63,11 @@ export interface ClippedGradients {
   readonly norm: Tensor;
 }
 
-/** Options shared by every optimizer. */
+/**
+ * Options shared by every optimizer.
+ *
+ * @category Optimizers
+ */
 export interface OptimizerOptions {
   /** Learning rate: a number or a schedule of the step. */
   readonly lr: number | Schedule;
@@ -69,7 +81,11 @@ export interface OptimizerOptions {
   readonly disposeOld?: boolean;
 }
 
-/** What one parameter's update returns: the new value and the new state slots. */
+/**
+ * What one parameter's update returns: the new value and the new state slots.
+ *
+ * @category Optimizers
+ */
 export interface UpdateResult {
   /** The updated parameter. */
   readonly param: Tensor;
@@ -77,7 +93,11 @@ export interface UpdateResult {
   readonly state: Record<string, Tensor>;
 }
 
-/** What one parameter's update receives. */
+/**
+ * What one parameter's update receives.
+ *
+ * @category Optimizers
+ */
 export interface UpdateArgs {
   /** The learning rate of this parameter at this step (schedule times `lrScale`). */
   readonly lr: number;
@@ -129,7 +149,11 @@ function clipScale(grads: ParamTree, maxNorm: number): { scale: Tensor; norm: Te
   });
 }
 
-/** Base class: bookkeeping of steps, groups, state lifetime and clipping. */
+/**
+ * Base class: bookkeeping of steps, groups, state lifetime and clipping.
+ *
+ * @category Optimizers
+ */
 export abstract class Optimizer {
   /** Learning rate or schedule. */
   readonly lr: number | Schedule;
@@ -347,7 +371,11 @@ export abstract class Optimizer {
   }
 }
 
-/** Options of `SGD`. */
+/**
+ * Options of `SGD`.
+ *
+ * @category Optimizers
+ */
 export interface SgdOptions extends OptimizerOptions {
   /** Momentum μ (default 0). */
   readonly momentum?: number;
@@ -358,6 +386,8 @@ export interface SgdOptions extends OptimizerOptions {
 /**
  * SGD with momentum (PyTorch's form): `g' = g + wd p`, `buf = μ buf + g'`,
  * `p -= lr (nesterov ? g' + μ buf : buf)` (plain `p -= lr g'` when μ = 0).
+ *
+ * @category Optimizers
  */
 export class SGD extends Optimizer {
   /** Momentum μ. */
@@ -389,7 +419,11 @@ export class SGD extends Optimizer {
   }
 }
 
-/** Options of `Adam` and `AdamW`. */
+/**
+ * Options of `Adam` and `AdamW`.
+ *
+ * @category Optimizers
+ */
 export interface AdamOptions extends OptimizerOptions {
   /** β1 (default 0.9). */
   readonly beta1?: number;
@@ -399,7 +433,11 @@ export interface AdamOptions extends OptimizerOptions {
   readonly eps?: number;
 }
 
-/** Adam with optional L2 weight decay (`g' = g + wd p`), bias-corrected moments. */
+/**
+ * Adam with optional L2 weight decay (`g' = g + wd p`), bias-corrected moments.
+ *
+ * @category Optimizers
+ */
 export class Adam extends Optimizer {
   /** β1. */
   readonly beta1: number;
@@ -482,6 +520,8 @@ export class Adam extends Optimizer {
 /**
  * AdamW (decoupled weight decay, `p *= 1 - lr wd` before the Adam step). Defaults are the training defaults of the models guide:
  * β = (0.9, 0.99), weight decay 1e-4.
+ *
+ * @category Optimizers
  */
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;

@@ -5,7 +5,11 @@
  */
 import { ValueError } from '@mru/core';
 
-/** A value as a function of the step (0 for the first update). */
+/**
+ * A value as a function of the step (0 for the first update).
+ *
+ * @category Schedules
+ */
 export type Schedule = (step: number) => number;
 
 function nonNegInt(op: string, name: string, v: number): void {
@@ -18,7 +22,11 @@ function warmupFactor(step: number, warmupSteps: number): number {
   return warmupSteps > 0 && step < warmupSteps ? (step + 1) / warmupSteps : 1;
 }
 
-/** Options shared by the decaying learning-rate schedules. */
+/**
+ * Options shared by the decaying learning-rate schedules.
+ *
+ * @category Schedules
+ */
 export interface DecayScheduleOptions {
   /** The learning rate reached at the end of warmup. */
   readonly peak: number;
@@ -85,7 +93,11 @@ export function linearSchedule(options: DecayScheduleOptions): Schedule {
   };
 }
 
-/** Options of `epsilonAnnealing`. */
+/**
+ * Options of `epsilonAnnealing`.
+ *
+ * @category Schedules
+ */
 export interface EpsilonAnnealingOptions {
   /** K1: steps at ε = 1 (default 1000). */
   readonly hold?: number;
