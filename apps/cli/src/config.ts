@@ -61,7 +61,7 @@ export const RESUME_FIXED: readonly string[] = TRAIN_OPTIONS.filter(
     OPTIONS[name],
 );
 
-/** Default sizes and hyperparameters of `mru train` (MODELS.md training defaults where it gives them). */
+/** Default sizes and hyperparameters of `mru train` (the training defaults of the models guide where it gives them). */
 export const TRAIN_DEFAULTS = {
   task: 'copy-first-input' as TaskName,
   model: 'bmru' as const,

@@ -87,7 +87,7 @@ export interface TrainConfig {
   /** Write a training metrics line every this many steps. */
   readonly logEvery: number;
   /**
-   * ε annealing of the BMRU cells (MODELS.md), evaluated by the training step from the step index;
+   * ε annealing of the BMRU cells (see the models guide), evaluated by the training step from the step index;
    * `--anneal` gives `{ totalSteps: steps, start: 1, end: 0, hold: 0.1, ramp: 0.5 }`: trained as CMRUs
    * for the first 10% of the steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
    */

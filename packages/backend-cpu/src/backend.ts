@@ -198,6 +198,8 @@ export class CpuBackend implements Backend {
    * Releases the buffer like `free` but hands its array to the caller instead of the reuse pool:
    * for a backend that embeds this one and adopts its results without a copy (the gpu.js backend).
    * Nothing else in this backend refers to the array afterwards.
+   *
+   * @param id - The buffer.
    */
   detach(id: DataId): TypedArray {
     const buf = this.#buffer('detach', id);

@@ -247,6 +247,8 @@ let path: MatmulPath = initialPath();
  * Selects the kernel of every CPU backend's matmul in this JavaScript realm (tests, benchmarks, or
  * to rule the Wasm kernel out). Both kernels return the same bits. Throws for `'wasm'` where the
  * WebAssembly SIMD kernel cannot load.
+ *
+ * @param p - The kernel to use.
  */
 export function setMatmulPath(p: MatmulPath): void {
   if (p === 'wasm' && !wasmMatmulAvailable()) {

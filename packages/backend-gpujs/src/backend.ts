@@ -79,7 +79,12 @@ export type GpujsMode = 'cpu' | 'webasm' | 'webgl2' | 'webgl' | 'headlessgl' | '
 export interface GpujsGpu {
   /** The mode gpu.js settled on (`'cpu'`, `'webgl2'`...). */
   readonly mode?: string;
-  /** Compiles a kernel from its source. */
+  /**
+   * Compiles a kernel from its source.
+   *
+   * @param source - The kernel function.
+   * @param settings - gpu.js kernel settings.
+   */
   createKernel(source: string, settings: Record<string, unknown>): GpujsKernel;
   /** Releases the kernels and the context. */
   destroy(): unknown;
@@ -88,9 +93,17 @@ export interface GpujsGpu {
 /** The part of a compiled gpu.js kernel this backend uses. */
 export interface GpujsKernel {
   (...args: unknown[]): unknown;
-  /** Sets the output size of the next call (the kernels are created with `dynamicOutput`). */
+  /**
+   * Sets the output size of the next call (the kernels are created with `dynamicOutput`).
+   *
+   * @param output - The output dimensions.
+   */
   setOutput(output: number[]): unknown;
-  /** Releases the kernel's resources. */
+  /**
+   * Releases the kernel's resources.
+   *
+   * @param removeCanvasReferences - Also drop the canvas references (gpu.js).
+   */
   destroy?(removeCanvasReferences?: boolean): void;
 }
 
@@ -141,6 +154,9 @@ export interface ScanPlan {
  * whatever `len`, and a host step (a few nanoseconds of JavaScript) is far cheaper than a kernel step
  * (two texture fetches per thread on a WebGL device, and SwiftShader runs them on the CPU). `force`
  * (>= 1) imposes the chunk length.
+ *
+ * @param time - The length of the scan.
+ * @param force - A chunk length to impose (>= 1); 0 (default) lets the plan choose.
  */
 export function scanPlan(time: number, force = 0): ScanPlan {
   let len: number;
@@ -179,6 +195,9 @@ function arrayMatches(values: TypedArray, dtype: DType): boolean {
 /**
  * Drops size-1 dimensions and merges neighbours that are contiguous in every operand, so that
  * same-shape and scalar operands become rank 1 and most broadcasts rank 2. Always returns rank >= 1.
+ *
+ * @param shape - The shape.
+ * @param strides - Its strides.
  */
 export function simplifyGeometry(
   shape: readonly number[],

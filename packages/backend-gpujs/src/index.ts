@@ -35,6 +35,8 @@ export {
  * without `options.mode` it asks for `'webgl2'` where a WebGL2 context exists and `'cpu'` otherwise
  * (Node, where gpu.js's GL modes need the optional native `gl` package). Rejects with a
  * `BackendError` naming the mode when gpu.js cannot provide it.
+ *
+ * @param options - The gpu.js class (`GPU`; default: imported from `gpu.js`) and the mode.
  */
 export async function gpujsBackend(options: GpujsBackendOptions = {}): Promise<GpujsBackend> {
   const GPU: GpujsClass = options.GPU ?? (await loadGpujs());

@@ -133,6 +133,11 @@ export interface WebGPUBackend extends Backend {
   /**
    * Runs a fused elementwise program as one WGSL kernel (see `Backend.elementwise`); always present
    * on this backend.
+   *
+   * @param program - The fused program.
+   * @param inputs - One buffer per program input.
+   * @param scalars - The values of the program's scalar parameters.
+   * @param outShape - The shape of every output; inputs broadcast to it.
    */
   elementwise(
     program: ElementwiseProgram,

@@ -76,6 +76,8 @@ const WANTED_LIMITS = [
  * adapter's storage and workgroup limits. Throws core's `BackendError` naming what to install when
  * there is no WebGPU or no adapter. Call `dispose()` when done: in Node, a live device keeps the
  * process running.
+ *
+ * @param options - Where the device comes from (`gpu`, default `navigator.gpu`, or an `adapter`), the power preference and the feature level.
  */
 export async function webgpuBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const op = 'webgpuBackend';

@@ -27,6 +27,8 @@ const instances = new Map<string, Promise<GPU>>();
 /**
  * Dawn's `GPU` object for Node (one per set of flags, created on first use). Loads the native
  * module lazily; throws a `BackendError` if the `webgpu` package cannot be loaded.
+ *
+ * @param options - Dawn flags (for example `backend=opengl`).
  */
 export function nodeGpu(options: NodeGpuOptions = {}): Promise<GPU> {
   const flags = [...(options.flags ?? [])];

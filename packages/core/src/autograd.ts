@@ -25,19 +25,36 @@ import { describeValue } from './ops/validate.js';
 import { shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
-/** A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments. */
+/**
+ * A tensor, or arrays / plain objects nesting tensors: the shape of differentiable arguments.
+ *
+ * @category Autograd
+ */
 export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
 
-/** Maps a tree of tensors to the same structure (used for gradients). */
-export type TreeLike<P> = P extends Tensor
-  ? Tensor
-  : P extends readonly unknown[]
-    ? { [K in keyof P]: TreeLike<P[K]> }
-    : P extends object
+/**
+ * Maps a tree of tensors to the same structure (used for gradients). A tree type that already has
+ * only tensors at its leaves (every `Tree`, a model's `ParamTree`) maps to itself, which keeps the
+ * gradient assignable wherever the parameters are (an optimizer's `step(params, grads)`) and keeps
+ * the compiler from unfolding recursive tree types level by level.
+ *
+ * @category Autograd
+ */
+export type TreeLike<P> = P extends Tree
+  ? P
+  : P extends Tensor
+    ? Tensor
+    : P extends readonly unknown[]
       ? { [K in keyof P]: TreeLike<P[K]> }
-      : never;
+      : P extends object
+        ? { [K in keyof P]: TreeLike<P[K]> }
+        : never;
 
-/** Result of a function differentiated with `valueAndGrad`. */
+/**
+ * Result of a function differentiated with `valueAndGrad`.
+ *
+ * @category Autograd
+ */
 export interface ValueAndGrad<P, A> {
   /** The scalar value of the function. */
   readonly value: Tensor;
@@ -47,7 +64,11 @@ export interface ValueAndGrad<P, A> {
   readonly aux: A;
 }
 
-/** Options of `valueAndGrad`. */
+/**
+ * Options of `valueAndGrad`.
+ *
+ * @category Autograd
+ */
 export interface ValueAndGradOptions {
   /** The function returns `[loss, aux]`; `aux` (tensors included) is passed through. */
   readonly hasAux?: boolean;
@@ -77,6 +98,12 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
   return out;
 }
 
+// Typing: `P` is what `fn` declares for its first parameter. An unannotated callback, the first thing
+// every user writes (`valueAndGrad((p) => net.loss(p, x, y))(params)`), gives the compiler nothing to
+// infer `P` from at this call, so `P` falls back to its default, `any`: the callback body then
+// typechecks against whatever it passes `p` to (a `ParamTree`, a `Tensor`). The returned function is
+// generic in the argument it is actually called with (`Q`), so `grads` still gets the exact structure
+// of `params`. A default of `Tree` instead would type `p` as a union that no consumer accepts (TS2345).
 /**
  * Turns `fn(params, ...rest)` returning a scalar float32 tensor into a function returning the value and
  * the gradient with respect to `params` (a tensor or a tree of tensors). The one way to differentiate
@@ -89,15 +116,22 @@ function rebuild(tree: unknown, map: Map<Tensor, Tensor>): unknown {
  * ```ts
  * const { value, grads } = valueAndGrad((p: { w: Tensor }) => sum(square(p.w)))({ w });
  * ```
+ *
+ * @param fn - The function to differentiate: `(params, ...rest)` returning a scalar float32 tensor
+ *   (or `[loss, aux]` with `hasAux`). Its first parameter may be left unannotated.
+ * @param options - `hasAux`: the function returns `[loss, aux]`.
+ * @returns A function of `(params, ...rest)` returning `{ value, grads, aux }`, with `grads` shaped
+ *   like `params`.
+ * @category Autograd
  */
-export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>(
+export function valueAndGrad<P extends Tree = any, R extends unknown[] = [], A = undefined>(
   fn: (params: P, ...rest: R) => Tensor | [Tensor, A],
   options: ValueAndGradOptions = {},
-): (params: P, ...rest: R) => ValueAndGrad<P, A> {
+): <Q extends P>(params: Q, ...rest: R) => ValueAndGrad<Q, A> {
   if (typeof fn !== 'function') {
     throw new ValueError('valueAndGrad', `expects a function, got ${describeValue(fn)}`);
   }
-  return (params: P, ...rest: R) => {
+  return <Q extends P>(params: Q, ...rest: R): ValueAndGrad<Q, A> => {
     const inputs = leaves(params, 'valueAndGrad');
     for (const x of inputs) {
       // Before the tape opens: a disposed input would otherwise run the function on a freed buffer
@@ -166,7 +200,7 @@ export function valueAndGrad<P extends Tree, R extends unknown[], A = undefined>
     } finally {
       closeTape(tape, results);
     }
-    return { value, grads: rebuild(params, gradMap) as TreeLike<P>, aux };
+    return { value, grads: rebuild(params, gradMap) as TreeLike<Q>, aux };
   };
 }
 
@@ -257,6 +291,10 @@ function addSame(a: Tensor, b: Tensor): Tensor {
  * Defines a function with a hand-written gradient. `forward` computes the outputs (not recorded);
  * `vjp(cotangent, inputs, output)` returns one cotangent per input (null for none). Used for
  * surrogate gradients of step functions.
+ *
+ * @param forward - Computes the output from the inputs (not recorded on the tape).
+ * @param vjp - Returns one cotangent per input (or null) from the output's cotangent, the inputs and the output.
+ * @category Autograd
  */
 export function customVjp<I extends Tensor[]>(
   forward: (...inputs: I) => Tensor,
@@ -278,7 +316,12 @@ export function customVjp<I extends Tensor[]>(
   };
 }
 
-/** The same values, cut from the gradient: nothing flows back through the result. */
+/**
+ * The same values, cut from the gradient: nothing flows back through the result.
+ *
+ * @param x - The input tensor.
+ * @category Autograd
+ */
 export function stopGradient(x: Tensor): Tensor {
   return shareStorage(x, x.shape);
 }

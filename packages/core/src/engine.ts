@@ -37,6 +37,10 @@ export {
 /**
  * Registers a backend factory under `name`. The factory runs on the first `setBackend(name)`.
  * Registering a name twice replaces the factory (and disposes an instance already made).
+ *
+ * @param name - The name to select it by in `setBackend`.
+ * @param factory - Creates the backend (possibly async); called on first use.
+ * @category Backends
  */
 export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
   assertSingleCore('registerBackend');
@@ -48,7 +52,11 @@ export function registerBackend(name: string, factory: () => Backend | Promise<B
   state.registry.set(name, { factory, instance: null });
 }
 
-/** Names of the registered backends. */
+/**
+ * Names of the registered backends.
+ *
+ * @category Backends
+ */
 export function backendNames(): string[] {
   return [...state.registry.keys()];
 }
@@ -56,6 +64,9 @@ export function backendNames(): string[] {
 /**
  * Makes a backend current: by registered name (instantiating it if needed) or by instance.
  * Resolves to the backend. New tensors are created on the current backend.
+ *
+ * @param nameOrBackend - A registered name, or a backend instance.
+ * @category Backends
  */
 export async function setBackend(nameOrBackend: string | Backend): Promise<Backend> {
   assertSingleCore('setBackend');
@@ -76,7 +87,11 @@ export async function setBackend(nameOrBackend: string | Backend): Promise<Backe
   return reg.instance;
 }
 
-/** The current backend, or a `BackendError` telling how to get one. */
+/**
+ * The current backend, or a `BackendError` telling how to get one.
+ *
+ * @category Backends
+ */
 export function getBackend(): Backend {
   if (!state.current) {
     throw new BackendError(
@@ -117,7 +132,11 @@ function register(t: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------------
 // Scopes
 
-/** Anything a `tidy` function may return: tensors nested in arrays and plain objects are kept. */
+/**
+ * Anything a `tidy` function may return: tensors nested in arrays and plain objects are kept.
+ *
+ * @category Memory
+ */
 export type TensorContainer =
   | Tensor
   | undefined
@@ -142,6 +161,9 @@ export function collectTensors(x: unknown, out: Set<Tensor> = new Set()): Set<Te
 /**
  * Runs `fn` in a scope: every tensor created inside and not returned (nor `keep`-ed) is disposed
  * when `fn` returns. Returned tensors move to the enclosing scope. `fn` must be synchronous.
+ *
+ * @param fn - The function whose intermediate tensors are freed when it returns.
+ * @category Memory
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -170,18 +192,32 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-/** Exempts a tensor from disposal by the enclosing `tidy` scopes. Returns it. */
+/**
+ * Exempts a tensor from disposal by the enclosing `tidy` scopes. Returns it.
+ *
+ * @param t - The tensor to keep alive past the enclosing `tidy` or `valueAndGrad`.
+ * @category Memory
+ */
 export function keep<T extends Tensor>(t: T): T {
   t.kept = true;
   return t;
 }
 
-/** Disposes every tensor nested in `x` (arrays and plain objects are walked). */
+/**
+ * Disposes every tensor nested in `x` (arrays and plain objects are walked).
+ *
+ * @param x - A tensor, or an object or array holding tensors (anything else is ignored).
+ * @category Memory
+ */
 export function dispose(x: unknown): void {
   for (const t of collectTensors(x)) disposeTensor(t);
 }
 
-/** Live bytes, buffers and tensors of a backend (default: the current one). */
+/**
+ * Live bytes, buffers and tensors of a backend (default: the current one).
+ *
+ * @category Memory
+ */
 export interface MemoryInfo extends BackendMemory {
   /** The backend's name. */
   readonly backend: string;
@@ -189,7 +225,12 @@ export interface MemoryInfo extends BackendMemory {
   readonly tensors: number;
 }
 
-/** Memory held by a backend (default: the current one): bytes, buffers and live tensors. */
+/**
+ * Memory held by a backend (default: the current one): bytes, buffers and live tensors.
+ *
+ * @param backend - The backend to report on (default: the current one).
+ * @category Memory
+ */
 export function memory(backend: Backend = getBackend()): MemoryInfo {
   return { backend: backend.name, ...backend.memory(), tensors: state.liveTensors.get(backend) ?? 0 };
 }
@@ -252,7 +293,12 @@ export function record(
   tape.nodes.push({ name, inputs, outputs, vjp });
 }
 
-/** Runs `fn` without recording on the tape (gradients do not flow through its results). */
+/**
+ * Runs `fn` without recording on the tape (gradients do not flow through its results).
+ *
+ * @param fn - The function to run without recording gradients.
+ * @category Autograd
+ */
 export function noGrad<T>(fn: () => T): T {
   const tape = state.tape;
   if (!tape) return fn();
@@ -270,6 +316,9 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Seeds the global random stream. Every random op without an explicit seed draws the next disjoint
  * block of Philox counters of the stream, so a program replays exactly after the same `seed(n)`.
+ *
+ * @param n - The seed, a non-negative safe integer.
+ * @category Random
  */
 export function seed(n: number): void {
   if (!Number.isSafeInteger(n) || n < 0)
@@ -292,7 +341,12 @@ export function nextRandom(blocks: number): { key: [number, number]; offset: num
   return { key: seedToKey(state.seed), offset };
 }
 
-/** The Philox key of a seed: low and high 32 bits. */
+/**
+ * The Philox key of a seed: low and high 32 bits.
+ *
+ * @param n - The seed, a non-negative safe integer.
+ * @category Random
+ */
 export function seedToKey(n: number): [number, number] {
   return [n >>> 0, Math.floor(n / 2 ** 32) >>> 0];
 }

@@ -15,13 +15,29 @@
  * 64-bit products) to `(hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)`, then bumps the key by `(W0, W1)`.
  */
 
-/** Philox multiplier for lane 0. */
+/**
+ * Philox multiplier for lane 0.
+ *
+ * @category Random
+ */
 export const PHILOX_M0 = 0xd2511f53;
-/** Philox multiplier for lane 2. */
+/**
+ * Philox multiplier for lane 2.
+ *
+ * @category Random
+ */
 export const PHILOX_M1 = 0xcd9e8d57;
-/** Key bump (golden ratio). */
+/**
+ * Key bump (golden ratio).
+ *
+ * @category Random
+ */
 export const PHILOX_W0 = 0x9e3779b9;
-/** Key bump (sqrt(3) - 1). */
+/**
+ * Key bump (sqrt(3) - 1).
+ *
+ * @category Random
+ */
 export const PHILOX_W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two unsigned 32-bit integers. */
@@ -40,6 +56,15 @@ function mulhi(a: number, b: number): number {
 /**
  * Philox4x32 with 10 rounds: four 32-bit words of output (unsigned) for one counter and key.
  * `out` receives the result (avoids allocation in hot loops).
+ *
+ * @param c0 - Counter word 0.
+ * @param c1 - Counter word 1.
+ * @param c2 - Counter word 2.
+ * @param c3 - Counter word 3.
+ * @param k0 - Key word 0.
+ * @param k1 - Key word 1.
+ * @param out - Receives the four output words.
+ * @category Random
  */
 export function philox4x32(
   c0: number,
@@ -68,12 +93,25 @@ export function philox4x32(
   out[3] = c3;
 }
 
-/** The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`. */
+/**
+ * The uniform float in [0, 1) of one 32-bit word: `(w >>> 8) * 2^-24`.
+ *
+ * @param w - A 32-bit random word.
+ * @category Random
+ */
 export function uniformOfBits(w: number): number {
   return (w >>> 8) * 2 ** -24;
 }
 
-/** Fills `out` per the specification above (reference implementation, used by the CPU backend). */
+/**
+ * Fills `out` per the specification above (reference implementation, used by the CPU backend).
+ *
+ * @param dist - The distribution.
+ * @param out - The array to fill.
+ * @param key - The two key words (from `seedToKey`).
+ * @param offset - The counter of the first element.
+ * @category Random
+ */
 export function philoxFill(
   dist: 'uniform' | 'normal' | 'bits',
   out: Float32Array | Int32Array,

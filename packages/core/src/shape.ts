@@ -1,14 +1,24 @@
 /** Shape arithmetic shared by core and the backends: sizes, strides, broadcasting, axis normalisation. */
 import { fmtShape, ShapeError, ValueError } from './errors.js';
 
-/** Number of elements of a shape (1 for rank 0). */
+/**
+ * Number of elements of a shape (1 for rank 0).
+ *
+ * @param shape - A shape.
+ * @category Shapes and dtypes
+ */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
-/** Row-major (C-order) strides of a contiguous tensor of this shape, in elements. */
+/**
+ * Row-major (C-order) strides of a contiguous tensor of this shape, in elements.
+ *
+ * @param shape - A shape.
+ * @category Shapes and dtypes
+ */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
@@ -19,14 +29,27 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
-/** Throws unless every dimension is a non-negative integer. */
+/**
+ * Throws unless every dimension is a non-negative integer.
+ *
+ * @param op - The op to name in the error.
+ * @param shape - The shape to validate.
+ * @category Shapes and dtypes
+ */
 export function checkShape(op: string, shape: readonly number[]): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(op, `invalid shape ${fmtShape(shape)}`);
   }
 }
 
-/** The NumPy broadcast of two shapes, or a `ShapeError` naming both. */
+/**
+ * The NumPy broadcast of two shapes, or a `ShapeError` naming both.
+ *
+ * @param op - The op to name in the error.
+ * @param a - The first shape.
+ * @param b - The second shape.
+ * @category Shapes and dtypes
+ */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
   const rank = Math.max(a.length, b.length);
   const out = new Array<number>(rank);
@@ -44,6 +67,10 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 /**
  * Strides (in elements) to read a contiguous tensor of shape `shape` as if broadcast to `outShape`:
  * broadcast dimensions get stride 0. `outShape` must be a valid broadcast target of `shape`.
+ *
+ * @param shape - The shape of the contiguous tensor.
+ * @param outShape - The shape it is broadcast to.
+ * @category Shapes and dtypes
  */
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const own = stridesOf(shape);
@@ -53,7 +80,14 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
   return s;
 }
 
-/** Normalises a possibly negative axis for a tensor of rank `rank`, or throws a `ValueError`. */
+/**
+ * Normalises a possibly negative axis for a tensor of rank `rank`, or throws a `ValueError`.
+ *
+ * @param op - The op to name in the error.
+ * @param axis - The axis (negative counts from the end).
+ * @param rank - The rank of the tensor.
+ * @category Shapes and dtypes
+ */
 export function normAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
     throw new ValueError(op, `axis ${axis} is out of range for rank ${rank}`);
@@ -61,7 +95,14 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Normalises a list of axes (default: all), sorted and without duplicates. */
+/**
+ * Normalises a list of axes (default: all), sorted and without duplicates.
+ *
+ * @param op - The op to name in the error.
+ * @param axes - The axis or axes (negative count from the end; all when omitted).
+ * @param rank - The rank of the tensor.
+ * @category Shapes and dtypes
+ */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
@@ -70,7 +111,13 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
   return out;
 }
 
-/** True when two shapes are identical. */
+/**
+ * True when two shapes are identical.
+ *
+ * @param a - The first shape.
+ * @param b - The second shape.
+ * @category Shapes and dtypes
+ */
 export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -13,12 +13,20 @@ import { BackendError, ShapeError } from './errors.js';
 import { assertLive, disposeTensor, type Storage, type Tape } from './lifecycle.js';
 import { sizeOf } from './shape.js';
 
-/** A nested JS array of numbers or booleans, as returned by `array()`. */
+/**
+ * A nested JS array of numbers or booleans, as returned by `array()`.
+ *
+ * @category Tensors
+ */
 export type NestedArray = number | boolean | NestedArray[];
 
 let nextTensorId = 0;
 
-/** An n-dimensional array of `float32`, `int32` or `bool` values living on a backend. */
+/**
+ * An n-dimensional array of `float32`, `int32` or `bool` values living on a backend.
+ *
+ * @category Tensors
+ */
 export class Tensor implements KernelTensor {
   /** The dimensions, row-major. Rank 0 (a scalar) has shape `[]`. */
   readonly shape: readonly number[];

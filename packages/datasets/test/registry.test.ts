@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createTask, isTaskName, OptionError, taskNames, tasks, UnknownTaskError } from '../src/index.js';
 
 describe('registry', () => {
-  it('lists every task of MODELS.md with its options', () => {
+  it('lists every task with its options', () => {
     expect([...taskNames].sort()).toEqual(
       [
         'adding',

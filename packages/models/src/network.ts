@@ -1,5 +1,5 @@
 /**
- * Networks built from a plain JSON config (MODELS.md "Networks").
+ * Networks built from a plain JSON config (the models guide, "Networks").
  *
  * ```
  * x = Linear(d_in -> d_model)(input)                  (or an Embedding for token inputs)
@@ -10,7 +10,7 @@
  * readout: last step, mean over time, or every step -> Linear(d_model -> d_out)
  * ```
  *
- * Choices of ours where MODELS.md leaves room: the gate reads the normalised block input `x̂`; `γ1`,
+ * Choices of ours where the published recipes leave room: the gate reads the normalised block input `x̂`; `γ1`,
  * `γ2` are per-channel vectors (init 1, no decay); `Proj` is the cell's output projection
  * `d_out(cell) -> d_model` (ReLU with non-negative init for the FQ-BMRU); there is no final norm before
  * the readout. A **hybrid** layer runs several cells (e.g. BMRU + LRU) on the same `x̂` and combines their
@@ -44,7 +44,11 @@ import { type ApplyContext, type Layer, Module } from './nn/module.js';
 import { addSwitchPenalty, outputLoss } from './train/loss.js';
 import { getSubtree, getTensor, type ParamTree } from './tree.js';
 
-/** A hybrid layer: several cells on the same input, combined. */
+/**
+ * A hybrid layer: several cells on the same input, combined.
+ *
+ * @category Networks
+ */
 export interface HybridConfig {
   /** Marks a hybrid layer. */
   readonly type: 'hybrid';
@@ -54,13 +58,25 @@ export interface HybridConfig {
   readonly combine?: 'concat' | 'sum';
 }
 
-/** What one layer holds: one cell, or a hybrid of several. */
+/**
+ * What one layer holds: one cell, or a hybrid of several.
+ *
+ * @category Networks
+ */
 export type LayerConfig = CellConfig | HybridConfig;
 
-/** How the sequence of final hidden states becomes the output. */
+/**
+ * How the sequence of final hidden states becomes the output.
+ *
+ * @category Networks
+ */
 export type ReadoutMode = 'last' | 'mean' | 'all';
 
-/** A whole network as plain JSON; it is stored in checkpoints and rebuilds the same network. */
+/**
+ * A whole network as plain JSON; it is stored in checkpoints and rebuilds the same network.
+ *
+ * @category Networks
+ */
 export interface NetworkConfig {
   /** Input features per step (ignored when `vocabSize` is set). */
   readonly dIn: number;
@@ -95,7 +111,11 @@ export interface NetworkConfig {
   readonly leak?: number;
 }
 
-/** A `NetworkConfig` with every default filled in. */
+/**
+ * A `NetworkConfig` with every default filled in.
+ *
+ * @category Networks
+ */
 export type ResolvedNetworkConfig = Required<
   Omit<NetworkConfig, 'vocabSize' | 'cell' | 'epsilon' | 'leak'>
 > & {
@@ -123,7 +143,12 @@ function positiveInt(name: string, v: unknown): number {
   return v;
 }
 
-/** Validates a config and fills in defaults (the result is what checkpoints store). */
+/**
+ * Validates a config and fills in defaults (the result is what checkpoints store).
+ *
+ * @param config - The network, as plain JSON.
+ * @category Networks
+ */
 export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConfig {
   if (!config || typeof config !== 'object')
     throw new ValueError('NetworkConfig', 'expected a config object');
@@ -165,12 +190,20 @@ export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConf
   return out;
 }
 
-/** Holds modules under the names `'0'`, `'1'`, ... */
+/**
+ * Holds modules under the names `'0'`, `'1'`, ...
+ *
+ * @category Networks
+ */
 export class ModuleList<M extends Module> extends Module {
   /** The modules, in order. */
   readonly items: readonly M[];
 
-  /** A list of modules. */
+  /**
+   * A list of modules.
+   *
+   * @param items - The modules, named `0`, `1`, ... in the parameter tree.
+   */
   constructor(items: readonly M[]) {
     super();
     this.items = items;
@@ -180,7 +213,11 @@ export class ModuleList<M extends Module> extends Module {
   }
 }
 
-/** Output of a block. */
+/**
+ * Output of a block.
+ *
+ * @category Networks
+ */
 export interface BlockOutput {
   /** The block's output `[B, T, dModel]`. */
   readonly x: Tensor;
@@ -190,7 +227,11 @@ export interface BlockOutput {
   readonly switchRates: Tensor[];
 }
 
-/** One residual block: norm, cell(s), projection, gate, dropout, γ1; then norm, GLU MLP, dropout, γ2. */
+/**
+ * One residual block: norm, cell(s), projection, gate, dropout, γ1; then norm, GLU MLP, dropout, γ2.
+ *
+ * @category Networks
+ */
 export class Block extends Module {
   /** The block's cells (one, or several for a hybrid). */
   readonly cells: readonly Cell[];
@@ -206,7 +247,12 @@ export class Block extends Module {
   readonly #norm2: Layer | null;
   readonly #mlp: GluMlp | null;
 
-  /** A block of width `dModel` holding `layer`. */
+  /**
+   * A block of width `dModel` holding `layer`.
+   *
+   * @param layer - The layer: one cell or a hybrid.
+   * @param config - The resolved network config.
+   */
   constructor(layer: LayerConfig, config: ResolvedNetworkConfig) {
     super();
     const d = config.dModel;
@@ -265,7 +311,12 @@ export class Block extends Module {
     }
   }
 
-  /** Initial states of the block's cells. */
+  /**
+   * Initial states of the block's cells.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   initialState(params: ParamTree, batch: number): CellState[] {
     return this.cells.map((c, i) => c.initialState(getSubtree(params, this.#cellNames[i], 'Block'), batch));
   }
@@ -313,7 +364,14 @@ export class Block extends Module {
     return x;
   }
 
-  /** The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states). */
+  /**
+   * The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The block input, `[batch, time, dModel]`.
+   * @param ctx - The per-call context: train mode and dropout seed.
+   * @param states - Initial states of the cells (default: their own).
+   */
   apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, states?: readonly CellState[]): BlockOutput {
     const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
     const ys: Tensor[] = [];
@@ -331,7 +389,14 @@ export class Block extends Module {
     return { x: this.#finish(params, x, xhat, ys, ctx), states: outStates, switchRates: rates };
   }
 
-  /** One step `[B, dModel]` (evaluation mode; `ctx` passes ε and leak overrides to the cells). */
+  /**
+   * One step `[B, dModel]` (evaluation mode).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The block input of one step, `[batch, dModel]`.
+   * @param states - The states of the block's cells after the previous step.
+   * @param ctx - ε and leak overrides passed to the cells.
+   */
   step(params: ParamTree, x: Tensor, states: readonly CellState[], ctx: ApplyContext = {}): BlockStep {
     const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
     const ys: Tensor[] = [];
@@ -345,7 +410,11 @@ export class Block extends Module {
   }
 }
 
-/** Output of `Block.step`. */
+/**
+ * Output of `Block.step`.
+ *
+ * @category Networks
+ */
 export interface BlockStep {
   /** The block's output `[B, dModel]`. */
   readonly x: Tensor;
@@ -353,7 +422,11 @@ export interface BlockStep {
   readonly states: CellState[];
 }
 
-/** Output of `Network.step`. */
+/**
+ * Output of `Network.step`.
+ *
+ * @category Networks
+ */
 export interface NetworkStep {
   /** The readout of this step, `[B, dOut]`. */
   readonly output: Tensor;
@@ -361,19 +434,35 @@ export interface NetworkStep {
   readonly state: NetworkState;
 }
 
-/** The recurrent state of a whole network: per layer, per cell. */
+/**
+ * The recurrent state of a whole network: per layer, per cell.
+ *
+ * @category Networks
+ */
 export type NetworkState = CellState[][];
 
-/** Which loss `Network.loss` computes. */
+/**
+ * Which loss `Network.loss` computes.
+ *
+ * @category Networks
+ */
 export type LossKind = 'mse' | 'crossEntropy';
 
-/** Options of `Network.loss`. */
+/**
+ * Options of `Network.loss`.
+ *
+ * @category Networks
+ */
 export interface LossOptions extends ApplyContext {
   /** `'mse'` (default; float targets of the output's shape) or `'crossEntropy'` (int32 class targets). */
   readonly loss?: LossKind;
 }
 
-/** Output of `Network.applyWithStats`. */
+/**
+ * Output of `Network.applyWithStats`.
+ *
+ * @category Networks
+ */
 export interface NetworkOutput {
   /** `[B, dOut]` (readout last/mean) or `[B, T, dOut]` (readout all). */
   readonly output: Tensor;
@@ -383,7 +472,11 @@ export interface NetworkOutput {
   readonly state: NetworkState;
 }
 
-/** A network built from a `NetworkConfig`. */
+/**
+ * A network built from a `NetworkConfig`.
+ *
+ * @category Networks
+ */
 export class Network extends Module {
   readonly #config: ResolvedNetworkConfig;
   /** The blocks, in order. */
@@ -391,7 +484,11 @@ export class Network extends Module {
   readonly #input: Linear | Embedding;
   readonly #readout: Linear;
 
-  /** Builds the network of `config` (validated; defaults filled in). */
+  /**
+   * Builds the network of `config` (validated; defaults filled in).
+   *
+   * @param config - The network, as plain JSON.
+   */
   constructor(config: NetworkConfig) {
     super();
     this.#config = resolveNetworkConfig(config);
@@ -420,6 +517,8 @@ export class Network extends Module {
   /**
    * The call's context with the config's fixed ε and leak as defaults: a network saved with
    * `epsilon` (e.g. a checkpoint taken during annealing) evaluates at it unless the call says otherwise.
+   *
+   * @param ctx - The call's context.
    */
   #context(ctx: ApplyContext): ApplyContext {
     const { epsilon, leak } = this.#config;
@@ -442,7 +541,14 @@ export class Network extends Module {
     return this.#input.apply(getSubtree(params, 'input', 'Network'), x);
   }
 
-  /** The forward pass with the switching statistics and the final states. */
+  /**
+   * The forward pass with the switching statistics and the final states.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (int32 `[batch, time]` with `vocabSize`).
+   * @param ctx - The per-call context: train mode and dropout seed.
+   * @param state - Initial states (default: the cells' own).
+   */
   applyWithStats(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, state?: NetworkState): NetworkOutput {
     ctx = this.#context(ctx);
     const expectedRank = this.config.vocabSize === undefined ? 3 : 2;
@@ -480,7 +586,13 @@ export class Network extends Module {
     return { output, switchRate, state: states };
   }
 
-  /** Outputs for inputs `[B, T, dIn]` (or int32 tokens `[B, T]`): `[B, dOut]`, or `[B, T, dOut]` for readout `'all'`. */
+  /**
+   * Outputs for inputs `[B, T, dIn]` (or int32 tokens `[B, T]`): `[B, dOut]`, or `[B, T, dOut]` for readout `'all'`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (int32 `[batch, time]` with `vocabSize`).
+   * @param ctx - The per-call context: train mode and dropout seed.
+   */
   apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}): Tensor {
     return this.applyWithStats(params, x, ctx).output;
   }
@@ -488,6 +600,11 @@ export class Network extends Module {
   /**
    * The training objective: MSE (default) or cross-entropy of the outputs against `target`, plus
    * `switchPenalty * switchRate^2` when the config sets a penalty.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   * @param target - The targets: float32 for `mse`, int32 labels for `crossEntropy`.
+   * @param options - The loss, train mode and dropout seed.
    */
   loss(params: ParamTree, x: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
     const { output, switchRate } = this.applyWithStats(params, x, options);
@@ -498,7 +615,12 @@ export class Network extends Module {
     return addSwitchPenalty(value, switchRate, this.config.switchPenalty);
   }
 
-  /** The state before the first step, for `batch` sequences. */
+  /**
+   * The state before the first step, for `batch` sequences.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   initialState(params: ParamTree, batch: number): NetworkState {
     const layers = getSubtree(params, 'layers', 'Network');
     return this.blocks.map((b, i) => b.initialState(getSubtree(layers, String(i), 'Network'), batch));
@@ -507,8 +629,12 @@ export class Network extends Module {
   /**
    * One time step in evaluation mode: `x` `[B, dIn]` (or int32 `[B]`) to the readout of this step
    * `[B, dOut]` and the next state. Stepping through a sequence reproduces `apply` with readout
-   * `'all'` (for `'last'`, the final step's output equals `apply`'s). `ctx` may set ε and the leak
-   * (train mode and dropout do not apply here).
+   * `'all'` (for `'last'`, the final step's output equals `apply`'s).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs of one step, `[batch, dIn]`.
+   * @param state - The state after the previous step (from `initialState` or the last `step`).
+   * @param ctx - ε and the leak for this step (train mode and dropout do not apply here).
    */
   step(params: ParamTree, x: Tensor, state: NetworkState, ctx: ApplyContext = {}): NetworkStep {
     ctx = this.#context({ epsilon: ctx.epsilon, leak: ctx.leak });
@@ -531,7 +657,12 @@ function concatScalars(xs: Tensor[]): Tensor {
   );
 }
 
-/** Builds a network from a plain JSON config (see `NetworkConfig`). */
+/**
+ * Builds a network from a plain JSON config (see `NetworkConfig`).
+ *
+ * @param config - The network, as plain JSON.
+ * @category Networks
+ */
 export function createNetwork(config: NetworkConfig): Network {
   return new Network(config);
 }

@@ -30,8 +30,11 @@ const MAX_HEADER = 100_000_000;
  * not a regular file (`/dev/zero` would be read until memory runs out), a file shorter than its
  * 8-byte header length, or a header length beyond the file or the format's limit.
  *
+ * @param path - The file to read.
  * @throws CheckpointError naming the path; the file system's own error (ENOENT...) when it cannot be
  * opened.
+ *
+ * @category Checkpoints
  */
 export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   const op = 'readCheckpointFile';
@@ -86,6 +89,9 @@ function processAlive(pid: number): boolean {
  * Deletes the temporary files that atomic writes left in `dir` when their process was killed
  * mid-write (a `kill -9` between creating and renaming one). Files of live processes are kept, so a
  * concurrent writer is never disturbed. Returns the names removed.
+ *
+ * @param dir - The directory to clean.
+ * @category Checkpoints
  */
 export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   let names: string[];
@@ -111,7 +117,13 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   return removed;
 }
 
-/** Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the directory). */
+/**
+ * Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
+ *
+ * @param path - The file to write.
+ * @param bytes - Its contents.
+ * @category Checkpoints
+ */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
   const tmp = join(
@@ -151,7 +163,14 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
-/** Saves parameters (with config, optimizer state and metadata) to a safetensors file, atomically. */
+/**
+ * Saves parameters (with config, optimizer state and metadata) to a safetensors file, atomically.
+ *
+ * @param path - The file to write (atomically).
+ * @param params - The parameters.
+ * @param options - Network config, optimizer state and metadata to store.
+ * @category Checkpoints
+ */
 export async function saveCheckpoint(
   path: string,
   params: ParamTree,
@@ -160,13 +179,24 @@ export async function saveCheckpoint(
   await writeFileAtomic(path, await serializeCheckpoint(params, options));
 }
 
-/** Loads a checkpoint file; `expect` checks it against a model. Tensors land on the current backend. */
+/**
+ * Loads a checkpoint file; `expect` checks it against a model. Tensors land on the current backend.
+ *
+ * @param path - The file to read.
+ * @param options - A module or network the tensors must fit.
+ * @category Checkpoints
+ */
 export async function loadCheckpoint(path: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const bytes = await readCheckpointFile(path);
   return deserializeCheckpoint(bytes, { ...options, source: options.source ?? path });
 }
 
-/** Loads a checkpoint file and rebuilds its network from the stored config. */
+/**
+ * Loads a checkpoint file and rebuilds its network from the stored config.
+ *
+ * @param path - The file to read; it must hold a network config.
+ * @category Checkpoints
+ */
 export async function loadNetworkCheckpoint(path: string): Promise<LoadedNetwork> {
   const bytes = await readCheckpointFile(path);
   return networkFromCheckpoint(bytes, path);

@@ -14,13 +14,23 @@
  */
 import { Tensor, ValueError } from '@mru/core';
 
-/** A nested object of tensors: the parameters (or gradients, or optimizer moments) of a model. */
+/**
+ * A nested object of tensors: the parameters (or gradients, or optimizer moments) of a model.
+ *
+ * @category Parameter trees
+ */
 export interface ParamTree {
   /** A tensor or a nested tree, by name (names contain no dots). */
   readonly [name: string]: Tensor | ParamTree;
 }
 
-/** Walks a tree and returns its leaves keyed by dotted path, in insertion order. */
+/**
+ * Walks a tree and returns its leaves keyed by dotted path, in insertion order.
+ *
+ * @param tree - The parameter tree.
+ * @param prefix - Prepended to every name (default none).
+ * @category Parameter trees
+ */
 export function flattenTree(tree: ParamTree, prefix = ''): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   const walk = (node: ParamTree, path: string): void => {
@@ -40,10 +50,17 @@ export function flattenTree(tree: ParamTree, prefix = ''): Record<string, Tensor
 /**
  * Path segments that no parameter name may contain: assigning them on a plain object reaches its
  * prototype (prototype pollution), so a tree built from untrusted names must refuse them.
+ *
+ * @category Parameter trees
  */
 export const RESERVED_SEGMENTS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 
-/** Rebuilds the nested tree from a flat map with dotted names (the inverse of `flattenTree`). */
+/**
+ * Rebuilds the nested tree from a flat map with dotted names (the inverse of `flattenTree`).
+ *
+ * @param flat - Tensors by dotted name.
+ * @category Parameter trees
+ */
 export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree {
   const root: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(flat)) {
@@ -79,7 +96,13 @@ export function unflattenTree(flat: Readonly<Record<string, Tensor>>): ParamTree
   return root as ParamTree;
 }
 
-/** Applies `fn` to every leaf, keeping the structure (e.g. to copy or cast a tree). */
+/**
+ * Applies `fn` to every leaf, keeping the structure (e.g. to copy or cast a tree).
+ *
+ * @param tree - The tree.
+ * @param fn - Maps a leaf and its dotted name to the new leaf.
+ * @category Parameter trees
+ */
 export function mapTree(tree: ParamTree, fn: (t: Tensor, name: string) => Tensor): ParamTree {
   const flat = flattenTree(tree);
   const out: Record<string, Tensor> = {};
@@ -87,7 +110,14 @@ export function mapTree(tree: ParamTree, fn: (t: Tensor, name: string) => Tensor
   return unflattenTree(out);
 }
 
-/** Reads a leaf tensor of `tree`, with an error naming the owner and the missing name. */
+/**
+ * Reads a leaf tensor of `tree`, with an error naming the owner and the missing name.
+ *
+ * @param tree - The tree.
+ * @param name - The key.
+ * @param owner - The module to name in the error.
+ * @category Parameter trees
+ */
 export function getTensor(tree: ParamTree | undefined, name: string, owner: string): Tensor {
   const v = tree?.[name];
   if (!(v instanceof Tensor)) {
@@ -99,7 +129,14 @@ export function getTensor(tree: ParamTree | undefined, name: string, owner: stri
   return v;
 }
 
-/** Reads a sub-tree of `tree`, with an error naming the owner and the missing name. */
+/**
+ * Reads a sub-tree of `tree`, with an error naming the owner and the missing name.
+ *
+ * @param tree - The tree.
+ * @param name - The key.
+ * @param owner - The module to name in the error.
+ * @category Parameter trees
+ */
 export function getSubtree(tree: ParamTree | undefined, name: string, owner: string): ParamTree {
   const v = tree?.[name];
   if (v === undefined || v instanceof Tensor) {
@@ -130,6 +167,10 @@ function fnv1a(text: string, basis: number): number {
  * A seed for the random draw of one named thing (a parameter, a dropout mask) under a root seed: a
  * 53-bit hash of both, usable as the `seed` option of core's random functions. Different names or
  * roots give unrelated Philox streams.
+ *
+ * @param root - The root seed.
+ * @param name - The dotted name it is derived for.
+ * @category Parameter trees
  */
 export function deriveSeed(root: number, name: string): number {
   if (!Number.isSafeInteger(root) || root < 0) {

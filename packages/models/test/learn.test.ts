@@ -1,12 +1,12 @@
 /**
- * A tiny BMRU network learns copy-first-input (MODELS.md task 1): `x_t ~ N(0, 1)` for T = 50 steps,
+ * A tiny BMRU network learns copy-first-input (the first task of @mru/datasets): `x_t ~ N(0, 1)` for T = 50 steps,
  * target `x_1` at the last step, MSE (chance ≈ 1).
  *
  * How a BMRU can solve it: the network is time-invariant but for the initial states `s_0`. A first-layer
  * unit that leaves `s_0` for good once `x_t > θ` tells a second-layer unit, which writes only while the
  * first is still at `s_0`, whether `x_1 > θ`: many thresholds give a thermometer code of `x_1`. Learning it
  * with the hard BMRU alone is slow and unstable (each switch blocks the gradient), so the test follows
- * the MODELS.md recipe of ε annealing: train as a CMRU (ε = 1) and decay ε linearly to 0 over the first
+ * the recipe of ε annealing (the models guide): train as a CMRU (ε = 1) and decay ε linearly to 0 over the first
  * half of the run; the second half and the evaluation are a plain BMRU (ε = 0).
  *
  * Budget: 300 steps of batch 32 (the only bound: no wall-clock timeout), about 15 s alone on one slow

@@ -80,7 +80,7 @@ describeOnBackends(
   'training API',
   () => {
     it('epsilonSchedule holds, ramps and ends as its fractions say', () => {
-      // The `--anneal` default equals MODELS.md's K1 = 1000, K2 = 5000 scaled to the run.
+      // The `--anneal` default equals the models guide's K1 = 1000, K2 = 5000 scaled to the run.
       const d = epsilonSchedule({ totalSteps: 1000 });
       const legacy = epsilonAnnealingFor(1000);
       for (const s of [0, 99, 100, 101, 350, 599, 600, 999]) expect(d(s)).toBe(legacy(s));

@@ -1,5 +1,5 @@
 /**
- * `mru experiment NAME`: presets that reproduce the claims of MODELS.md on tasks small enough for a
+ * `mru experiment NAME`: presets that reproduce the claims of the MRU papers on tasks small enough for a
  * laptop, each ending in a comparison table (printed, and written to results.md and results.json).
  * The presets are listed in `presets/index.ts` (see each family's file for what it runs).
  *

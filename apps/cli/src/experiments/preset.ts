@@ -30,7 +30,7 @@ export interface CaptionedTable {
 export interface Preset {
   /** Title of the report. */
   readonly title: string;
-  /** The claim of MODELS.md the preset tests, in one sentence. */
+  /** The claim of the MRU papers the preset tests, in one sentence. */
   readonly claim: string;
   /** The runs, in report order. */
   readonly runs: RunSpec[];

@@ -31,7 +31,11 @@ function checkCreateOptions(op: string, options: unknown): void {
   if (o.backend !== undefined) checkBackendArg(op, o.backend);
 }
 
-/** Options shared by creation functions. */
+/**
+ * Options shared by creation functions.
+ *
+ * @category Creation
+ */
 export interface CreateOptions {
   /** Element type; default float32 (or the typed array's own type). */
   readonly dtype?: DType;
@@ -71,6 +75,10 @@ function flattenInto(x: NestedArray, shape: number[], dim: number, out: number[]
  * tensor([[1, 2], [3, 4]]);                                 // float32 [2,2]
  * tensor(new Int32Array([1, 2, 3]), { shape: [3] });       // int32 [3]
  * ```
+ *
+ * @param values - A number, a nested array of numbers or booleans, or a typed array (with `options.shape`).
+ * @param options - Shape, dtype and backend; inferred from `values` when omitted.
+ * @category Creation
  */
 export function tensor(
   values: NestedArray | TypedArray,
@@ -128,12 +136,25 @@ function convert(values: TypedArray, dtype: DType): TypedArray {
   return out;
 }
 
-/** A rank-0 tensor. */
+/**
+ * A rank-0 tensor.
+ *
+ * @param value - The value (a boolean makes a bool tensor).
+ * @param options - Dtype and backend.
+ * @category Creation
+ */
 export function scalar(value: number | boolean, options: CreateOptions = {}): Tensor {
   return tensor(value, options);
 }
 
-/** A tensor of `shape` filled with `value`. */
+/**
+ * A tensor of `shape` filled with `value`.
+ *
+ * @param shape - The shape of the result.
+ * @param value - The value of every element.
+ * @param options - Dtype (default float32) and backend.
+ * @category Creation
+ */
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
   checkShapeArg('full', shape);
   checkCreateOptions('full', options);
@@ -145,24 +166,54 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
   return wrap(be, be.fill(sizeOf(shape), dtype, value), shape, dtype);
 }
 
-/** Zeros of `shape`. */
+/**
+ * Zeros of `shape`.
+ *
+ * @param shape - The shape of the result.
+ * @param options - Dtype (default float32) and backend.
+ * @category Creation
+ */
 export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
   full(shape, 0, options);
-/** Ones of `shape`. */
+/**
+ * Ones of `shape`.
+ *
+ * @param shape - The shape of the result.
+ * @param options - Dtype (default float32) and backend.
+ * @category Creation
+ */
 export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
   full(shape, 1, options);
-/** Zeros of `x`'s shape, dtype and backend. */
+/**
+ * Zeros of `x`'s shape, dtype and backend.
+ *
+ * @param x - The tensor whose shape, dtype and backend the result takes.
+ * @category Creation
+ */
 export const zerosLike = (x: Tensor): Tensor => {
   assertLive('zerosLike', x);
   return full(x.shape, 0, { dtype: x.dtype, backend: x.backend });
 };
-/** Ones of `x`'s shape, dtype and backend. */
+/**
+ * Ones of `x`'s shape, dtype and backend.
+ *
+ * @param x - The tensor whose shape, dtype and backend the result takes.
+ * @category Creation
+ */
 export const onesLike = (x: Tensor): Tensor => {
   assertLive('onesLike', x);
   return full(x.shape, 1, { dtype: x.dtype, backend: x.backend });
 };
 
-/** `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers. */
+/**
+ * `[start, start + step, ...)` below `stop` (like `range`); default dtype int32 when all are integers.
+ *
+ * @param start - The first value, or the end of the range when `stop` is omitted (which then starts at 0).
+ * @param stop - The end of the range, excluded.
+ * @param step - The spacing between values (default 1; not 0).
+ * @param options - Dtype (default int32 for integer arguments, float32 otherwise) and backend.
+ * @category Creation
+ */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
   checkFiniteArg('arange', start, 'start');
@@ -178,7 +229,15 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
   return tensor(host, { ...options, dtype, shape: [n] });
 }
 
-/** `num` evenly spaced float32 values from `start` to `stop` inclusive. */
+/**
+ * `num` evenly spaced float32 values from `start` to `stop` inclusive.
+ *
+ * @param start - The first value.
+ * @param stop - The last value, included.
+ * @param num - How many values.
+ * @param options - Dtype (default float32) and backend.
+ * @category Creation
+ */
 export function linspace(start: number, stop: number, num: number, options: CreateOptions = {}): Tensor {
   if (!Number.isInteger(num) || num < 0)
     throw new ValueError('linspace', `num must be a non-negative integer, got ${describeValue(num)}`);
@@ -191,7 +250,14 @@ export function linspace(start: number, stop: number, num: number, options: Crea
   return tensor(host, { ...options, shape: [num] });
 }
 
-/** The `n x m` identity (m defaults to n). */
+/**
+ * The `n x m` identity (m defaults to n).
+ *
+ * @param n - Number of rows.
+ * @param m - Number of columns (default `n`).
+ * @param options - Dtype (default float32) and backend.
+ * @category Creation
+ */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShapeArg('eye', [n, m], 'size');
   checkCreateOptions('eye', options);
@@ -201,7 +267,11 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   return tensor(host, { ...options, dtype, shape: [n, m] });
 }
 
-/** Options of random creation functions. */
+/**
+ * Options of random creation functions.
+ *
+ * @category Creation
+ */
 export interface RandomOptions extends CreateOptions {
   /** Draw as a pure function of this seed instead of the global stream. */
   readonly seed?: number;
@@ -233,6 +303,12 @@ function draw(
 /**
  * Uniform float32 values in `[lo, hi)` (for `lo, hi` other than 0 and 1, float32 rounding of
  * `lo + u (hi - lo)` can reach `hi` itself).
+ *
+ * @param shape - The shape of the result.
+ * @param lo - The lower bound, included (default 0).
+ * @param hi - The upper bound, excluded (default 1).
+ * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
  */
 export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOptions = {}): Tensor {
   checkNumberArg('rand', lo, 'lo');
@@ -243,7 +319,15 @@ export function rand(shape: readonly number[], lo = 0, hi = 1, options: RandomOp
   });
 }
 
-/** Normal float32 values with the given mean and standard deviation. */
+/**
+ * Normal float32 values with the given mean and standard deviation.
+ *
+ * @param shape - The shape of the result.
+ * @param mean - The mean (default 0).
+ * @param std - The standard deviation (default 1).
+ * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
+ */
 export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
   checkNumberArg('randn', mean, 'mean');
   checkNumberArg('randn', std, 'std');
@@ -253,7 +337,15 @@ export function randn(shape: readonly number[], mean = 0, std = 1, options: Rand
   });
 }
 
-/** Uniform int32 values in `[lo, hi)`. */
+/**
+ * Uniform int32 values in `[lo, hi)`.
+ *
+ * @param shape - The shape of the result.
+ * @param lo - The smallest value, included.
+ * @param hi - The largest value, excluded.
+ * @param options - A seed for this draw (otherwise the global stream of `seed`), and the backend.
+ * @category Random
+ */
 export function randint(
   shape: readonly number[],
   lo: number,
@@ -271,7 +363,13 @@ export function randint(
   });
 }
 
-/** Copies a tensor to another backend (reads it back, then uploads it). */
+/**
+ * Copies a tensor to another backend (reads it back, then uploads it).
+ *
+ * @param x - The tensor to move.
+ * @param backend - The destination backend.
+ * @category Backends
+ */
 export async function toBackend(x: Tensor, backend: Backend): Promise<Tensor> {
   const values = await x.data();
   return wrap(backend, backend.write(values, x.dtype), x.shape, x.dtype);

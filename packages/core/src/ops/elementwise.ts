@@ -96,61 +96,173 @@ function binary(
   }
 }
 
-/** `-x`. */
+/**
+ * `-x`.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const neg = (x: Tensor): Tensor => unary('neg', x, NUMERIC, (g) => neg(g));
-/** `|x|`; its gradient at 0 is 0. */
+/**
+ * `|x|`; its gradient at 0 is 0.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const abs = (x: Tensor): Tensor => unary('abs', x, NUMERIC, (g, x) => mul(g, sign(x)));
-/** -1, 0 or 1 by the sign of `x` (no gradient). */
+/**
+ * -1, 0 or 1 by the sign of `x` (no gradient).
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const sign = (x: Tensor): Tensor => unary('sign', x, NUMERIC);
-/** `e^x`. */
+/**
+ * `e^x`.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const exp = (x: Tensor): Tensor => unary('exp', x, FLOAT, (g, _x, y) => mul(g, y));
-/** Natural logarithm. */
+/**
+ * Natural logarithm.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const log = (x: Tensor): Tensor => unary('log', x, FLOAT, (g, x) => div(g, x));
-/** `log(1 + x)`, accurate near 0. */
+/**
+ * `log(1 + x)`, accurate near 0.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const log1p = (x: Tensor): Tensor => unary('log1p', x, FLOAT, (g, x) => div(g, add(x, 1)));
-/** Square root. */
+/**
+ * Square root.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, FLOAT, (g, _x, y) => div(g, mul(y, 2)));
-/** `1 / sqrt(x)`. */
+/**
+ * `1 / sqrt(x)`.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const rsqrt = (x: Tensor): Tensor => scoped(() => div(1, sqrt(x)));
-/** Hyperbolic tangent. */
+/**
+ * Hyperbolic tangent.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, FLOAT, (g, _x, y) => mul(g, sub(1, mul(y, y))));
-/** Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|. */
+/**
+ * Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const sigmoid = (x: Tensor): Tensor =>
   unary('sigmoid', x, FLOAT, (g, _x, y) => mul(g, mul(y, sub(1, y))));
-/** Sine. */
+/**
+ * Sine.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const sin = (x: Tensor): Tensor => unary('sin', x, FLOAT, (g, x) => mul(g, cos(x)));
-/** Cosine. */
+/**
+ * Cosine.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const cos = (x: Tensor): Tensor => unary('cos', x, FLOAT, (g, x) => neg(mul(g, sin(x))));
-/** Largest integer not above `x` (no gradient). */
+/**
+ * Largest integer not above `x` (no gradient).
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const floor = (x: Tensor): Tensor => unary('floor', x, FLOAT);
-/** Logical not of a bool tensor. */
+/**
+ * Logical not of a bool tensor.
+ *
+ * @param x - The input, a bool tensor.
+ * @category Arithmetic
+ */
 export const logicalNot = (x: Tensor): Tensor => unary('not', x, ['bool']);
 
-/** `a + b` with broadcasting. */
+/**
+ * `a + b` with broadcasting.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const add = (a: TensorLike, b: TensorLike): Tensor =>
   binary('add', a, b, NUMERIC, null, (g) => [g, g]);
-/** `a - b` with broadcasting. */
+/**
+ * `a - b` with broadcasting.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
   binary('sub', a, b, NUMERIC, null, (g) => [g, neg(g)]);
-/** `a * b` with broadcasting. */
+/**
+ * `a * b` with broadcasting.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary('mul', a, b, NUMERIC, null, (g, a, b) => [mul(g, b), mul(g, a)]);
-/** `a / b` with broadcasting (int32 truncates toward zero). */
+/**
+ * `a / b` with broadcasting (int32 truncates toward zero).
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
   binary('div', a, b, NUMERIC, null, (g, a, b) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
-/** `a ** b` (float32); the gradient to `b` is taken as 0 where `a <= 0`. */
+/**
+ * `a ** b` (float32); the gradient to `b` is taken as 0 where `a <= 0`.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   binary('pow', a, b, FLOAT, null, (g, a, b, y) => [
     mul(g, mul(b, pow(a, sub(b, 1)))),
     mul(g, where(gt(a, 0), mul(y, log(maximum(a, 1e-30))), 0)),
   ]);
-/** Elementwise maximum; ties send the gradient to `a`. */
+/**
+ * Elementwise maximum; ties send the gradient to `a`.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
   binary('maximum', a, b, NUMERIC, null, (g, a, b) => {
     const m = ge(a, b);
     return [where(m, g, 0), where(m, 0, g)];
   });
-/** Elementwise minimum; ties send the gradient to `a`. */
+/**
+ * Elementwise minimum; ties send the gradient to `a`.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
   binary('minimum', a, b, NUMERIC, null, (g, a, b) => {
     const m = le(a, b);
@@ -158,24 +270,79 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
   });
 
 const ALL: readonly DType[] = ['float32', 'int32', 'bool'];
-/** `a == b` as bool. */
+/**
+ * `a == b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const equal = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b, ALL, 'bool');
-/** `a != b` as bool. */
+/**
+ * `a != b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a, b, ALL, 'bool');
-/** `a < b` as bool. */
+/**
+ * `a < b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b, NUMERIC, 'bool');
-/** `a <= b` as bool. */
+/**
+ * `a <= b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b, NUMERIC, 'bool');
-/** `a > b` as bool. */
+/**
+ * `a > b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b, NUMERIC, 'bool');
-/** `a >= b` as bool. */
+/**
+ * `a >= b` as bool.
+ *
+ * @param a - The first operand: a tensor, or a JS number (a scalar of the other operand's dtype).
+ * @param b - The second operand: a tensor or a JS number, broadcast against `a` with NumPy's rules.
+ * @category Arithmetic
+ */
 export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b, NUMERIC, 'bool');
-/** Logical and of bool tensors. */
+/**
+ * Logical and of bool tensors.
+ *
+ * @param a - The first operand, a bool tensor.
+ * @param b - The second operand, a bool tensor, broadcast against `a`.
+ * @category Arithmetic
+ */
 export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binary('and', a, b, ['bool'], 'bool');
-/** Logical or of bool tensors. */
+/**
+ * Logical or of bool tensors.
+ *
+ * @param a - The first operand, a bool tensor.
+ * @param b - The second operand, a bool tensor, broadcast against `a`.
+ * @category Arithmetic
+ */
 export const logicalOr = (a: Tensor, b: Tensor): Tensor => binary('or', a, b, ['bool'], 'bool');
 
-/** `cond ? a : b` elementwise with broadcasting; `cond` is bool, `a` and `b` share a dtype. */
+/**
+ * `cond ? a : b` elementwise with broadcasting; `cond` is bool, `a` and `b` share a dtype.
+ *
+ * @param cond - A bool tensor: where it is true the result takes `a`, elsewhere `b`.
+ * @param a - The values where `cond` is true: a tensor or a JS number.
+ * @param b - The values where `cond` is false: a tensor or a JS number of the same dtype as `a`.
+ * @category Arithmetic
+ */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   checkDType(op, ['bool'], cond);
@@ -221,15 +388,28 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   }
 }
 
-/** `x * x`. */
+/**
+ * `x * x`.
+ *
+ * @param x - The input tensor.
+ * @category Arithmetic
+ */
 export const square = (x: Tensor): Tensor => mul(x, x);
-/** `max(x, 0)`; the gradient at 0 is 0. */
+/**
+ * `max(x, 0)`; the gradient at 0 is 0.
+ *
+ * @param x - The input tensor.
+ * @category Neural network
+ */
 export const relu = (x: Tensor): Tensor => scoped(() => where(gt(x, 0), x, 0));
 /**
  * `log(1 + e^x)`, computed stably: `x + log1p(e^-x)` for `x > 0`, `log1p(e^x)` otherwise. Each branch
  * only sees arguments clipped to its own side (so the unused one never overflows to a NaN gradient),
  * and the gradient is `sigmoid(x)` everywhere, including `0.5` at `x = 0` (a `relu`/`abs` form
  * would give 0 there, where both kinks meet).
+ *
+ * @param x - The input tensor.
+ * @category Neural network
  */
 export function softplus(x: Tensor): Tensor {
   return scoped(() => {
@@ -239,6 +419,9 @@ export function softplus(x: Tensor): Tensor {
 }
 /**
  * GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+ *
+ * @param x - The input tensor.
+ * @category Neural network
  */
 export function gelu(x: Tensor): Tensor {
   return scoped(() => {
@@ -246,7 +429,14 @@ export function gelu(x: Tensor): Tensor {
     return mul(mul(x, 0.5), add(tanh(inner), 1));
   });
 }
-/** Limits `x` to `[lo, hi]`; the gradient is 0 outside. */
+/**
+ * Limits `x` to `[lo, hi]`; the gradient is 0 outside.
+ *
+ * @param x - The input tensor.
+ * @param lo - The lower bound.
+ * @param hi - The upper bound (at least `lo`).
+ * @category Arithmetic
+ */
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return scoped(() => {
     checkTensorArg('clamp', x);

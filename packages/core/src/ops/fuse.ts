@@ -35,7 +35,11 @@ import { unbroadcast } from './movement.js';
 import { backendOf, wrap } from './util.js';
 import { checkSize } from './validate.js';
 
-/** A symbolic value inside a `fuse` function: one node of the program being traced. */
+/**
+ * A symbolic value inside a `fuse` function: one node of the program being traced.
+ *
+ * @category Fusion
+ */
 export class Expr {
   /** @internal */
   readonly builder: FuseBuilder;
@@ -52,7 +56,11 @@ export class Expr {
   }
 }
 
-/** An operand of a fused op: a symbolic value, or a JS number (a scalar parameter of the kernel). */
+/**
+ * An operand of a fused op: a symbolic value, or a JS number (a scalar parameter of the kernel).
+ *
+ * @category Fusion
+ */
 export type ExprLike = Expr | number;
 
 const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -130,6 +138,8 @@ function foldUnary(op: UnaryOp, x: number): number {
  * Records the nodes of one program. The `e` argument of a `fuse` function: every elementwise
  * primitive as a method on symbolic values. Numbers are folded when every operand is a number and
  * become scalar parameters otherwise, taking the dtype of the value they meet.
+ *
+ * @category Fusion
  */
 export class FuseBuilder {
   /** @internal */
@@ -173,7 +183,12 @@ export class FuseBuilder {
     return x;
   }
 
-  /** A scalar parameter holding `value` as `dtype` (checked like a number meeting a tensor). */
+  /**
+   * A scalar parameter holding `value` as `dtype` (checked like a number meeting a tensor).
+   *
+   * @param value - The value; passed at call time, so a changing value never recompiles the kernel.
+   * @param dtype - The dtype.
+   */
   scalar(value: number, dtype: DType = 'float32'): Expr {
     if (typeof value !== 'number') {
       throw new DTypeError(this.#op, `expected a number or an Expr, got ${typeof value}`);
@@ -191,7 +206,12 @@ export class FuseBuilder {
     return typeof x === 'number' ? this.scalar(x, dtype) : this.#own(x);
   }
 
-  /** Elementwise unary primitive `op` (see `UnaryOp`). */
+  /**
+   * Elementwise unary primitive `op` (see `UnaryOp`).
+   *
+   * @param op - The primitive op.
+   * @param x - A traced value.
+   */
   unary(op: UnaryOp, x: ExprLike): ExprLike {
     if (typeof x === 'number') return foldUnary(op, x);
     const v = this.#own(x);
@@ -203,7 +223,13 @@ export class FuseBuilder {
     return this.#node(`u${op},${v.index}`, { kind: 'unary', op, x: v.index }, v.dtype);
   }
 
-  /** Elementwise binary primitive `op` with broadcasting (see `BinaryOp`). */
+  /**
+   * Elementwise binary primitive `op` with broadcasting (see `BinaryOp`).
+   *
+   * @param op - The primitive op.
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   binary(op: BinaryOp, a: ExprLike, b: ExprLike): ExprLike {
     if (typeof a === 'number' && typeof b === 'number') return foldBinary(op, a, b);
     const dtype = typeof a === 'number' ? (b as Expr).dtype : a.dtype;
@@ -229,7 +255,13 @@ export class FuseBuilder {
     return this.#node(`b${op},${x.index},${y.index}`, { kind: 'binary', op, a: x.index, b: y.index }, out);
   }
 
-  /** `cond ? a : b`; `cond` is bool. */
+  /**
+   * `cond ? a : b`; `cond` is bool.
+   *
+   * @param cond - A traced bool value.
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   where(cond: ExprLike, a: ExprLike, b: ExprLike): ExprLike {
     if (typeof cond === 'number') return cond !== 0 ? a : b;
     const c = this.#own(cond);
@@ -246,7 +278,12 @@ export class FuseBuilder {
     );
   }
 
-  /** Converts to `dtype` (see `Backend.cast`). */
+  /**
+   * Converts to `dtype` (see `Backend.cast`).
+   *
+   * @param x - A traced value.
+   * @param dtype - The dtype.
+   */
   cast(x: ExprLike, dtype: DType): ExprLike {
     if (typeof x === 'number') {
       if (dtype === 'bool') return x !== 0 ? 1 : 0;
@@ -271,125 +308,256 @@ export class FuseBuilder {
     );
   }
 
-  /** `a + b`. */
+  /**
+   * `a + b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   add(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(b, a, 0, false)) return b;
     if (this.#identity(a, b, 0, false)) return a;
     return this.binary('add', a, b);
   }
-  /** `a - b`. */
+  /**
+   * `a - b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   sub(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(a, b, 0, true)) return a;
     return this.binary('sub', a, b);
   }
-  /** `a * b`. */
+  /**
+   * `a * b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   mul(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(b, a, 1, true)) return b;
     if (this.#identity(a, b, 1, true)) return a;
     return this.binary('mul', a, b);
   }
-  /** `a / b`. */
+  /**
+   * `a / b`.
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   div(a: ExprLike, b: ExprLike): ExprLike {
     if (this.#identity(a, b, 1, true)) return a;
     return this.binary('div', a, b);
   }
-  /** `a ** b` (float32, `a >= 0`). */
+  /**
+   * `a ** b` (float32, `a >= 0`).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   pow(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('pow', a, b);
   }
-  /** Elementwise maximum (NaN propagates). */
+  /**
+   * Elementwise maximum (NaN propagates).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   maximum(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('maximum', a, b);
   }
-  /** Elementwise minimum (NaN propagates). */
+  /**
+   * Elementwise minimum (NaN propagates).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   minimum(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('minimum', a, b);
   }
-  /** `a == b` (bool). */
+  /**
+   * `a == b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   eq(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('eq', a, b);
   }
-  /** `a < b` (bool). */
+  /**
+   * `a < b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   lt(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('lt', a, b);
   }
-  /** `a <= b` (bool). */
+  /**
+   * `a <= b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   le(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('le', a, b);
   }
-  /** `a > b` (bool). */
+  /**
+   * `a > b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   gt(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('gt', a, b);
   }
-  /** `a >= b` (bool). */
+  /**
+   * `a >= b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   ge(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('ge', a, b);
   }
-  /** `-x`. */
+  /**
+   * `-x`.
+   *
+   * @param x - A traced value.
+   */
   neg(x: ExprLike): ExprLike {
     return this.unary('neg', x);
   }
-  /** `|x|`. */
+  /**
+   * `|x|`.
+   *
+   * @param x - A traced value.
+   */
   abs(x: ExprLike): ExprLike {
     return this.unary('abs', x);
   }
-  /** -1, 0 or 1. */
+  /**
+   * -1, 0 or 1.
+   *
+   * @param x - A traced value.
+   */
   sign(x: ExprLike): ExprLike {
     return this.unary('sign', x);
   }
-  /** `e^x`. */
+  /**
+   * `e^x`.
+   *
+   * @param x - A traced value.
+   */
   exp(x: ExprLike): ExprLike {
     return this.unary('exp', x);
   }
-  /** Natural logarithm. */
+  /**
+   * Natural logarithm.
+   *
+   * @param x - A traced value.
+   */
   log(x: ExprLike): ExprLike {
     return this.unary('log', x);
   }
-  /** Square root. */
+  /**
+   * Square root.
+   *
+   * @param x - A traced value.
+   */
   sqrt(x: ExprLike): ExprLike {
     return this.unary('sqrt', x);
   }
-  /** Hyperbolic tangent. */
+  /**
+   * Hyperbolic tangent.
+   *
+   * @param x - A traced value.
+   */
   tanh(x: ExprLike): ExprLike {
     return this.unary('tanh', x);
   }
-  /** Logistic sigmoid. */
+  /**
+   * Logistic sigmoid.
+   *
+   * @param x - A traced value.
+   */
   sigmoid(x: ExprLike): ExprLike {
     return this.unary('sigmoid', x);
   }
-  /** `log(1 + x)`. */
+  /**
+   * `log(1 + x)`.
+   *
+   * @param x - A traced value.
+   */
   log1p(x: ExprLike): ExprLike {
     return this.unary('log1p', x);
   }
-  /** Sine. */
+  /**
+   * Sine.
+   *
+   * @param x - A traced value.
+   */
   sin(x: ExprLike): ExprLike {
     return this.unary('sin', x);
   }
-  /** Cosine. */
+  /**
+   * Cosine.
+   *
+   * @param x - A traced value.
+   */
   cos(x: ExprLike): ExprLike {
     return this.unary('cos', x);
   }
-  /** Largest integer not above `x`. */
+  /**
+   * Largest integer not above `x`.
+   *
+   * @param x - A traced value.
+   */
   floor(x: ExprLike): ExprLike {
     return this.unary('floor', x);
   }
-  /** Logical not (bool). */
+  /**
+   * Logical not (bool).
+   *
+   * @param x - A traced value.
+   */
   not(x: ExprLike): ExprLike {
     return this.unary('not', x);
   }
-  /** `a != b` (bool). */
+  /**
+   * `a != b` (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   ne(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('ne', a, b);
   }
-  /** Logical and (bool). */
+  /**
+   * Logical and (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   and(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('and', a, b);
   }
-  /** Logical or (bool). */
+  /**
+   * Logical or (bool).
+   *
+   * @param a - A traced value, or a JS number (a kernel parameter).
+   * @param b - A traced value, or a JS number (a kernel parameter).
+   */
   or(a: ExprLike, b: ExprLike): ExprLike {
     return this.binary('or', a, b);
   }
-  /** `x * x`. */
+  /**
+   * `x * x`.
+   *
+   * @param x - A traced value.
+   */
   square(x: ExprLike): ExprLike {
     return this.mul(x, x);
   }
@@ -429,7 +597,12 @@ export class FuseBuilder {
   }
 }
 
-/** Node indices a node reads. */
+/**
+ * Node indices a node reads.
+ *
+ * @param n - A node of a fused program.
+ * @category Fusion
+ */
 export function operandsOf(n: ExprNode): number[] {
   switch (n.kind) {
     case 'input':
@@ -481,6 +654,13 @@ function nodeKey(n: ExprNode): string {
 /**
  * Evaluates a program one primitive per node: the path of backends without `elementwise`, and the
  * reference every fused kernel is tested against. Temporaries are freed after their last use.
+ *
+ * @param backend - The backend to run on.
+ * @param program - The fused program.
+ * @param inputs - The input buffers, one per program input.
+ * @param scalars - The values of the program's scalar parameters.
+ * @param outShape - The shape every output has.
+ * @category Fusion
  */
 export function runPrimitives(
   backend: Backend,
@@ -580,13 +760,19 @@ export function runProgram(
     : runPrimitives(backend, program, inputs, scalars, outShape);
 }
 
-/** What a `fuse` function returns: one value or several. */
+/**
+ * What a `fuse` function returns: one value or several.
+ *
+ * @category Fusion
+ */
 export type FuseResult = ExprLike | readonly ExprLike[];
 
 /**
  * A hand-written VJP of a fused function: given the symbolic inputs, the cotangent of each output (the
  * number 0 where an output gets none) and the outputs themselves (recomputed, not stored), returns one
  * cotangent per input (null or a number for none). It is traced into one fused program.
+ *
+ * @category Fusion
  */
 export type FuseVjp = (
   e: FuseBuilder,
@@ -595,7 +781,11 @@ export type FuseVjp = (
   outputs: readonly ExprLike[],
 ) => readonly (ExprLike | null)[];
 
-/** Options of `fuse`. */
+/**
+ * Options of `fuse`.
+ *
+ * @category Fusion
+ */
 export interface FuseOptions {
   /** Name shown in errors and on the tape (default `'fuse'`). */
   readonly name?: string;
@@ -603,7 +793,11 @@ export interface FuseOptions {
   readonly vjp?: FuseVjp;
 }
 
-/** The outputs of a traced call, as tensors: one per value `fn` returned (a list for a list). */
+/**
+ * The outputs of a traced call, as tensors: one per value `fn` returned (a list for a list).
+ *
+ * @category Fusion
+ */
 export type Fused<R> = R extends readonly unknown[] ? Tensor[] : Tensor;
 
 /** Replays `program`'s nodes into `e` with `inputs` for its operands; returns every node's value. */
@@ -776,6 +970,10 @@ function trace(name: string, dtypes: readonly DType[], fn: (e: FuseBuilder, ...x
  * const swish = fuse((e, x) => e.mul(x, e.sigmoid(x)));
  * const y = swish(x); // one kernel where the backend compiles programs
  * ```
+ *
+ * @param fn - Builds the program from traced inputs with the builder `e` (`e.add`, `e.mul`, ...); called once per input signature.
+ * @param options - A hand-written gradient (`vjp`) and a name for error messages.
+ * @category Fusion
  */
 export function fuse<R extends FuseResult>(
   fn: (e: FuseBuilder, ...xs: Expr[]) => R,

@@ -54,6 +54,10 @@ function sumBatch(g: Tensor, batch: number): Tensor {
 /**
  * Matrix product of float32 tensors: `[..., m, k] @ [..., k, n] -> [..., m, n]` with broadcast batch
  * dimensions; a 1-D operand is a vector (its dimension is removed from the result).
+ *
+ * @param a - The left operand, `[..., m, k]` (a vector is `[k]`).
+ * @param b - The right operand, `[..., k, n]` (a vector is `[k]`); batch axes broadcast.
+ * @category Linear algebra
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return scoped(() => {

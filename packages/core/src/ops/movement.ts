@@ -21,7 +21,13 @@ import {
   describeValue,
 } from './validate.js';
 
-/** Same values, new shape of equal size; one dimension may be -1 (inferred). Shares storage. */
+/**
+ * Same values, new shape of equal size; one dimension may be -1 (inferred). Shares storage.
+ *
+ * @param x - The input tensor.
+ * @param shape - The new shape, of the same size; one entry may be -1 (inferred).
+ * @category Movement
+ */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'reshape';
   backendOf(op, x);
@@ -53,7 +59,13 @@ function strided(op: string, x: Tensor, shape: number[], strides: number[], offs
   return wrap(be, be.strided(x, shape, strides, offset), shape, x.dtype);
 }
 
-/** Permutes dimensions; default reverses them. */
+/**
+ * Permutes dimensions; default reverses them.
+ *
+ * @param x - The input tensor.
+ * @param perm - The order of the axes (default: reversed).
+ * @category Movement
+ */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const op = 'transpose';
   backendOf(op, x);
@@ -79,7 +91,12 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   return y;
 }
 
-/** Swaps the last two dimensions (matrix transpose of a batch). */
+/**
+ * Swaps the last two dimensions (matrix transpose of a batch).
+ *
+ * @param x - The input, of rank 2 or more.
+ * @category Movement
+ */
 export function mT(x: Tensor): Tensor {
   checkTensorArg('mT', x);
   if (x.rank < 2) throw new ShapeError('mT', `needs rank >= 2, got ${x.dtype}${fmtShape(x.shape)}`);
@@ -88,7 +105,13 @@ export function mT(x: Tensor): Tensor {
   return transpose(x, p);
 }
 
-/** Inserts a dimension of size 1 at `axis` (may be negative, counted on the result's rank). */
+/**
+ * Inserts a dimension of size 1 at `axis` (may be negative, counted on the result's rank).
+ *
+ * @param x - The input tensor.
+ * @param axis - Where the new axis goes (negative counts from the end of the result).
+ * @category Movement
+ */
 export function expandDims(x: Tensor, axis: number): Tensor {
   checkTensorArg('expandDims', x);
   checkAxisArg('expandDims', axis);
@@ -98,7 +121,13 @@ export function expandDims(x: Tensor, axis: number): Tensor {
   return reshape(x, shape);
 }
 
-/** Removes dimensions of size 1: the given `axes`, or all of them. */
+/**
+ * Removes dimensions of size 1: the given `axes`, or all of them.
+ *
+ * @param x - The input tensor.
+ * @param axes - The size-1 axes to remove (default: all of them).
+ * @category Movement
+ */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const op = 'squeeze';
   checkTensorArg(op, x);
@@ -138,7 +167,13 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return y;
 }
 
-/** Broadcasts `x` to `shape` (NumPy rules); materialises a copy. */
+/**
+ * Broadcasts `x` to `shape` (NumPy rules); materialises a copy.
+ *
+ * @param x - The input tensor.
+ * @param shape - The target shape, which `x` must broadcast to.
+ * @category Movement
+ */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'broadcastTo';
   backendOf(op, x);
@@ -159,6 +194,12 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 /**
  * `x[begin[0]:end[0]:step[0], ...]` for the leading `begin.length` dimensions (the rest are whole).
  * Negative indices count from the end; ends clamp to the dimension; steps are positive.
+ *
+ * @param x - The input tensor.
+ * @param begin - The start index per axis (negative counts from the end).
+ * @param end - The end index per axis, excluded (null or omitted: to the end).
+ * @param step - The step per axis (default 1; negative walks backwards).
+ * @category Movement
  */
 export function slice(
   x: Tensor,
@@ -238,7 +279,14 @@ function unslice(g: Tensor, shape: readonly number[], starts: number[], steps: n
   return pad(y, widths, 0);
 }
 
-/** Constant padding: `widths[d] = [before, after]` for each dimension. */
+/**
+ * Constant padding: `widths[d] = [before, after]` for each dimension.
+ *
+ * @param x - The input tensor.
+ * @param widths - Per axis, how many elements to add `[before, after]`.
+ * @param value - The value of the added elements (default 0).
+ * @category Movement
+ */
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
   const op = 'pad';
   const be = backendOf(op, x);
@@ -271,7 +319,13 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
   return y;
 }
 
-/** Joins tensors of one dtype along an existing `axis`; other dimensions must agree. */
+/**
+ * Joins tensors of one dtype along an existing `axis`; other dimensions must agree.
+ *
+ * @param xs - The tensors to join, equal in every axis but `axis`.
+ * @param axis - The axis to join along (default 0).
+ * @category Movement
+ */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const op = 'concat';
   checkTensorList(op, xs);
@@ -308,7 +362,13 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return y;
 }
 
-/** Stacks tensors of one shape along a new `axis`. */
+/**
+ * Stacks tensors of one shape along a new `axis`.
+ *
+ * @param xs - The tensors to stack, all of one shape.
+ * @param axis - Where the new axis goes (default 0).
+ * @category Movement
+ */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   return scoped(() => {
     checkTensorList('stack', xs);
@@ -326,7 +386,14 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   });
 }
 
-/** Splits `x` along `axis` into pieces of the given sizes (summing to the dimension). */
+/**
+ * Splits `x` along `axis` into pieces of the given sizes (summing to the dimension).
+ *
+ * @param x - The input tensor.
+ * @param sizes - The size of each part along `axis`; they add up to the size of that axis.
+ * @param axis - The axis to split (default 0).
+ * @category Movement
+ */
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   checkTensorArg('split', x);
   checkAxisArg('split', axis);
@@ -355,6 +422,11 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
 /**
  * Gathers slices of `x` along `axis` at int32 `indices` (any shape): the result has shape
  * `x.shape[:axis] ++ indices.shape ++ x.shape[axis+1:]`. Its VJP is a scatter-add.
+ *
+ * @param x - The input tensor.
+ * @param indices - int32 indices into `axis` (negative counts from the end).
+ * @param axis - The axis to index (default 0).
+ * @category Movement
  */
 export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const op = 'take';
@@ -375,7 +447,13 @@ export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
   return y;
 }
 
-/** One-hot encoding of int32 `indices` as float32 with a new last dimension of size `depth`. */
+/**
+ * One-hot encoding of int32 `indices` as float32 with a new last dimension of size `depth`.
+ *
+ * @param indices - int32 class indices.
+ * @param depth - The number of classes (the size of the new last axis).
+ * @category Movement
+ */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   return scoped(() => {
     const op = 'oneHot';
@@ -397,7 +475,13 @@ function identity(n: number): Float32Array {
   return a;
 }
 
-/** Converts to `dtype` (float to int truncates; to bool is `!= 0`). Gradient flows float to float. */
+/**
+ * Converts to `dtype` (float to int truncates; to bool is `!= 0`). Gradient flows float to float.
+ *
+ * @param x - The input tensor.
+ * @param dtype - The dtype of the result.
+ * @category Movement
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
   const op = 'cast';
   const be = backendOf(op, x);
@@ -411,7 +495,14 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return wrap(be, be.cast(x, dtype), x.shape, dtype);
 }
 
-/** Flattens dimensions `start..end` (inclusive) into one. */
+/**
+ * Flattens dimensions `start..end` (inclusive) into one.
+ *
+ * @param x - The input tensor.
+ * @param start - The first axis to merge (default 0).
+ * @param end - The last axis to merge, included (default the last).
+ * @category Movement
+ */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   checkTensorArg('flatten', x);
   checkAxisArg('flatten', start, 'start');

@@ -15,14 +15,26 @@ import { logsumexp, mean, sum } from './reduce.js';
 import { checkDType } from './util.js';
 import { checkAxisArg, checkTensorArg, describeValue } from './validate.js';
 
-/** `exp(x) / sum(exp(x))` along `axis`. */
+/**
+ * `exp(x) / sum(exp(x))` along `axis`.
+ *
+ * @param x - The logits.
+ * @param axis - The axis that sums to 1 (default the last).
+ * @category Neural network
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
   return scoped(() => {
     return exp(logSoftmax(x, axis));
   });
 }
 
-/** `x - logsumexp(x)` along `axis`. */
+/**
+ * `x - logsumexp(x)` along `axis`.
+ *
+ * @param x - The logits.
+ * @param axis - The axis to normalise over (default the last).
+ * @category Neural network
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return scoped(() => {
     checkDType('logSoftmax', ['float32'], x);
@@ -32,7 +44,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
-/** Options of the normalisations. */
+/**
+ * Options of the normalisations.
+ *
+ * @category Neural network
+ */
 export interface NormOptions {
   /** Added to the variance (or mean square) before the square root; default 1e-5. */
   readonly eps?: number;
@@ -42,7 +58,13 @@ export interface NormOptions {
   readonly bias?: Tensor;
 }
 
-/** Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`. */
+/**
+ * Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`.
+ *
+ * @param x - The input; normalised over its last axis.
+ * @param options - Optional gain, bias and epsilon.
+ * @category Neural network
+ */
 export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
   return scoped(() => {
     checkDType('layerNorm', ['float32'], x);
@@ -66,7 +88,13 @@ export function layerNorm(x: Tensor, options: NormOptions = {}): Tensor {
   });
 }
 
-/** RMS normalisation over the last axis: `x / sqrt(mean(x^2) + eps) * weight`. */
+/**
+ * RMS normalisation over the last axis: `x / sqrt(mean(x^2) + eps) * weight`.
+ *
+ * @param x - The input; normalised over its last axis.
+ * @param options - Optional gain and epsilon.
+ * @category Neural network
+ */
 export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Tensor {
   return scoped(() => {
     checkDType('rmsNorm', ['float32'], x);
@@ -76,12 +104,21 @@ export function rmsNorm(x: Tensor, options: Omit<NormOptions, 'bias'> = {}): Ten
   });
 }
 
-/** How a loss reduces over examples. */
+/**
+ * How a loss reduces over examples.
+ *
+ * @category Neural network
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /**
  * Cross-entropy between `logits` `[..., classes]` and int32 class `labels` `[...]` (or float32
  * probabilities of the logits' shape). Mean over examples by default.
+ *
+ * @param logits - Unnormalised log-probabilities, `[..., classes]`.
+ * @param labels - Integer class labels (int32, shaped like `logits` without its last axis) or probabilities shaped like `logits`.
+ * @param reduction - How to combine the per-example losses: `'mean'` (default), `'sum'` or `'none'`.
+ * @category Neural network
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
   return scoped(() => {
@@ -120,7 +157,14 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   });
 }
 
-/** Mean squared error between `prediction` and `target` of one shape. */
+/**
+ * Mean squared error between `prediction` and `target` of one shape.
+ *
+ * @param prediction - The predictions.
+ * @param target - The targets, of the same shape as `prediction`.
+ * @param reduction - How to combine the squared errors: `'mean'` (default), `'sum'` or `'none'`.
+ * @category Neural network
+ */
 export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   return scoped(() => {
     const op = 'mse';

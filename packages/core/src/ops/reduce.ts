@@ -14,7 +14,11 @@ import { broadcastTo, cast, reshape } from './movement.js';
 import { backendOf, checkDType, wrap } from './util.js';
 import { checkAxesArg, checkAxisArg } from './validate.js';
 
-/** Axes to reduce: one axis, a list, or all when omitted. */
+/**
+ * Axes to reduce: one axis, a list, or all when omitted.
+ *
+ * @category Reduction
+ */
 export type Axes = number | readonly number[];
 
 function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
@@ -53,14 +57,42 @@ function reduceOp(op: ReduceOp, x: Tensor, axesIn: Axes | undefined, keepDims: b
   });
 }
 
-/** Sum over `axes` (default all). bool and int32 sum to int32. */
+/**
+ * Sum over `axes` (default all). bool and int32 sum to int32.
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('sum', x, axes, keepDims);
-/** Maximum over `axes` (default all). */
+/**
+ * Maximum over `axes` (default all).
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('max', x, axes, keepDims);
-/** Minimum over `axes` (default all). */
+/**
+ * Minimum over `axes` (default all).
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('min', x, axes, keepDims);
 
-/** Mean over `axes` (default all), float32. */
+/**
+ * Mean over `axes` (default all), float32.
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
     checkDType('mean', ['float32'], x);
@@ -71,7 +103,14 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   });
 }
 
-/** Population variance over `axes` (default all): `mean((x - mean(x))^2)`. */
+/**
+ * Population variance over `axes` (default all): `mean((x - mean(x))^2)`.
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
     checkDType('variance', ['float32'], x);
@@ -81,7 +120,14 @@ export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   });
 }
 
-/** `log(sum(exp(x)))` over `axes`, computed stably by shifting by the maximum. */
+/**
+ * `log(sum(exp(x)))` over `axes`, computed stably by shifting by the maximum.
+ *
+ * @param x - The input tensor.
+ * @param axes - The axis or axes to reduce (negative counts from the end); all axes when omitted.
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return scoped(() => {
     checkDType('logsumexp', ['float32'], x);
@@ -125,9 +171,23 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: b
   });
 }
 
-/** Index of the maximum along `axis` (int32; first on ties). */
+/**
+ * Index of the maximum along `axis` (int32; first on ties).
+ *
+ * @param x - The input tensor.
+ * @param axis - The axis to search (negative counts from the end; default the last).
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor =>
   argReduce('argmax', x, axis, keepDims);
-/** Index of the minimum along `axis` (int32; first on ties). */
+/**
+ * Index of the minimum along `axis` (int32; first on ties).
+ *
+ * @param x - The input tensor.
+ * @param axis - The axis to search (negative counts from the end; default the last).
+ * @param keepDims - Keep the reduced axes with size 1, so the result broadcasts against `x`.
+ * @category Reduction
+ */
 export const argmin = (x: Tensor, axis = -1, keepDims = false): Tensor =>
   argReduce('argmin', x, axis, keepDims);

@@ -21,7 +21,11 @@ import { broadcastTo, concat, pad, reshape, slice, unbroadcast } from './movemen
 import { backendOf, wrap } from './util.js';
 import { checkOptionsArg, describeValue } from './validate.js';
 
-/** Options of `scan` and `scanComplex`. */
+/**
+ * Options of `scan` and `scanComplex`.
+ *
+ * @category Scan
+ */
 export interface ScanOptions<H = Tensor> {
   /** Initial state, `[batch, channels]` (or broadcastable to it, e.g. `[channels]`); default zeros. */
   readonly h0?: H;
@@ -29,7 +33,11 @@ export interface ScanOptions<H = Tensor> {
   readonly reverse?: boolean;
 }
 
-/** A complex tensor as its real and imaginary parts, of equal shapes. */
+/**
+ * A complex tensor as its real and imaginary parts, of equal shapes.
+ *
+ * @category Scan
+ */
 export interface Complex {
   /** Real part. */
   readonly re: Tensor;
@@ -156,6 +164,11 @@ function firstStep(x: Tensor, reverse: boolean): Tensor {
  * ```ts
  * const h = scan(tensor([0.5]), tensor([[[1], [1], [1]]]));   // [[[1], [1.5], [1.75]]]
  * ```
+ *
+ * @param a - The decay coefficients: `[C]`, `[T, C]` or `[B or 1, T or 1, C]`, broadcast against `b`.
+ * @param b - The inputs, `[B, T, C]`.
+ * @param options - The initial state `h0` and the direction (`reverse`).
+ * @category Scan
  */
 export function scan(a: Tensor, b: Tensor, options: ScanOptions = {}): Tensor {
   return scoped(() => {
@@ -217,6 +230,11 @@ function checkComplex(op: string, name: string, z: Complex): void {
  * const lambda = { re: tensor([0]), im: tensor([1]) };
  * const h = scanComplex(lambda, { re: tensor([[[1], [0], [0], [0]]]), im: zeros([1, 4, 1]) });
  * ```
+ *
+ * @param a - The complex coefficients as `{ re, im }`, shaped as for `scan`.
+ * @param b - The complex inputs as `{ re, im }`, each `[B, T, C]`.
+ * @param options - The complex initial state `h0` and the direction (`reverse`).
+ * @category Scan
  */
 export function scanComplex(a: Complex, b: Complex, options: ScanOptions<Complex> = {}): Complex {
   return scoped(() => {

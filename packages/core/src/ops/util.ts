@@ -6,7 +6,11 @@ import { BackendError, DTypeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { describeValue } from './validate.js';
 
-/** A tensor or a JS number (taking the dtype of the tensor operand it meets). */
+/**
+ * A tensor or a JS number (taking the dtype of the tensor operand it meets).
+ *
+ * @category Arithmetic
+ */
 export type TensorLike = Tensor | number;
 
 /** Wraps a kernel output. */

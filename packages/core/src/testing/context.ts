@@ -94,25 +94,59 @@ export interface ConformanceContext {
   /**
    * A deterministic uniform generator on `[0, 1)` (mulberry32) for the given seed: host-side randomness
    * that is independent of the backend's counter-based generator.
+   *
+   * @param seed - The seed.
    */
   rng(seed: number): () => number;
-  /** Seeded uniform host values in `[lo, hi)` (default `[-1, 1)`), rounded to float32. */
+  /**
+   * Seeded uniform host values in `[lo, hi)` (default `[-1, 1)`), rounded to float32.
+   *
+   * @param seed - The seed.
+   * @param shape - The shape.
+   * @param lo - The lower bound.
+   * @param hi - The upper bound.
+   */
   uniform(seed: number, shape: readonly number[], lo?: number, hi?: number): HostTensor;
-  /** Seeded normal host values (default mean 0, std 1), rounded to float32. */
+  /**
+   * Seeded normal host values (default mean 0, std 1), rounded to float32.
+   *
+   * @param seed - The seed.
+   * @param shape - The shape.
+   * @param mean - The mean.
+   * @param std - The standard deviation.
+   */
   normal(seed: number, shape: readonly number[], mean?: number, std?: number): HostTensor;
   /**
    * Uploads host values to the backend under test. A `HostTensor` brings its shape; a plain array
    * needs `shape` (default: 1-D). `dtype` defaults to float32 (int32 truncates, bool is `!= 0`).
+   *
+   * @param values - The host values.
+   * @param shape - The shape (default: those of the host values).
+   * @param dtype - The dtype (default float32).
    */
   upload(values: HostTensor | ArrayLike<number>, shape?: readonly number[], dtype?: DType): Tensor;
-  /** Reads a tensor back (`await t.data()`) as float64 (bool as 0/1). */
+  /**
+   * Reads a tensor back (`await t.data()`) as float64 (bool as 0/1).
+   *
+   * @param t - The tensor to read.
+   */
   read(t: Tensor): Promise<Float64Array>;
   /**
    * Throws unless `actual` and `expected` have equal lengths and every element is within tolerance.
    * NaN matches only NaN, and an infinity only the same infinity.
+   *
+   * @param actual - The values computed.
+   * @param expected - The reference values.
+   * @param opts - Tolerances.
    */
   expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, opts?: Tolerance): void;
-  /** Reads `t` and checks its values (and `shape`/`dtype` when given) against `expected`. */
+  /**
+   * Reads `t` and checks its values (and `shape`/`dtype` when given) against `expected`.
+   *
+   * @param t - The tensor to check.
+   * @param expected - The expected values, row-major.
+   * @param opts - Expected shape and dtype, and tolerances.
+   */
   check(t: Tensor, expected: ArrayLike<number>, opts?: CheckOptions): Promise<void>;
   /**
    * Checks the reverse-mode gradient of `f` at `inputs` against central finite differences. `f` maps
@@ -122,6 +156,10 @@ export interface ConformanceContext {
    * same projection, evaluated on the backend in float32 and differenced on the host in float64. Keep
    * inputs away from kinks (`abs`, `relu`, `max`, `clamp`) by at least `eps`. Tensors `f` closes over
    * (integer indices, constants) are constants; they must stay alive until the check resolves.
+   *
+   * @param f - The function of the inputs to check, returning a tensor.
+   * @param inputs - The host inputs (from `uniform` or `normal`).
+   * @param opts - Tolerances and the finite-difference step.
    */
   gradCheck(
     f: (...xs: Tensor[]) => Tensor,
@@ -151,7 +189,11 @@ export interface ContextSources {
   readonly reference: () => Backend | null;
 }
 
-/** Builds a `ConformanceContext` over backends that are created later (in `beforeAll`). */
+/**
+ * Builds a `ConformanceContext` over backends that are created later (in `beforeAll`).
+ *
+ * @param sources - The suite's name, whether large cases run, and getters for the backend under test and the reference backend.
+ */
 export function createContext(sources: ContextSources): ConformanceContext {
   const backend = (): Backend => {
     const b = sources.backend();

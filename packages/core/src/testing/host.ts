@@ -23,6 +23,9 @@ export interface Tolerance {
 /**
  * mulberry32: a tiny, good-enough seeded generator of uniform floats in `[0, 1)` for host test data,
  * independent of the backends' counter-based generator.
+ *
+ * @param seed - Any 32-bit integer; equal seeds give equal streams.
+ * @returns A function that returns the next value of the stream on each call.
  */
 export function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
@@ -39,6 +42,11 @@ export function mulberry32(seed: number): () => number {
  * `n` seeded values uniform in `[lo, hi)`, each rounded to float32: a reference computed from them in
  * float64 then sees exactly the inputs a backend sees, so a mismatch measures the backend and never
  * the rounding of the inputs.
+ *
+ * @param seed - The seed of the stream (see `mulberry32`).
+ * @param n - How many values.
+ * @param lo - The lower bound (inclusive).
+ * @param hi - The upper bound (exclusive).
  */
 export function uniformArray(seed: number, n: number, lo = -1, hi = 1): number[] {
   const r = mulberry32(seed);
@@ -53,6 +61,9 @@ export function fmt(v: number): string {
 /**
  * Host values as the typed array a backend stores for `dtype` (float32, int32, or bytes for bool),
  * converted as the typed array's own `set` does, ready for `backend.write` in a kernel test.
+ *
+ * @param values - The host values.
+ * @param dtype - The dtype whose storage array to fill.
  */
 export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
   const out = allocHost(dtype, values.length);
@@ -63,6 +74,10 @@ export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArra
 /**
  * Compares two arrays elementwise; throws a descriptive `Error` on the first mismatches. Exported for
  * every package's tests; the kit reaches it through `ConformanceContext.expectClose`.
+ *
+ * @param actual - The values computed.
+ * @param expected - The reference values.
+ * @param opts - Tolerances (`rtol` default 1e-5, `atol` default 1e-6) and a label for the message.
  */
 export function expectClose(
   actual: ArrayLike<number>,
@@ -108,6 +123,13 @@ export function expectClose(
  * of the rounding errors at each element (for a scan, the scan of the magnitudes `M_t`; for a
  * product, the sum of the magnitudes of its terms), which an `rtol` on `|ref|` alone misses where the
  * result cancels to near zero.
+ *
+ * @param what - A label for the failure message.
+ * @param actual - The values computed.
+ * @param ref - The reference values.
+ * @param mag - The scale of the rounding errors at each element.
+ * @param rtol - The relative part of the bound, on `mag`.
+ * @param atol - The absolute part of the bound.
  */
 export function expectWithinBound(
   what: string,
@@ -142,7 +164,12 @@ export function expectWithinBound(
   }
 }
 
-/** Largest absolute difference between two arrays of equal length (NaN anywhere gives NaN). */
+/**
+ * Largest absolute difference between two arrays of equal length (NaN anywhere gives NaN).
+ *
+ * @param a - One array.
+ * @param b - The other, of the same length.
+ */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
   let m = 0;
@@ -157,6 +184,10 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Largest `|actual_i - expected_i| / bound_i` over all elements (NaN counts as infinitely bad): at
  * most 1 means every element is within its bound. For tests that report how close to the bound a
  * result came, not only whether it passed.
+ *
+ * @param actual - The values computed.
+ * @param expected - The reference values.
+ * @param bound - The allowed absolute error of each element.
  */
 export function worstRatio(
   actual: ArrayLike<number>,

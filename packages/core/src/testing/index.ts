@@ -89,6 +89,8 @@ export interface ConformanceOptions {
  * creation functions, composites, gradients, the autograd API, edge shapes, errors, memory, the
  * scan suite and fused programs (`fuse` against the primitives), under
  * `describe('conformance: <name>')`.
+ *
+ * @param options - The backend factory, its name, an optional reference backend and whether to run the large cases.
  */
 export function runConformance(options: ConformanceOptions): void {
   let backend: Backend | null = null;

@@ -295,6 +295,10 @@ export function rowStats(x: HostTensor): { mean: Float64Array; variance: Float64
 /**
  * The backend `matmul` primitive in float64, read straight off `MatmulSpec`'s storage conventions
  * (batch strides, transposed layouts): a reference for kernel-level tests of a backend.
+ *
+ * @param a - The left operand values.
+ * @param b - The right operand values.
+ * @param s - The matmul spec, as the backend receives it.
  */
 export function kernelMatmulRef(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulSpec): Float64Array {
   const out = new Float64Array(s.batch * s.m * s.n);

@@ -13,7 +13,11 @@
  * rounding. It is not used for speed anywhere.
  */
 
-/** Host arrays of one real scan: `a` broadcast `[Ba, Ta, C]`, `b` `[B, T, C]`, `h0` `[B, C]`. */
+/**
+ * Host arrays of one real scan: `a` broadcast `[Ba, Ta, C]`, `b` `[B, T, C]`, `h0` `[B, C]`.
+ *
+ * @category Scan
+ */
 export interface HostScan {
   readonly a: ArrayLike<number>;
   readonly aShape: readonly [number, number, number];
@@ -23,7 +27,11 @@ export interface HostScan {
   readonly reverse?: boolean;
 }
 
-/** Host arrays of one complex scan (parts of equal shapes). */
+/**
+ * Host arrays of one complex scan (parts of equal shapes).
+ *
+ * @category Scan
+ */
 export interface HostComplexScan {
   readonly aRe: ArrayLike<number>;
   readonly aIm: ArrayLike<number>;
@@ -41,7 +49,12 @@ function aIndex(aShape: readonly number[], b: number, t: number, c: number): num
   return ((Ba === 1 ? 0 : b) * Ta + (Ta === 1 ? 0 : t)) * C + c;
 }
 
-/** The real scan in float64, sequentially. */
+/**
+ * The real scan in float64, sequentially.
+ *
+ * @param s - The operands of the scan, as host arrays with their shapes.
+ * @category Scan
+ */
 export function sequentialScan64(s: HostScan): Float64Array {
   const [B, T, C] = s.bShape;
   const out = new Float64Array(B * T * C);
@@ -58,7 +71,12 @@ export function sequentialScan64(s: HostScan): Float64Array {
   return out;
 }
 
-/** The complex scan in float64, sequentially. Returns `[re, im]`. */
+/**
+ * The complex scan in float64, sequentially. Returns `[re, im]`.
+ *
+ * @param s - The complex operands of the scan, as host arrays with their shapes.
+ * @category Scan
+ */
 export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Float64Array] {
   const [B, T, C] = s.bShape;
   const re = new Float64Array(B * T * C);
@@ -86,20 +104,35 @@ export function sequentialComplexScan64(s: HostComplexScan): [Float64Array, Floa
 /**
  * An associative operator on elements of type `E` with identity `identity`: the input of
  * `associativeScan`.
+ *
+ * @category Scan
  */
 export interface Monoid<E> {
   readonly identity: E;
-  /** `first then second`. */
+  /**
+   * `first then second`.
+   *
+   * @param first - The earlier element.
+   * @param second - The later element.
+   */
   combine(first: E, second: E): E;
 }
 
-/** The affine-map monoid of the real scan, rounding to float32 like a GPU. */
+/**
+ * The affine-map monoid of the real scan, rounding to float32 like a GPU.
+ *
+ * @category Scan
+ */
 export const realPairs: Monoid<readonly [number, number]> = {
   identity: [1, 0],
   combine: ([a1, b1], [a2, b2]) => [Math.fround(a2 * a1), Math.fround(Math.fround(a2 * b1) + b2)],
 };
 
-/** The affine-map monoid of the complex scan: `[aRe, aIm, bRe, bIm]`, rounded to float32. */
+/**
+ * The affine-map monoid of the complex scan: `[aRe, aIm, bRe, bIm]`, rounded to float32.
+ *
+ * @category Scan
+ */
 export const complexPairs: Monoid<readonly [number, number, number, number]> = {
   identity: [1, 0, 0, 0],
   combine: ([ar1, ai1, br1, bi1], [ar2, ai2, br2, bi2]) => {
@@ -116,6 +149,10 @@ export const complexPairs: Monoid<readonly [number, number, number, number]> = {
 /**
  * Inclusive scan of `xs` under `m` with the Blelloch up-sweep / down-sweep: O(n) work and
  * O(log n) depth (each level's combines are independent and could run in parallel).
+ *
+ * @param xs - The elements to scan.
+ * @param m - The associative operator.
+ * @category Scan
  */
 export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
   const n = xs.length;
@@ -140,7 +177,12 @@ export function associativeScan<E>(xs: readonly E[], m: Monoid<E>): E[] {
   return xs.map((x, i) => m.combine(tree[i], x));
 }
 
-/** The real scan evaluated with `associativeScan` per (batch, channel) lane; float32 results. */
+/**
+ * The real scan evaluated with `associativeScan` per (batch, channel) lane; float32 results.
+ *
+ * @param s - The operands of the scan, as host arrays with their shapes.
+ * @category Scan
+ */
 export function parallelScanReference(s: HostScan): Float32Array {
   const [B, T, C] = s.bShape;
   const out = new Float32Array(B * T * C);
@@ -163,7 +205,12 @@ export function parallelScanReference(s: HostScan): Float32Array {
   return out;
 }
 
-/** The complex scan evaluated with `associativeScan`; float32 results `[re, im]`. */
+/**
+ * The complex scan evaluated with `associativeScan`; float32 results `[re, im]`.
+ *
+ * @param s - The complex operands of the scan, as host arrays with their shapes.
+ * @category Scan
+ */
 export function parallelComplexScanReference(s: HostComplexScan): [Float32Array, Float32Array] {
   const [B, T, C] = s.bShape;
   const re = new Float32Array(B * T * C);

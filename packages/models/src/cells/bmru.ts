@@ -1,5 +1,5 @@
 /**
- * The BMRU and its ε family (CMRU at ε = 1), MODELS.md "BMRU" and "CMRU and the ε family".
+ * The BMRU and its ε family (CMRU at ε = 1), as in the models guide, "BMRU" and "CMRU and the ε family".
  *
  * Per unit: `c = W_c x + b_c`, `β = W_β x + b_β`, `z = H(|c| - |β|)`, `v = sign(c)`, and the state
  * update `s_t = a_t s_{t-1} + b_t` with `a_t = 1 - z_t + ε z_t`, `b_t = z_t v_t`; the output is
@@ -47,7 +47,11 @@ import { getSubtree, getTensor, type ParamTree } from '../tree.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside, signSte } from './surrogate.js';
 
-/** Options of `Bmru`. */
+/**
+ * Options of `Bmru`.
+ *
+ * @category Cells
+ */
 export interface BmruOptions {
   /** ε of the update `a = 1 - z + ε z`: 0 is the BMRU (default), 1 the CMRU. */
   readonly epsilon?: number;
@@ -55,7 +59,11 @@ export interface BmruOptions {
   readonly surrogateK?: number;
 }
 
-/** The gates of a BMRU step: `z` (1 = switch) and `v` (the ±1 target), each `[..., d_state]`. */
+/**
+ * The gates of a BMRU step: `z` (1 = switch) and `v` (the ±1 target), each `[..., d_state]`.
+ *
+ * @category Cells
+ */
 export interface MruGates {
   /** `H(|c| - |β|)`: 1 where the unit switches. */
   readonly z: Tensor;
@@ -78,6 +86,7 @@ function surrogate(e: FuseBuilder, x: ExprLike, k: number): ExprLike {
  * @param epsilon - ε of the update (0: BMRU, 1: CMRU).
  * @param k - Surrogate sharpness.
  * @returns A function `(cm, bc, βm, bβ) => [a, b, z]`.
+ * @category Cells
  */
 export function mruCoefficients(epsilon: number, k: number): (...xs: Tensor[]) => Tensor[] {
   const forward = (e: FuseBuilder, cm: Expr, bc: Expr, bm: Expr, bb: Expr) => {
@@ -116,7 +125,11 @@ export function checkEpsilon(owner: string, epsilon: number, name = 'epsilon'): 
   return epsilon;
 }
 
-/** Random ±1 with equal probability. */
+/**
+ * Random ±1 with equal probability.
+ *
+ * @category Cells
+ */
 export function randomSign(): Initializer {
   return (shape, seed) => where(lt(rand(shape, 0, 1, { seed }), 0.5), -1, 1);
 }
@@ -145,6 +158,8 @@ export function checkStepInput(owner: string, x: Tensor, dIn: number): void {
  * The bistable memory recurrent unit, with the ε option that spans BMRU (ε = 0) to CMRU (ε = 1).
  * Parameters: `wc` and `wbeta` (Linear `d_in -> d_state`, `wbeta.bias` initialised to 1), `alpha`
  * (output gain, init 1) and `s0` (initial state, init random ±1).
+ *
+ * @category Cells
  */
 export class Bmru extends Cell {
   /** `'bmru'` or `'cmru'` (the name it was created under; ε decides the dynamics). */
@@ -162,7 +177,13 @@ export class Bmru extends Cell {
   /** Threshold projection `β = W_β x + b_β`. */
   readonly wbeta: Linear;
 
-  /** A BMRU (or, with `type: 'cmru'` and default ε = 1, a CMRU) from `dIn` inputs to `dState` units. */
+  /**
+   * A BMRU (or, with `type: 'cmru'` and default ε = 1, a CMRU) from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: BmruOptions & { readonly type?: 'bmru' | 'cmru' } = {}) {
     super();
     this.type = options.type ?? 'bmru';
@@ -180,6 +201,9 @@ export class Bmru extends Cell {
   /**
    * The gates `z` (switch) and `v` (target) for inputs `[..., d_in]`, as a composite of primitives:
    * the reference of the fused `coefficients`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
    */
   gates(params: ParamTree, x: Tensor): MruGates {
     const c = this.wc.apply(getSubtree(params, 'wc', 'Bmru'), x);
@@ -187,7 +211,13 @@ export class Bmru extends Cell {
     return { z: heaviside(sub(abs(c), abs(beta)), this.surrogateK), v: signSte(c, this.surrogateK) };
   }
 
-  /** The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel. */
+  /**
+   * The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   * @param epsilon - ε of this call (default: the cell's own); annealing passes it through `apply`.
+   */
   coefficients(params: ParamTree, x: Tensor, epsilon = this.epsilon): { a: Tensor; b: Tensor; z: Tensor } {
     const wc = getSubtree(params, 'wc', 'Bmru');
     const wb = getSubtree(params, 'wbeta', 'Bmru');

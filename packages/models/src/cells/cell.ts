@@ -19,13 +19,21 @@ import type { ApplyContext } from '../nn/module.js';
 import { Module } from '../nn/module.js';
 import type { ParamTree } from '../tree.js';
 
-/** The recurrent state of a cell: named tensors, each `[B, ...]`. */
+/**
+ * The recurrent state of a cell: named tensors, each `[B, ...]`.
+ *
+ * @category Cells
+ */
 export interface CellState {
   /** One state tensor, e.g. `s`, `h`, or `re` and `im`. */
   readonly [name: string]: Tensor;
 }
 
-/** Output of a cell's parallel form. */
+/**
+ * Output of a cell's parallel form.
+ *
+ * @category Cells
+ */
 export interface CellOutput {
   /** Outputs for every step, `[B, T, d_out]`. */
   readonly y: Tensor;
@@ -35,7 +43,11 @@ export interface CellOutput {
   readonly switchRate?: Tensor;
 }
 
-/** Output of a cell's step form. */
+/**
+ * Output of a cell's step form.
+ *
+ * @category Cells
+ */
 export interface CellStepOutput {
   /** Output of this step, `[B, d_out]`. */
   readonly y: Tensor;
@@ -43,16 +55,28 @@ export interface CellStepOutput {
   readonly state: CellState;
 }
 
-/** Options of a cell's parallel form. */
+/**
+ * Options of a cell's parallel form.
+ *
+ * @category Cells
+ */
 export interface CellRunOptions extends ApplyContext {
   /** State before the first step (default `initialState(params, B)`). */
   readonly state?: CellState;
 }
 
-/** The kinds of cells `createCell` knows. */
+/**
+ * The kinds of cells `createCell` knows.
+ *
+ * @category Cells
+ */
 export type CellType = 'bmru' | 'cmru' | 'fqbmru' | 'lru' | 'mingru' | 'gru' | 'brc' | 'nbrc';
 
-/** Base class of every recurrent cell. */
+/**
+ * Base class of every recurrent cell.
+ *
+ * @category Cells
+ */
 export abstract class Cell extends Module {
   /** Which cell this is. */
   abstract readonly type: CellType;
@@ -70,13 +94,29 @@ export abstract class Cell extends Module {
    */
   readonly outputProjection: 'linear' | 'nonnegative-relu' = 'linear';
 
-  /** The state before the first step, for a batch of `batch` sequences. */
+  /**
+   * The state before the first step, for a batch of `batch` sequences.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param batch - The batch size.
+   */
   abstract initialState(params: ParamTree, batch: number): CellState;
-  /** The whole sequence at once: `x` `[B, T, d_in]` to `y` `[B, T, d_out]`. */
+  /**
+   * The whole sequence at once: `x` `[B, T, d_in]` to `y` `[B, T, d_out]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   * @param options - The initial state (default: the learned or zero one).
+   */
   abstract parallel(params: ParamTree, x: Tensor, options?: CellRunOptions): CellOutput;
   /**
    * One step: `x` `[B, d_in]` and the previous state to `y` `[B, d_out]` and the next state. `ctx`
    * carries per-call overrides (ε, leak); dropout does not apply to cells.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs of one step, `[batch, dIn]`.
+   * @param state - The state after the previous step.
+   * @param ctx - Per-call overrides (ε, leak).
    */
   abstract step(params: ParamTree, x: Tensor, state: CellState, ctx?: ApplyContext): CellStepOutput;
 }

@@ -1,6 +1,6 @@
 /**
  * FQ-BMRU: the first-quadrant BMRU with fixed (learned, input-independent) thresholds, for analog
- * current-mode hardware (MODELS.md "FQ-BMRU").
+ * current-mode hardware (the models guide, "FQ-BMRU").
  *
  * `ĥ = ReLU(W_x ReLU(x) + b_x)`; `β_lo = |β_1|`, `β_hi = |β_1| + |δ|` (so `β_hi > β_lo` always);
  * `z_hi = H(ĥ - β_hi)` sets the unit, `z_lo = H(β_lo - ĥ)` resets it, and in between it holds:
@@ -33,7 +33,11 @@ import { checkEpsilon, checkSequence, checkStepInput, lastStep } from './bmru.js
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside } from './surrogate.js';
 
-/** Options of `FqBmru`. */
+/**
+ * Options of `FqBmru`.
+ *
+ * @category Cells
+ */
 export interface FqBmruOptions {
   /** Leak ε of the leaky variant, `a = hold + (1 - hold) ε` (default 0: the exact FQ-BMRU). */
   readonly leak?: number;
@@ -41,7 +45,11 @@ export interface FqBmruOptions {
   readonly surrogateK?: number;
 }
 
-/** The gates of an FQ-BMRU step, each `[..., d_state]`. */
+/**
+ * The gates of an FQ-BMRU step, each `[..., d_state]`.
+ *
+ * @category Cells
+ */
 export interface FqGates {
   /** `(1 - z_hi)(1 - z_lo)`: 1 where the unit holds. */
   readonly hold: Tensor;
@@ -59,7 +67,11 @@ function randomBit(): Initializer {
   return (shape, seed) => cast(ge(rand(shape, 0, 1, { seed }), 0.5), 'float32');
 }
 
-/** The first-quadrant BMRU. Parameters: `wx` (Linear), `beta1`, `delta`, `alpha`, `s0`. */
+/**
+ * The first-quadrant BMRU. Parameters: `wx` (Linear), `beta1`, `delta`, `alpha`, `s0`.
+ *
+ * @category Cells
+ */
 export class FqBmru extends Cell {
   readonly type = 'fqbmru' as const;
   readonly dIn: number;
@@ -74,7 +86,13 @@ export class FqBmru extends Cell {
   /** Input map `W_x`, `b_x`. */
   readonly wx: Linear;
 
-  /** An FQ-BMRU from `dIn` inputs to `dState` units. */
+  /**
+   * An FQ-BMRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: FqBmruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -92,7 +110,12 @@ export class FqBmru extends Cell {
     this.addParam('s0', [dState], randomBit(), { decay: false });
   }
 
-  /** `hold` and `z_hi` for inputs `[..., d_in]`. */
+  /**
+   * `hold` and `z_hi` for inputs `[..., d_in]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   */
   gates(params: ParamTree, x: Tensor): FqGates {
     const hhat = relu(this.wx.apply(getSubtree(params, 'wx', 'FqBmru'), relu(x)));
     const lo = abs(getTensor(params, 'beta1', 'FqBmru'));

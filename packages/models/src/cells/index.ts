@@ -20,7 +20,11 @@ export * from './mingru.js';
 export * from './sequential.js';
 export * from './surrogate.js';
 
-/** Every cell type `createCell` accepts. */
+/**
+ * Every cell type `createCell` accepts.
+ *
+ * @category Cells
+ */
 export const CELL_TYPES: readonly CellType[] = [
   'bmru',
   'cmru',
@@ -32,7 +36,11 @@ export const CELL_TYPES: readonly CellType[] = [
   'nbrc',
 ];
 
-/** A cell as plain JSON. Options that do not apply to the type are ignored. */
+/**
+ * A cell as plain JSON. Options that do not apply to the type are ignored.
+ *
+ * @category Cells
+ */
 export interface CellConfig {
   /** Which cell. */
   readonly type: CellType;
@@ -54,7 +62,13 @@ export interface CellConfig {
   readonly logSpace?: boolean;
 }
 
-/** Builds the cell described by `config` with `dIn` input features. */
+/**
+ * Builds the cell described by `config` with `dIn` input features.
+ *
+ * @param config - The cell, as plain JSON.
+ * @param dIn - Input features.
+ * @category Cells
+ */
 export function createCell(config: CellConfig, dIn: number): Cell {
   if (!config || typeof config !== 'object')
     throw new ValueError('createCell', `expected a cell config object, got ${config}`);

@@ -1,5 +1,5 @@
 /**
- * The LRU (linear recurrent unit, Orvieto et al. 2023), the monostable SSM baseline (MODELS.md "LRU").
+ * The LRU (linear recurrent unit, Orvieto et al. 2023), the monostable SSM baseline (the models guide, "LRU").
  *
  * `λ = exp(-exp(ν_log) + i exp(θ_log))` (so `|λ| < 1`), `h_t = λ h_{t-1} + exp(γ_log) (B x_t)` with a
  * complex state of size N, `y_t = Re(C h_t) + D x_t`. The parallel form is one call of the complex
@@ -36,7 +36,11 @@ import { getTensor, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** Options of `Lru`. */
+/**
+ * Options of `Lru`.
+ *
+ * @category Cells
+ */
 export interface LruOptions {
   /** Smallest initial `|λ|` (default 0.9). */
   readonly rMin?: number;
@@ -48,7 +52,11 @@ export interface LruOptions {
 
 const RECURRENT: ParamMeta = { decay: false, lrScale: 0.5 };
 
-/** The linear recurrent unit with a complex diagonal state of size `dState`. */
+/**
+ * The linear recurrent unit with a complex diagonal state of size `dState`.
+ *
+ * @category Cells
+ */
 export class Lru extends Cell {
   readonly type = 'lru' as const;
   readonly dIn: number;
@@ -62,7 +70,13 @@ export class Lru extends Cell {
   /** Largest initial phase. */
   readonly maxPhase: number;
 
-  /** An LRU with `dIn` inputs and outputs and `dState` complex units. */
+  /**
+   * An LRU with `dIn` inputs and outputs and `dState` complex units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: LruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -114,7 +128,11 @@ export class Lru extends Cell {
     return out;
   }
 
-  /** `λ` as `{ re, im }`, each `[N]`. */
+  /**
+   * `λ` as `{ re, im }`, each `[N]`.
+   *
+   * @param params - The LRU's parameters.
+   */
   lambda(params: ParamTree): Complex {
     const mag = exp(neg(exp(getTensor(params, 'nu_log', 'Lru'))));
     const phase = exp(getTensor(params, 'theta_log', 'Lru'));

@@ -1,5 +1,5 @@
 /**
- * minGRU (Feng et al. 2024), a gated parallel baseline (MODELS.md "minGRU").
+ * minGRU (Feng et al. 2024), a gated parallel baseline (the models guide, "minGRU").
  *
  * `[k_h, k_z] = split(W x + b)`, `z = σ(k_z)`, `h̃ = g(k_h)` with `g(x) = x + 0.5` for `x >= 0` and
  * `σ(x)` otherwise, and `h_t = (1 - z_t) h_{t-1} + z_t h̃_t`: scan form `a = 1 - z`, `b = z h̃`.
@@ -34,7 +34,11 @@ import { getSubtree, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** The coefficients of the scan `h_t = a_t h_{t-1} + b_t`. */
+/**
+ * The coefficients of the scan `h_t = a_t h_{t-1} + b_t`.
+ *
+ * @category Cells
+ */
 export interface ScanCoefficients {
   /** `1 - z`. */
   readonly a: Tensor;
@@ -42,13 +46,21 @@ export interface ScanCoefficients {
   readonly b: Tensor;
 }
 
-/** Options of `MinGru`. */
+/**
+ * Options of `MinGru`.
+ *
+ * @category Cells
+ */
 export interface MinGruOptions {
   /** Compute the gate coefficients in log space (default false: the linear form). */
   readonly logSpace?: boolean;
 }
 
-/** The minimal GRU. Parameters: `w` (Linear `d_in -> 2 d_state`, candidate then gate). */
+/**
+ * The minimal GRU. Parameters: `w` (Linear `d_in -> 2 d_state`, candidate then gate).
+ *
+ * @category Cells
+ */
 export class MinGru extends Cell {
   readonly type = 'mingru' as const;
   readonly dIn: number;
@@ -60,7 +72,13 @@ export class MinGru extends Cell {
   /** The joint projection to `[k_h, k_z]`. */
   readonly w: Linear;
 
-  /** A minGRU from `dIn` inputs to `dState` units. */
+  /**
+   * A minGRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: MinGruOptions = {}) {
     super();
     this.dIn = dIn;
@@ -70,7 +88,12 @@ export class MinGru extends Cell {
     this.w = this.addModule('w', new Linear(dIn, 2 * dState));
   }
 
-  /** The scan coefficients `(a, b)` for inputs `[..., d_in]`. */
+  /**
+   * The scan coefficients `(a, b)` for inputs `[..., d_in]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]` (or one step, `[batch, dIn]`).
+   */
   coefficients(params: ParamTree, x: Tensor): ScanCoefficients {
     const k = this.w.apply(getSubtree(params, 'w', 'MinGru'), x);
     const [kh, kz] = split(k, [this.dState, this.dState], -1);

@@ -1,6 +1,6 @@
 /**
  * The sequential baselines: GRU, and the bistable cells that preceded the MRU, BRC and nBRC
- * (MODELS.md "Sequential baselines"). Their state feeds back through a nonlinearity, so there is no
+ * (the models guide, "GRU, BRC and nBRC"). Their state feeds back through a nonlinearity, so there is no
  * scan form: `parallel` projects the inputs of every step at once (one matmul) and then loops over
  * `step`. They show what parallelism buys and what it costs.
  *
@@ -31,13 +31,28 @@ import { getSubtree, getTensor, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 
-/** A cell whose recurrence has no scan form: a loop over steps of input projections. */
+/**
+ * A cell whose recurrence has no scan form: a loop over steps of input projections.
+ *
+ * @category Cells
+ */
 export abstract class SequentialCell extends Cell {
   readonly parallelizable = false;
 
-  /** Projects inputs `[..., d_in]` to the per-step drive `[..., k]` (no recurrence involved). */
+  /**
+   * Projects inputs `[..., d_in]` to the per-step drive `[..., k]` (no recurrence involved).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, dIn]`.
+   */
   protected abstract project(params: ParamTree, x: Tensor): Tensor;
-  /** One step from a projected input `[B, k]`. */
+  /**
+   * One step from a projected input `[B, k]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param p - The input projection of this step (from `project`).
+   * @param state - The state after the previous step.
+   */
   protected abstract stepProjected(params: ParamTree, p: Tensor, state: CellState): CellStepOutput;
 
   initialState(_params: ParamTree, batch: number): CellState {
@@ -66,7 +81,11 @@ export abstract class SequentialCell extends Cell {
   }
 }
 
-/** The standard GRU. Parameters: `wi` (`d_in -> 3 d_state`), `wh` (`d_state -> 3 d_state`). */
+/**
+ * The standard GRU. Parameters: `wi` (`d_in -> 3 d_state`), `wh` (`d_state -> 3 d_state`).
+ *
+ * @category Cells
+ */
 export class Gru extends SequentialCell {
   readonly type = 'gru' as const;
   readonly dIn: number;
@@ -77,7 +96,12 @@ export class Gru extends SequentialCell {
   /** State projection `[W_hr, W_hz, W_hn]` with biases. */
   readonly wh: Linear;
 
-  /** A GRU from `dIn` inputs to `dState` units. */
+  /**
+   * A GRU from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   */
   constructor(dIn: number, dState: number) {
     super();
     this.dIn = dIn;
@@ -109,6 +133,8 @@ export class Gru extends SequentialCell {
 /**
  * BRC, or nBRC with `neuromodulated: true`. Parameters: `u` (Linear `d_in -> 3 d_state`: `[U_a, U_c, U]`
  * with biases), and `wa`, `wc`: vectors `[d_state]` (BRC, init 1) or matrices `[d_state, d_state]` (nBRC).
+ *
+ * @category Cells
  */
 export class Brc extends SequentialCell {
   readonly type: 'brc' | 'nbrc';
@@ -120,7 +146,13 @@ export class Brc extends SequentialCell {
   /** Joint input projection `[U_a, U_c, U]`. */
   readonly u: Linear;
 
-  /** A BRC (or nBRC) from `dIn` inputs to `dState` units. */
+  /**
+   * A BRC (or nBRC) from `dIn` inputs to `dState` units.
+   *
+   * @param dIn - Input features.
+   * @param dState - Recurrent units.
+   * @param options - The cell options (see `CellConfig`).
+   */
   constructor(dIn: number, dState: number, options: { readonly neuromodulated?: boolean } = {}) {
     super();
     this.dIn = dIn;

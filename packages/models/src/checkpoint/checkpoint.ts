@@ -17,12 +17,24 @@ import type { OptimizerState } from '../optim/optimizers.js';
 import { flattenTree, type ParamTree, RESERVED_SEGMENTS, unflattenTree } from '../tree.js';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type HostTensor } from './safetensors.js';
 
-/** Prefix of optimizer tensors in a checkpoint. */
+/**
+ * Prefix of optimizer tensors in a checkpoint.
+ *
+ * @category Checkpoints
+ */
 export const OPTIMIZER_PREFIX = '@optimizer/';
-/** Value of the `format` metadata key. */
+/**
+ * Value of the `format` metadata key.
+ *
+ * @category Checkpoints
+ */
 export const CHECKPOINT_FORMAT = 'mru-checkpoint-1';
 
-/** What to store beside the parameters. */
+/**
+ * What to store beside the parameters.
+ *
+ * @category Checkpoints
+ */
 export interface CheckpointOptions {
   /** A JSON-serialisable config (normally the network's `config`), stored as metadata `config`. */
   readonly config?: unknown;
@@ -32,10 +44,18 @@ export interface CheckpointOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** The expected tensors: a module (its `paramSpecs()`, all float32) or explicit shapes and dtypes. */
+/**
+ * The expected tensors: a module (its `paramSpecs()`, all float32) or explicit shapes and dtypes.
+ *
+ * @category Checkpoints
+ */
 export type CheckpointExpectation = Module | Readonly<Record<string, ExpectedTensor>>;
 
-/** What a model expects of one stored tensor. */
+/**
+ * What a model expects of one stored tensor.
+ *
+ * @category Checkpoints
+ */
 export interface ExpectedTensor {
   /** Its shape. */
   readonly shape: readonly number[];
@@ -43,7 +63,11 @@ export interface ExpectedTensor {
   readonly dtype?: DType;
 }
 
-/** Options of `deserializeCheckpoint`. */
+/**
+ * Options of `deserializeCheckpoint`.
+ *
+ * @category Checkpoints
+ */
 export interface LoadOptions {
   /** Check the parameters against this model (missing, unexpected, dtype, shape). */
   readonly expect?: CheckpointExpectation;
@@ -56,7 +80,11 @@ export interface LoadOptions {
   readonly allowNonFinite?: boolean;
 }
 
-/** A loaded checkpoint; its tensors are on the current backend and owned by the caller. */
+/**
+ * A loaded checkpoint; its tensors are on the current backend and owned by the caller.
+ *
+ * @category Checkpoints
+ */
 export interface LoadedCheckpoint {
   /** The parameter tree. */
   readonly params: ParamTree;
@@ -68,7 +96,11 @@ export interface LoadedCheckpoint {
   readonly optimizer?: OptimizerState;
 }
 
-/** A loaded checkpoint with the network rebuilt from its config. */
+/**
+ * A loaded checkpoint with the network rebuilt from its config.
+ *
+ * @category Checkpoints
+ */
 export interface LoadedNetwork extends LoadedCheckpoint {
   /** The network described by the stored config. */
   readonly network: Network;
@@ -78,7 +110,13 @@ async function toHost(t: Tensor): Promise<HostTensor> {
   return { dtype: t.dtype, shape: [...t.shape], data: await t.data() };
 }
 
-/** Encodes parameters (and the config, optimizer state and metadata) as safetensors bytes. */
+/**
+ * Encodes parameters (and the config, optimizer state and metadata) as safetensors bytes.
+ *
+ * @param params - The parameters.
+ * @param options - Network config, optimizer state and metadata to store.
+ * @category Checkpoints
+ */
 export async function serializeCheckpoint(
   params: ParamTree,
   options: CheckpointOptions = {},
@@ -112,6 +150,11 @@ function expectedSpecs(
 /**
  * Checks decoded parameters against the model's expectation; throws a `CheckpointError` naming the
  * first offending tensor (missing, unexpected, wrong dtype or wrong shape).
+ *
+ * @param tensors - The tensors read.
+ * @param expect - The module or network they must fit.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkTensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -149,6 +192,10 @@ export function checkTensors(
 /**
  * Refuses tensor names that would reach an object's prototype when the tree is rebuilt
  * (`__proto__.reverse` once set `Object.prototype.reverse`, reversing every later scan).
+ *
+ * @param names - The tensor names read.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkTensorNames(names: Iterable<string>, source = 'checkpoint'): void {
   for (const full of names) {
@@ -163,7 +210,13 @@ export function checkTensorNames(names: Iterable<string>, source = 'checkpoint')
   }
 }
 
-/** Refuses NaN and infinite float32 values, naming the first tensor that holds one. */
+/**
+ * Refuses NaN and infinite float32 values, naming the first tensor that holds one.
+ *
+ * @param tensors - The tensors read.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
+ */
 export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, source = 'checkpoint'): void {
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== 'float32') continue;
@@ -189,6 +242,11 @@ export function checkFinite(tensors: Readonly<Record<string, HostTensor>>, sourc
  * edited to absurd sizes (`nLayers: 1e7`) would otherwise hang or exhaust memory while the network
  * is constructed, before the tensors are compared. Every width the config names is a dimension of
  * some stored tensor, and every layer owns at least one tensor, so both are bounded by the file.
+ *
+ * @param config - The network config read.
+ * @param tensors - The tensors read.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function checkConfigAgainstTensors(
   config: unknown,
@@ -232,7 +290,13 @@ export function checkConfigAgainstTensors(
   walk(cells);
 }
 
-/** Decodes checkpoint bytes into tensors on the current backend, checking them against `expect`. */
+/**
+ * Decodes checkpoint bytes into tensors on the current backend, checking them against `expect`.
+ *
+ * @param bytes - The file contents.
+ * @param options - A module or network the tensors must fit, and a name for errors.
+ * @category Checkpoints
+ */
 export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = {}): LoadedCheckpoint {
   const source = options.source ?? 'checkpoint';
   const { tensors, metadata } = decodeSafetensors(bytes, source);
@@ -278,6 +342,10 @@ export function deserializeCheckpoint(bytes: Uint8Array, options: LoadOptions = 
 /**
  * Rebuilds the network stored in a checkpoint from its `config` metadata, and loads its parameters
  * (checked against the rebuilt network).
+ *
+ * @param bytes - The file contents.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function networkFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedNetwork {
   const { metadata, tensors } = decodeSafetensors(bytes, source);

@@ -12,8 +12,16 @@
  */
 import { type DType, MruError, type TypedArray } from '@mru/core';
 
-/** A checkpoint (or safetensors file) that cannot be read or does not fit the model. */
+/**
+ * A checkpoint (or safetensors file) that cannot be read or does not fit the model.
+ *
+ * @category Checkpoints
+ */
 export class CheckpointError extends MruError {
+  /**
+   * @param op - The function that failed.
+   * @param message - What is wrong with the file.
+   */
   constructor(op: string, message: string) {
     super(op, message);
     // Explicit, so the name survives minification (see MruError).
@@ -21,7 +29,11 @@ export class CheckpointError extends MruError {
   }
 }
 
-/** A tensor on the host: dtype, shape and row-major values. */
+/**
+ * A tensor on the host: dtype, shape and row-major values.
+ *
+ * @category Checkpoints
+ */
 export interface HostTensor {
   /** Element type. */
   readonly dtype: DType;
@@ -31,7 +43,11 @@ export interface HostTensor {
   readonly data: TypedArray;
 }
 
-/** The decoded contents of a safetensors file. */
+/**
+ * The decoded contents of a safetensors file.
+ *
+ * @category Checkpoints
+ */
 export interface SafetensorsContents {
   /** Tensors by name, in file order. */
   readonly tensors: Record<string, HostTensor>;
@@ -82,6 +98,10 @@ function readLE(bytes: Uint8Array, dtype: DType, count: number): TypedArray {
 /**
  * Encodes tensors and string metadata as a safetensors file. Names must be unique non-empty strings;
  * `'__metadata__'` is reserved.
+ *
+ * @param tensors - Tensors by name.
+ * @param metadata - String metadata for the header.
+ * @category Checkpoints
  */
 export function encodeSafetensors(
   tensors: Readonly<Record<string, HostTensor>>,
@@ -140,6 +160,10 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 /**
  * Decodes and validates a safetensors file. `source` (e.g. a path) is included in error messages.
  * Throws a `CheckpointError` naming the offending tensor for any inconsistency.
+ *
+ * @param bytes - The file contents.
+ * @param source - What to name in error messages (a file path, for example).
+ * @category Checkpoints
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
   const op = 'decodeSafetensors';

@@ -36,7 +36,11 @@ function checkDim(owner: string, name: string, v: number): void {
     throw new ValueError(owner, `${name} must be a positive integer, got ${v}`);
 }
 
-/** Options of `Linear`. */
+/**
+ * Options of `Linear`.
+ *
+ * @category Layers
+ */
 export interface LinearOptions {
   /** Add a bias (default true). */
   readonly bias?: boolean;
@@ -50,7 +54,11 @@ export interface LinearOptions {
   readonly biasMeta?: Partial<ParamMeta>;
 }
 
-/** Affine map `y = x @ weight + bias` over the last axis; `weight` is `[dIn, dOut]`. */
+/**
+ * Affine map `y = x @ weight + bias` over the last axis; `weight` is `[dIn, dOut]`.
+ *
+ * @category Layers
+ */
 export class Linear extends Layer {
   /** Input features. */
   readonly dIn: number;
@@ -59,7 +67,13 @@ export class Linear extends Layer {
   /** Whether the layer has a bias. */
   readonly hasBias: boolean;
 
-  /** A Linear from `dIn` to `dOut` features. */
+  /**
+   * A Linear from `dIn` to `dOut` features.
+   *
+   * @param dIn - Input features.
+   * @param dOut - Output features.
+   * @param options - Bias, initialisers and parameter group.
+   */
   constructor(dIn: number, dOut: number, options: LinearOptions = {}) {
     super();
     checkDim('Linear', 'dIn', dIn);
@@ -76,21 +90,35 @@ export class Linear extends Layer {
     }
   }
 
-  /** `x @ weight + bias` for `x` of shape `[..., dIn]`. */
+  /**
+   * `x @ weight + bias` for `x` of shape `[..., dIn]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[..., dIn]`.
+   */
   apply(params: ParamTree, x: Tensor): Tensor {
     const y = matmul(x, getTensor(params, 'weight', 'Linear'));
     return this.hasBias ? add(y, getTensor(params, 'bias', 'Linear')) : y;
   }
 }
 
-/** Layer normalisation over the last axis with a learned gain (init 1) and shift (init 0), no decay. */
+/**
+ * Layer normalisation over the last axis with a learned gain (init 1) and shift (init 0), no decay.
+ *
+ * @category Layers
+ */
 export class LayerNorm extends Layer {
   /** Normalised features. */
   readonly dim: number;
   /** Added to the variance. */
   readonly eps: number;
 
-  /** A LayerNorm over `dim` features. */
+  /**
+   * A LayerNorm over `dim` features.
+   *
+   * @param dim - The size of the normalised (last) axis.
+   * @param eps - Added to the variance.
+   */
   constructor(dim: number, eps = 1e-5) {
     super();
     checkDim('LayerNorm', 'dim', dim);
@@ -100,7 +128,12 @@ export class LayerNorm extends Layer {
     this.addParam('bias', [dim], zerosInit(), { decay: false });
   }
 
-  /** Normalises `x` of shape `[..., dim]`. */
+  /**
+   * Normalises `x` of shape `[..., dim]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[..., dim]`.
+   */
   apply(params: ParamTree, x: Tensor): Tensor {
     return layerNorm(x, {
       eps: this.eps,
@@ -110,14 +143,23 @@ export class LayerNorm extends Layer {
   }
 }
 
-/** RMS normalisation over the last axis with a learned gain (init 1), no decay. */
+/**
+ * RMS normalisation over the last axis with a learned gain (init 1), no decay.
+ *
+ * @category Layers
+ */
 export class RMSNorm extends Layer {
   /** Normalised features. */
   readonly dim: number;
   /** Added to the mean square. */
   readonly eps: number;
 
-  /** An RMSNorm over `dim` features. */
+  /**
+   * An RMSNorm over `dim` features.
+   *
+   * @param dim - The size of the normalised (last) axis.
+   * @param eps - Added to the mean square.
+   */
   constructor(dim: number, eps = 1e-5) {
     super();
     checkDim('RMSNorm', 'dim', dim);
@@ -126,20 +168,34 @@ export class RMSNorm extends Layer {
     this.addParam('weight', [dim], onesInit(), { decay: false });
   }
 
-  /** Normalises `x` of shape `[..., dim]`. */
+  /**
+   * Normalises `x` of shape `[..., dim]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[..., dim]`.
+   */
   apply(params: ParamTree, x: Tensor): Tensor {
     return rmsNorm(x, { eps: this.eps, weight: getTensor(params, 'weight', 'RMSNorm') });
   }
 }
 
-/** A lookup table: int32 indices `[...]` to vectors `[..., dim]`; weights init N(0, 1). */
+/**
+ * A lookup table: int32 indices `[...]` to vectors `[..., dim]`; weights init N(0, 1).
+ *
+ * @category Layers
+ */
 export class Embedding extends Layer {
   /** Number of rows (vocabulary size). */
   readonly count: number;
   /** Vector size. */
   readonly dim: number;
 
-  /** A table of `count` vectors of size `dim`. */
+  /**
+   * A table of `count` vectors of size `dim`.
+   *
+   * @param count - The vocabulary size.
+   * @param dim - The embedding width.
+   */
   constructor(count: number, dim: number) {
     super();
     checkDim('Embedding', 'count', count);
@@ -149,7 +205,12 @@ export class Embedding extends Layer {
     this.addParam('weight', [count, dim], normal(0, 1));
   }
 
-  /** The rows at `indices` (int32). */
+  /**
+   * The rows at `indices` (int32).
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param indices - int32 token ids.
+   */
   apply(params: ParamTree, indices: Tensor): Tensor {
     if (indices.dtype !== 'int32')
       throw new ValueError('Embedding', `indices must be int32, got ${indices.dtype}`);
@@ -161,12 +222,18 @@ export class Embedding extends Layer {
  * Inverted dropout: in training mode each element is zeroed with probability `rate` and the rest
  * scaled by `1 / (1 - rate)`; identity in evaluation mode. The mask is drawn with a seed derived from
  * `ctx.seed` and this module's path, so two dropout layers never share a mask and a run replays exactly.
+ *
+ * @category Layers
  */
 export class Dropout extends Layer {
   /** Probability of zeroing an element. */
   readonly rate: number;
 
-  /** Dropout with the given rate in `[0, 1)`. */
+  /**
+   * Dropout with the given rate in `[0, 1)`.
+   *
+   * @param rate - The probability of zeroing an element, in [0, 1).
+   */
   constructor(rate: number) {
     super();
     if (!(rate >= 0 && rate < 1)) throw new ValueError('Dropout', `rate must be in [0, 1), got ${rate}`);
@@ -174,7 +241,11 @@ export class Dropout extends Layer {
   }
 
   /** Applies the mask in training mode. */
-  /** Whether `apply` changes its input in this context (training with a positive rate). */
+  /**
+   * Whether `apply` changes its input in this context (training with a positive rate).
+   *
+   * @param ctx - The per-call context.
+   */
   active(ctx: ApplyContext = {}): boolean {
     return Boolean(ctx.train) && this.rate > 0;
   }
@@ -190,6 +261,8 @@ export class Dropout extends Layer {
 /**
  * The GLU MLP of a block: `Linear(hidden -> dim)(a * σ(g))` with `[a, g] = Linear(dim -> 2 hidden)(x)`
  * and `hidden = expansion * dim` (default 4).
+ *
+ * @category Layers
  */
 export class GluMlp extends Layer {
   /** Model width. */
@@ -201,7 +274,12 @@ export class GluMlp extends Layer {
   /** `hidden -> dim`. */
   readonly down: Linear;
 
-  /** A GLU MLP on `dim` features with `expansion * dim` hidden units. */
+  /**
+   * A GLU MLP on `dim` features with `expansion * dim` hidden units.
+   *
+   * @param dim - Input and output width.
+   * @param expansion - The hidden width as a multiple of `dim`.
+   */
   constructor(dim: number, expansion = 4) {
     super();
     checkDim('GluMlp', 'dim', dim);
@@ -212,7 +290,12 @@ export class GluMlp extends Layer {
     this.down = this.addModule('down', new Linear(this.hidden, dim));
   }
 
-  /** Forward for `x` of shape `[..., dim]`. */
+  /**
+   * Forward for `x` of shape `[..., dim]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[..., dim]`.
+   */
   apply(params: ParamTree, x: Tensor): Tensor {
     const h = this.up.apply(getSubtree(params, 'up', 'GluMlp'), x);
     const [a, g] = split(h, [this.hidden, this.hidden], -1);
@@ -220,7 +303,11 @@ export class GluMlp extends Layer {
   }
 }
 
-/** Output of `CausalConv1d.step`. */
+/**
+ * Output of `CausalConv1d.step`.
+ *
+ * @category Layers
+ */
 export interface ConvStep {
   /** This step's output `[B, channels]`. */
   readonly y: Tensor;
@@ -232,6 +319,8 @@ export interface ConvStep {
  * Causal depthwise convolution over time: `y[b,t,c] = bias[c] + Σ_j weight[j,c] x[b, t-k+1+j, c]`
  * with zeros before the start (no output depends on a later input). `weight` is `[kernel, channels]`,
  * initialised uniform fan-in with `fanIn = kernel` like PyTorch's depthwise `Conv1d`.
+ *
+ * @category Layers
  */
 export class CausalConv1d extends Layer {
   /** Channels (input = output). */
@@ -239,7 +328,12 @@ export class CausalConv1d extends Layer {
   /** Kernel length in time steps. */
   readonly kernel: number;
 
-  /** A causal depthwise convolution of `channels` channels over `kernel` steps. */
+  /**
+   * A causal depthwise convolution of `channels` channels over `kernel` steps.
+   *
+   * @param channels - Channels (depthwise).
+   * @param kernel - The kernel size.
+   */
   constructor(channels: number, kernel: number) {
     super();
     checkDim('CausalConv1d', 'channels', channels);
@@ -250,7 +344,12 @@ export class CausalConv1d extends Layer {
     this.addParam('bias', [channels], uniformFanIn(kernel), { decay: false });
   }
 
-  /** Convolves `x` of shape `[B, T, channels]`. */
+  /**
+   * Convolves `x` of shape `[B, T, channels]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs, `[batch, time, channels]`.
+   */
   apply(params: ParamTree, x: Tensor): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.channels) {
       throw new ValueError(
@@ -278,6 +377,10 @@ export class CausalConv1d extends Layer {
   /**
    * One step: `window` holds the last `kernel - 1` inputs `[B, kernel - 1, channels]` (zeros at the
    * start); returns the output for `x` `[B, channels]` and the shifted window.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs of one step, `[batch, channels]`.
+   * @param window - The last `kernel - 1` inputs.
    */
   step(params: ParamTree, x: Tensor, window: Tensor): ConvStep {
     const w = getTensor(params, 'weight', 'CausalConv1d');

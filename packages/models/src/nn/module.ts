@@ -18,7 +18,11 @@ import { fmtShape, ShapeError, shapesEqual, Tensor, tidy, ValueError } from '@mr
 import { deriveSeed, flattenTree, type ParamTree } from '../tree.js';
 import type { Initializer } from './init.js';
 
-/** Optimizer metadata of one parameter (its parameter group). */
+/**
+ * Optimizer metadata of one parameter (its parameter group).
+ *
+ * @category Layers
+ */
 export interface ParamMeta {
   /** Whether weight decay applies (off for norms, biases, gains, the LRU's recurrent parameters). */
   readonly decay: boolean;
@@ -26,7 +30,11 @@ export interface ParamMeta {
   readonly lrScale: number;
 }
 
-/** The specification of one parameter: shape, initialiser and optimizer metadata. */
+/**
+ * The specification of one parameter: shape, initialiser and optimizer metadata.
+ *
+ * @category Layers
+ */
 export interface ParamSpec extends ParamMeta {
   /** Shape of the tensor. */
   readonly shape: readonly number[];
@@ -34,7 +42,11 @@ export interface ParamSpec extends ParamMeta {
   readonly init: Initializer;
 }
 
-/** Per-call options of forward functions. */
+/**
+ * Per-call options of forward functions.
+ *
+ * @category Layers
+ */
 export interface ApplyContext {
   /** Training mode: dropout active. Default false (evaluation). */
   readonly train?: boolean;
@@ -55,6 +67,8 @@ export interface ApplyContext {
 /**
  * Base class of every layer, cell and network. Subclasses declare parameters with `addParam` and
  * children with `addModule` in their constructor.
+ *
+ * @category Layers
  */
 export abstract class Module {
   /** Dotted path of this module inside the root that owns it (`''` for a root). */
@@ -67,7 +81,14 @@ export abstract class Module {
     return this.#path;
   }
 
-  /** Declares a parameter. `meta` defaults to `{ decay: shape.length >= 2, lrScale: 1 }`. */
+  /**
+   * Declares a parameter. `meta` defaults to `{ decay: shape.length >= 2, lrScale: 1 }`.
+   *
+   * @param name - The parameter's name.
+   * @param shape - Its shape.
+   * @param init - Its initialiser.
+   * @param meta - Its parameter group (weight decay, learning-rate scale).
+   */
   protected addParam(
     name: string,
     shape: readonly number[],
@@ -91,7 +112,12 @@ export abstract class Module {
     });
   }
 
-  /** Declares a child module; returns it. Its parameters live under `name` in the tree. */
+  /**
+   * Declares a child module; returns it. Its parameters live under `name` in the tree.
+   *
+   * @param name - The child's name in the parameter tree.
+   * @param module - The child module.
+   */
   protected addModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
     this.#children.set(name, module);
@@ -129,6 +155,8 @@ export abstract class Module {
   /**
    * Checks a parameter tree against `paramSpecs()`: every parameter present, float32, of the declared
    * shape, and nothing else. Throws a `ShapeError` or `ValueError` naming the parameter.
+   *
+   * @param params - A parameter tree to check against this module's specs.
    */
   checkParams(params: ParamTree): void {
     const owner = `${this.constructor.name}.checkParams`;
@@ -163,12 +191,19 @@ export abstract class Module {
    * Fresh parameters. Each tensor is drawn with a seed derived from `seed` and its dotted name
    * relative to the module `init` is called on, so results do not depend on construction order.
    * Intermediate tensors of the initialisers are freed.
+   *
+   * @param seed - The root seed: the same seed gives the same weights on every backend.
    */
   init(seed: number): ParamTree {
     return tidy(() => this.initAt(seed, ''));
   }
 
-  /** `init` of a child whose dotted name relative to the root of the `init` call is `prefix`. */
+  /**
+   * `init` of a child whose dotted name relative to the root of the `init` call is `prefix`.
+   *
+   * @param seed - The root seed.
+   * @param prefix - The dotted name of this module in the whole model.
+   */
   protected initAt(seed: number, prefix: string): ParamTree {
     const out: Record<string, Tensor | ParamTree> = { ...this.initOwn(seed, prefix) };
     for (const [name, child] of this.#children)
@@ -179,6 +214,9 @@ export abstract class Module {
   /**
    * Initial values of this module's own parameters (not its children's). The default draws each from
    * its spec; override when parameters must be drawn jointly (the LRU's `γ_log` depends on `ν_log`).
+   *
+   * @param seed - The root seed.
+   * @param prefix - The dotted name of this module in the whole model.
    */
   protected initOwn(seed: number, prefix: string): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
@@ -187,14 +225,30 @@ export abstract class Module {
     return out;
   }
 
-  /** The seed for drawing parameter `name` of this module during `initOwn`. */
+  /**
+   * The seed for drawing parameter `name` of this module during `initOwn`.
+   *
+   * @param seed - The root seed.
+   * @param prefix - The dotted name of this module.
+   * @param name - The parameter's name.
+   */
   protected paramSeed(seed: number, prefix: string, name: string): number {
     return deriveSeed(seed, prefix ? `${prefix}.${name}` : name);
   }
 }
 
-/** A module mapping one tensor to one tensor. */
+/**
+ * A module mapping one tensor to one tensor.
+ *
+ * @category Layers
+ */
 export abstract class Layer extends Module {
-  /** The forward function. */
+  /**
+   * The forward function.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The inputs.
+   * @param ctx - The per-call context: train mode and dropout seed.
+   */
   abstract apply(params: ParamTree, x: Tensor, ctx?: ApplyContext): Tensor;
 }

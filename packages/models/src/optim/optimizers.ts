@@ -39,7 +39,11 @@ import type { ParamMeta } from '../nn/module.js';
 import { flattenTree, type ParamTree, unflattenTree } from '../tree.js';
 import type { Schedule } from './schedules.js';
 
-/** An optimizer's moments by `'<slot>.<param name>'`, and its step count (for checkpoints). */
+/**
+ * An optimizer's moments by `'<slot>.<param name>'`, and its step count (for checkpoints).
+ *
+ * @category Optimizers
+ */
 export interface OptimizerState {
   /** Updates applied. */
   readonly step: number;
@@ -47,7 +51,11 @@ export interface OptimizerState {
   readonly tensors: Readonly<Record<string, Tensor>>;
 }
 
-/** Gradients after clipping, with the norm before. */
+/**
+ * Gradients after clipping, with the norm before.
+ *
+ * @category Optimizers
+ */
 export interface ClippedGradients {
   /** The rescaled gradients. */
   readonly grads: ParamTree;
@@ -55,7 +63,11 @@ export interface ClippedGradients {
   readonly norm: Tensor;
 }
 
-/** Options shared by every optimizer. */
+/**
+ * Options shared by every optimizer.
+ *
+ * @category Optimizers
+ */
 export interface OptimizerOptions {
   /** Learning rate: a number or a schedule of the step. */
   readonly lr: number | Schedule;
@@ -69,7 +81,11 @@ export interface OptimizerOptions {
   readonly disposeOld?: boolean;
 }
 
-/** What one parameter's update returns: the new value and the new state slots. */
+/**
+ * What one parameter's update returns: the new value and the new state slots.
+ *
+ * @category Optimizers
+ */
 export interface UpdateResult {
   /** The updated parameter. */
   readonly param: Tensor;
@@ -77,7 +93,11 @@ export interface UpdateResult {
   readonly state: Record<string, Tensor>;
 }
 
-/** What one parameter's update receives. */
+/**
+ * What one parameter's update receives.
+ *
+ * @category Optimizers
+ */
 export interface UpdateArgs {
   /** The learning rate of this parameter at this step (schedule times `lrScale`). */
   readonly lr: number;
@@ -95,6 +115,10 @@ export interface UpdateArgs {
 /**
  * Scales every gradient by `min(1, maxNorm / (‖g‖ + 1e-6))`, where `‖g‖` is the L2 norm of all the
  * gradients together. Returns the clipped tree and the norm before clipping (a scalar tensor).
+ *
+ * @param grads - The gradients.
+ * @param maxNorm - The largest global L2 norm allowed.
+ * @category Optimizers
  */
 export function clipGradNorm(grads: ParamTree, maxNorm: number): ClippedGradients {
   return tidy(() => {
@@ -125,7 +149,11 @@ function clipScale(grads: ParamTree, maxNorm: number): { scale: Tensor; norm: Te
   });
 }
 
-/** Base class: bookkeeping of steps, groups, state lifetime and clipping. */
+/**
+ * Base class: bookkeeping of steps, groups, state lifetime and clipping.
+ *
+ * @category Optimizers
+ */
 export abstract class Optimizer {
   /** Learning rate or schedule. */
   readonly lr: number | Schedule;
@@ -139,7 +167,11 @@ export abstract class Optimizer {
   #state = new Map<string, Record<string, Tensor>>();
   #lastGradNorm: Tensor | null = null;
 
-  /** Shared options. */
+  /**
+   * Shared options.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: OptimizerOptions) {
     if (typeof options.lr === 'number' && !(options.lr >= 0)) {
       throw new ValueError(this.constructor.name, `lr must be >= 0, got ${options.lr}`);
@@ -170,7 +202,14 @@ export abstract class Optimizer {
   /** The names of the per-parameter state slots (e.g. `['m', 'v']`). */
   protected abstract readonly slots: readonly string[];
 
-  /** One parameter's update; runs inside `tidy`. Missing slots are zeros. */
+  /**
+   * One parameter's update; runs inside `tidy`. Missing slots are zeros.
+   *
+   * @param param - The parameter.
+   * @param grad - Its gradient.
+   * @param state - Its optimizer state (moments), updated in place.
+   * @param args - The learning rate, step and group settings of this step.
+   */
   protected abstract update(
     param: Tensor,
     grad: Tensor,
@@ -185,6 +224,9 @@ export abstract class Optimizer {
   /**
    * Applies one update and returns the new parameters (same structure). The old parameters (unless
    * `disposeOld: false`) and moments are disposed; `grads` are left to the caller.
+   *
+   * @param params - The current parameters; disposed after the step.
+   * @param grads - Their gradients, of the same structure.
    */
   step(params: ParamTree, grads: ParamTree): ParamTree {
     const op = `${this.constructor.name}.step`;
@@ -248,7 +290,11 @@ export abstract class Optimizer {
     return { step: this.#step, tensors };
   }
 
-  /** Restores `stateDict()` output; the optimizer takes ownership of the tensors. */
+  /**
+   * Restores `stateDict()` output; the optimizer takes ownership of the tensors.
+   *
+   * @param dict - A state from `stateDict` (for example read from a checkpoint).
+   */
   loadStateDict(dict: OptimizerState): void {
     if (!Number.isInteger(dict.step) || dict.step < 0) {
       throw new ValueError(
@@ -325,7 +371,11 @@ export abstract class Optimizer {
   }
 }
 
-/** Options of `SGD`. */
+/**
+ * Options of `SGD`.
+ *
+ * @category Optimizers
+ */
 export interface SgdOptions extends OptimizerOptions {
   /** Momentum μ (default 0). */
   readonly momentum?: number;
@@ -336,6 +386,8 @@ export interface SgdOptions extends OptimizerOptions {
 /**
  * SGD with momentum (PyTorch's form): `g' = g + wd p`, `buf = μ buf + g'`,
  * `p -= lr (nesterov ? g' + μ buf : buf)` (plain `p -= lr g'` when μ = 0).
+ *
+ * @category Optimizers
  */
 export class SGD extends Optimizer {
   /** Momentum μ. */
@@ -344,7 +396,11 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
   protected readonly slots: readonly string[] = ['momentum'];
 
-  /** An SGD optimizer. */
+  /**
+   * An SGD optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: SgdOptions) {
     super(options);
     this.momentum = options.momentum ?? 0;
@@ -363,17 +419,25 @@ export class SGD extends Optimizer {
   }
 }
 
-/** Options of `Adam` and `AdamW`. */
+/**
+ * Options of `Adam` and `AdamW`.
+ *
+ * @category Optimizers
+ */
 export interface AdamOptions extends OptimizerOptions {
   /** β1 (default 0.9). */
   readonly beta1?: number;
-  /** β2 (default 0.999 for Adam, 0.99 for AdamW, the MODELS.md training default). */
+  /** β2 (default 0.999 for Adam, 0.99 for AdamW, the training default of the models guide). */
   readonly beta2?: number;
   /** ε of the denominator (default 1e-8). */
   readonly eps?: number;
 }
 
-/** Adam with optional L2 weight decay (`g' = g + wd p`), bias-corrected moments. */
+/**
+ * Adam with optional L2 weight decay (`g' = g + wd p`), bias-corrected moments.
+ *
+ * @category Optimizers
+ */
 export class Adam extends Optimizer {
   /** β1. */
   readonly beta1: number;
@@ -385,7 +449,12 @@ export class Adam extends Optimizer {
   /** True for AdamW: decay is decoupled from the gradient. */
   protected readonly decoupled: boolean = false;
 
-  /** An Adam optimizer. */
+  /**
+   * An Adam optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   * @param defaultBeta2 - β2 when `options.betas` is not given.
+   */
   constructor(options: AdamOptions, defaultBeta2 = 0.999) {
     super(options);
     this.beta1 = options.beta1 ?? 0.9;
@@ -403,6 +472,11 @@ export class Adam extends Optimizer {
    * One fused kernel per parameter: clipping factor, weight decay, both moments, bias correction and
    * the step, reading `p, g, m, v` once and writing `p, m, v` once. The expression keeps the order of
    * operations of the textbook form (below), so it equals the unfused chain of ops.
+   *
+   * @param p - The parameter.
+   * @param g - Its gradient.
+   * @param state - Its optimizer state (moments), updated in place.
+   * @param args - The learning rate, step and group settings of this step.
    */
   protected update(p: Tensor, g: Tensor, state: Record<string, Tensor>, args: UpdateArgs): UpdateResult {
     const { lr, weightDecay, t, gradScale } = args;
@@ -444,13 +518,19 @@ export class Adam extends Optimizer {
 }
 
 /**
- * AdamW (decoupled weight decay, `p *= 1 - lr wd` before the Adam step). Defaults follow MODELS.md:
+ * AdamW (decoupled weight decay, `p *= 1 - lr wd` before the Adam step). Defaults are the training defaults of the models guide:
  * β = (0.9, 0.99), weight decay 1e-4.
+ *
+ * @category Optimizers
  */
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
-  /** An AdamW optimizer. */
+  /**
+   * An AdamW optimizer.
+   *
+   * @param options - Learning rate (a number or a schedule), parameter groups and clipping.
+   */
   constructor(options: AdamOptions) {
     // `?? 1e-4`, not a spread default: an explicit `weightDecay: undefined` keeps the default.
     super({ ...options, weightDecay: options.weightDecay ?? 1e-4 }, 0.99);

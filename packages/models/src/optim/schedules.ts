@@ -5,7 +5,11 @@
  */
 import { ValueError } from '@mru/core';
 
-/** A value as a function of the step (0 for the first update). */
+/**
+ * A value as a function of the step (0 for the first update).
+ *
+ * @category Schedules
+ */
 export type Schedule = (step: number) => number;
 
 function nonNegInt(op: string, name: string, v: number): void {
@@ -18,7 +22,11 @@ function warmupFactor(step: number, warmupSteps: number): number {
   return warmupSteps > 0 && step < warmupSteps ? (step + 1) / warmupSteps : 1;
 }
 
-/** Options shared by the decaying learning-rate schedules. */
+/**
+ * Options shared by the decaying learning-rate schedules.
+ *
+ * @category Schedules
+ */
 export interface DecayScheduleOptions {
   /** The learning rate reached at the end of warmup. */
   readonly peak: number;
@@ -38,7 +46,13 @@ function checkDecay(op: string, o: DecayScheduleOptions): { warmup: number; fina
   return { warmup, final: o.peak * (o.finalRatio ?? (op === 'cosineSchedule' ? 0.01 : 0)) };
 }
 
-/** A constant value, optionally after a linear warmup. */
+/**
+ * A constant value, optionally after a linear warmup.
+ *
+ * @param value - The learning rate.
+ * @param warmupSteps - Steps of linear warm-up from 0 (default 0).
+ * @category Schedules
+ */
 export function constantSchedule(value: number, warmupSteps = 0): Schedule {
   nonNegInt('constantSchedule', 'warmupSteps', warmupSteps);
   return (step) => value * warmupFactor(step, warmupSteps);
@@ -46,7 +60,10 @@ export function constantSchedule(value: number, warmupSteps = 0): Schedule {
 
 /**
  * Linear warmup, then cosine decay from `peak` to `finalRatio * peak` (default 1%, the training
- * default of MODELS.md) at `totalSteps`.
+ * training default) at `totalSteps`.
+ *
+ * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
+ * @category Schedules
  */
 export function cosineSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('cosineSchedule', options);
@@ -59,7 +76,12 @@ export function cosineSchedule(options: DecayScheduleOptions): Schedule {
   };
 }
 
-/** Linear warmup, then linear decay from `peak` to `finalRatio * peak` (default 0) at `totalSteps`. */
+/**
+ * Linear warmup, then linear decay from `peak` to `finalRatio * peak` (default 0) at `totalSteps`.
+ *
+ * @param options - Peak rate, total and warm-up steps, and the final rate as a fraction of the peak.
+ * @category Schedules
+ */
 export function linearSchedule(options: DecayScheduleOptions): Schedule {
   const { warmup, final } = checkDecay('linearSchedule', options);
   const { peak, totalSteps } = options;
@@ -71,7 +93,11 @@ export function linearSchedule(options: DecayScheduleOptions): Schedule {
   };
 }
 
-/** Options of `epsilonAnnealing`. */
+/**
+ * Options of `epsilonAnnealing`.
+ *
+ * @category Schedules
+ */
 export interface EpsilonAnnealingOptions {
   /** K1: steps at ε = 1 (default 1000). */
   readonly hold?: number;
@@ -80,9 +106,12 @@ export interface EpsilonAnnealingOptions {
 }
 
 /**
- * ε annealing (MODELS.md) in absolute steps: ε = 1 for the first K1 steps, then a linear decay to 0
- * over K2 steps, then 0. Pass the value as `epsilon` of the apply context (`trainStep` does this from
- * an `EpsilonScheduleOptions`, which also travels in checkpoints).
+ * ε annealing (the models guide, "CMRU and the ε family") in absolute steps: ε = 1 for the first K1
+ * steps, then a linear decay to 0 over K2 steps, then 0. Pass the value as `epsilon` of the apply
+ * context (`trainStep` does this from an `EpsilonScheduleOptions`, which also travels in checkpoints).
+ *
+ * @param options - `hold` (K1, steps at ε = 1) and `decay` (K2, steps of the linear decay to 0).
+ * @category Schedules
  */
 export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedule {
   const hold = options.hold ?? 1000;
@@ -99,6 +128,10 @@ export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedul
 /**
  * The default K1 = 1000, K2 = 5000 scaled to a run of `totalSteps` (our choice of reference: a
  * 10,000-step run, so K1 = 10% and K2 = 50% of the run, leaving the last 40% at ε = 0).
+ *
+ * @param totalSteps - The length of the run.
+ * @param referenceSteps - The run length the default K1 and K2 are given for.
+ * @category Schedules
  */
 export function epsilonAnnealingFor(totalSteps: number, referenceSteps = 10_000): Schedule {
   nonNegInt('epsilonAnnealingFor', 'totalSteps', totalSteps);
@@ -135,7 +168,7 @@ export type ResolvedEpsilonSchedule = Required<EpsilonScheduleOptions>;
 
 /**
  * Checks a schedule and fills in its defaults (start 1, end 0, hold 0.1, ramp 0.5: the `mru train
- * --anneal` default of MODELS.md's K1 = 1000, K2 = 5000 on a 10,000-step run).
+ * --anneal` default of the models guide's K1 = 1000, K2 = 5000 on a 10,000-step run).
  *
  * @param options - The schedule.
  * @returns The complete schedule.

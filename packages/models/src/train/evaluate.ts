@@ -16,9 +16,18 @@ import type { HostBatch } from './batch.js';
 
 /** Scores predictions per batch and combines the scores of several batches (a datasets `Task`). */
 export interface BatchScorer<B, M> {
-  /** Metrics of row-major predictions against one batch. */
+  /**
+   * Metrics of row-major predictions against one batch.
+   *
+   * @param predictions - The network's outputs for the batch, row-major.
+   * @param batch - The batch they answer.
+   */
   metrics(predictions: ArrayLike<number>, batch: B): M;
-  /** Metrics of the union of batches from the metrics of each. */
+  /**
+   * Metrics of the union of batches from the metrics of each.
+   *
+   * @param parts - The metrics of each batch.
+   */
   combineMetrics(parts: readonly M[]): M;
 }
 

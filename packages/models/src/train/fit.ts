@@ -31,11 +31,25 @@ export interface FitState {
 
 /** Callbacks of `fit`; each may be async, and an exception stops the loop (and propagates). */
 export interface FitCallbacks<M> {
-  /** After every step. */
+  /**
+   * After every step.
+   *
+   * @param metrics - What the step measured (loss, learning rate, gradient norm, ...).
+   * @param state - The loop's state after the step (parameters, step index, context).
+   */
   onStep?(metrics: StepMetrics, state: FitState): void | Promise<void>;
-  /** After every evaluation, with its metrics. */
+  /**
+   * After every evaluation, with its metrics.
+   *
+   * @param metrics - What `evaluate` returned.
+   * @param state - The loop's state at the evaluation.
+   */
   onEvaluate?(metrics: M, state: FitState): void | Promise<void>;
-  /** After every evaluation, and once when the loop stops elsewhere (save a checkpoint here). */
+  /**
+   * After every evaluation, and once when the loop stops elsewhere (save a checkpoint here).
+   *
+   * @param state - The loop's state to save.
+   */
   onCheckpoint?(state: FitState): void | Promise<void>;
 }
 

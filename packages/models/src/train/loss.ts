@@ -45,7 +45,7 @@ export function outputLoss(
 
 /**
  * `loss + coefficient * switchRate^2`: the L2 penalty on the mean switching rate of the memory cells
- * (MODELS.md), or `loss` itself when the coefficient is 0 or the network has no memory cell.
+ * (see the models guide), or `loss` itself when the coefficient is 0 or the network has no memory cell.
  *
  * @param loss - The task loss.
  * @param switchRate - The network's mean switching rate (`applyWithStats`), or null.
