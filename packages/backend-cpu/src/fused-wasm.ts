@@ -1,0 +1,513 @@
+/**
+ * Fused elementwise programs as WebAssembly SIMD, generated at run time: the fast path of
+ * `elementwiseKernel` (fused.ts), which keeps the generated JS kernel as the fallback.
+ *
+ * Why: the JS kernel computes one element at a time in float64 and rounds every node with
+ * `Math.fround`; a program of 20 to 50 nodes then costs 7 to 15 ns per element, several times the
+ * memory traffic. Wasm's `f32x4` does four float32 operations per instruction.
+ *
+ * Exactness: the subset compiled here is the float32 arithmetic that IEEE 754 rounds correctly in
+ * single precision (`add`, `sub`, `mul`, `div`, `sqrt`), the exact ones (`neg`, `abs`, `floor`,
+ * `sign`, `maximum`, `minimum`, comparisons, `where`, casts between float32 and bool) and bool logic.
+ * For the rounded ones, computing in float64 and rounding once to float32 (what the JS kernel and the
+ * primitives do) gives the correctly rounded float32 result, because float64 carries more than twice
+ * float32's precision plus two bits; so both paths give the same bits, NaN payloads aside (which
+ * JavaScript does not specify either). Wasm does not flush subnormals. `min`/`max` propagate NaN and
+ * order -0 below +0 like `Math.min`/`Math.max`. Transcendental functions (`exp`, `sigmoid`...),
+ * `pow`, int32 values and bool operands or outputs (stored as bytes) are left to the JS kernel.
+ *
+ * Layout: after `coalesce` the walk is `R` rows of `n` elements; an operand is either full
+ * (strides `[n, 1]`), a row vector repeated on every row (`[0, 1]`, a bias), a column repeated along
+ * the row (`[1, 0]`, a per-row statistic) or one value (`[0, 0]`). Anything else goes to JS. Rows are
+ * processed in chunks of at most `CHUNK` elements: each chunk's operands are copied into the module's
+ * memory (a memcpy), computed there and copied out, so the copies and the kernel stay in L2 and the
+ * memory stays small. The kernel steps four elements at a time over each row and may compute past the
+ * row's end: those lanes land in the next row (written again, correctly, right after) or in the
+ * padding after the last one, and are never copied out.
+ *
+ * Each (program, layout) pair becomes its own small module (a few hundred bytes, compiled
+ * synchronously once and cached), all sharing one memory.
+ */
+
+import type { DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
+import type { Layout } from './walk.js';
+
+/** Elements per chunk: a program's operands and outputs (16 KiB each) stay in L2 together. */
+const CHUNK = 4096;
+/** Bytes of one operand's region: a chunk plus the four lanes a last step may run past it. */
+const REGION = (CHUNK + 4) * 4;
+/** Below this many elements the JS kernel wins (module lookup and copies are fixed costs). */
+const MIN_SIZE = 2048;
+
+/** How an operand is read: see the layout paragraph above. */
+type OperandClass = 'full' | 'row' | 'col' | 'one';
+
+interface Compiled {
+  readonly run: (rows: number, n: number) => void;
+}
+
+/** Compiled modules by program key and operand classes; null where the program is not in the subset. */
+const modules = new Map<string, Compiled | null>();
+let memory: WebAssembly.Memory | null | undefined;
+
+/** The shared memory, or null where WebAssembly SIMD is unavailable. */
+function sharedMemory(): WebAssembly.Memory | null {
+  if (memory === undefined) {
+    try {
+      memory = typeof WebAssembly === 'object' ? new WebAssembly.Memory({ initial: 1 }) : null;
+    } catch {
+      memory = null;
+    }
+  }
+  return memory;
+}
+
+// --- Wasm binary encoding -------------------------------------------------------------------------
+
+function uleb(out: number[], v: number): void {
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+}
+
+function sleb(out: number[], v: number): void {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  for (const b of body) out.push(b);
+}
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+/** SIMD opcodes (after the 0xfd prefix). */
+const OP = {
+  load: 0x00,
+  load32Splat: 0x09,
+  store: 0x0b,
+  const: 0x0c,
+  i32x4Eq: 0x37,
+  i32x4Ne: 0x38,
+  f32x4Eq: 0x41,
+  f32x4Ne: 0x42,
+  f32x4Lt: 0x43,
+  f32x4Gt: 0x44,
+  f32x4Le: 0x45,
+  f32x4Ge: 0x46,
+  not: 0x4d,
+  and: 0x4e,
+  andnot: 0x4f,
+  or: 0x50,
+  bitselect: 0x52,
+  floor: 0x68,
+  abs: 0xe0,
+  neg: 0xe1,
+  sqrt: 0xe3,
+  add: 0xe4,
+  sub: 0xe5,
+  mul: 0xe6,
+  div: 0xe7,
+  min: 0xe8,
+  max: 0xe9,
+} as const;
+
+/** Function body builder: locals 0 and 1 are the parameters `rows` and `n`. */
+class Body {
+  readonly code: number[] = [];
+  simd(op: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, op);
+    return this;
+  }
+  /** A SIMD memory access with alignment hint 0 and a constant offset. */
+  mem(op: number, offset: number): this {
+    this.simd(op);
+    this.code.push(0);
+    uleb(this.code, offset);
+    return this;
+  }
+  get(i: number): this {
+    this.code.push(0x20);
+    uleb(this.code, i);
+    return this;
+  }
+  set(i: number): this {
+    this.code.push(0x21);
+    uleb(this.code, i);
+    return this;
+  }
+  i32(v: number): this {
+    this.code.push(0x41);
+    sleb(this.code, v);
+    return this;
+  }
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+  f32x4Splat(value: number): this {
+    this.simd(OP.const);
+    const bytes = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+}
+
+const I32_ADD = 0x6a;
+const I32_MUL = 0x6c;
+const I32_SHL = 0x74;
+const I32_GE_S = 0x4e;
+const BLOCK = 0x02;
+const LOOP = 0x03;
+const BR = 0x0c;
+const BR_IF = 0x0d;
+const END = 0x0b;
+const VOID = 0x40;
+
+/** Whether node `n` (of dtype `dt`, operands of `dtypes`) is in the compiled subset. */
+function supported(
+  n: ExprNode,
+  dt: DType,
+  dtypes: readonly DType[],
+  scalarDTypes: readonly DType[],
+): boolean {
+  if (dt === 'int32') return false;
+  switch (n.kind) {
+    case 'input':
+      return dt === 'float32';
+    case 'scalar':
+      return scalarDTypes[n.index] !== 'int32';
+    case 'unary':
+      if (n.op === 'not') return dt === 'bool';
+      return dt === 'float32' && ['neg', 'abs', 'sign', 'floor', 'sqrt'].includes(n.op);
+    case 'binary': {
+      const from = dtypes[n.a];
+      if (from === 'int32') return false;
+      switch (n.op) {
+        case 'add':
+        case 'sub':
+        case 'mul':
+        case 'div':
+        case 'maximum':
+        case 'minimum':
+          return from === 'float32';
+        case 'lt':
+        case 'le':
+        case 'gt':
+        case 'ge':
+          return from === 'float32';
+        case 'eq':
+        case 'ne':
+        case 'and':
+        case 'or':
+          return true;
+        default:
+          return false;
+      }
+    }
+    case 'where':
+      return true;
+    case 'cast':
+      return dtypes[n.x] !== 'int32';
+  }
+}
+
+/**
+ * The module of `p` for operands read as `classes`, or null if a node is outside the subset.
+ * Memory: operand `k` at region `k`, output `j` at region `inputs + j`, then the scalar parameters
+ * and the one-value operands (4 bytes each: float32 bits, or all ones / zero for a bool).
+ */
+function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Array<ArrayBuffer> | null {
+  const { nodes, dtypes, scalarDTypes, outputs } = p;
+  for (let i = 0; i < nodes.length; i++) {
+    if (!supported(nodes[i], dtypes[i], dtypes, scalarDTypes)) return null;
+  }
+  for (const o of outputs) if (dtypes[o] !== 'float32') return null;
+  const nIn = classes.length;
+  const scalarBase = (nIn + outputs.length) * REGION;
+  const nScalars = scalarDTypes.length;
+  // Locals: 0 rows, 1 n, 2 r, 3 i, 4 byte address of the element in full operands, 5 byte offset
+  // in a row (i * 4); then one v128 per node, then the constant ones.
+  const R = 2;
+  const I = 3;
+  const A = 4;
+  const IB = 5;
+  const V = 6;
+  const ONE = V + nodes.length;
+  const b = new Body();
+  const v = (i: number) => V + i;
+  // Prologue: values that do not change over the walk.
+  b.f32x4Splat(1).set(ONE);
+  nodes.forEach((n, i) => {
+    if (n.kind === 'scalar')
+      b.i32(0)
+        .mem(OP.load32Splat, scalarBase + 4 * n.index)
+        .set(v(i));
+    if (n.kind === 'input' && classes[n.index] === 'one') {
+      b.i32(0)
+        .mem(OP.load32Splat, scalarBase + 4 * (nScalars + n.index))
+        .set(v(i));
+    }
+  });
+  b.i32(0).set(R);
+  b.op(BLOCK, VOID, LOOP, VOID);
+  b.get(R).get(0).op(I32_GE_S, BR_IF, 1);
+  // Per row: the column operands' values, and the byte address of the row's start.
+  nodes.forEach((n, i) => {
+    if (n.kind === 'input' && classes[n.index] === 'col') {
+      b.get(R)
+        .i32(2)
+        .op(I32_SHL)
+        .mem(OP.load32Splat, n.index * REGION)
+        .set(v(i));
+    }
+  });
+  b.get(R).get(1).op(I32_MUL).i32(2).op(I32_SHL).set(A);
+  b.i32(0).set(I);
+  b.op(BLOCK, VOID, LOOP, VOID);
+  b.get(I).get(1).op(I32_GE_S, BR_IF, 1);
+  b.get(I).i32(2).op(I32_SHL).set(IB);
+  nodes.forEach((n, i) => {
+    switch (n.kind) {
+      case 'scalar':
+        return;
+      case 'input': {
+        const c = classes[n.index];
+        if (c === 'full')
+          b.get(A)
+            .mem(OP.load, n.index * REGION)
+            .set(v(i));
+        else if (c === 'row')
+          b.get(IB)
+            .mem(OP.load, n.index * REGION)
+            .set(v(i));
+        return;
+      }
+      case 'unary':
+        switch (n.op) {
+          case 'not':
+            b.get(v(n.x)).simd(OP.not);
+            break;
+          case 'sign': {
+            // (x > 0) - (x < 0) as ±1 where x is neither zero nor NaN, else x itself.
+            const x = v(n.x);
+            b.get(ONE).get(x).f32x4Splat(0).simd(OP.f32x4Gt).simd(OP.and);
+            b.get(ONE).get(x).f32x4Splat(0).simd(OP.f32x4Lt).simd(OP.and);
+            b.simd(OP.sub);
+            b.get(x);
+            b.get(x).f32x4Splat(0).simd(OP.f32x4Ne);
+            b.get(x).get(x).simd(OP.f32x4Eq).simd(OP.and);
+            b.simd(OP.bitselect);
+            break;
+          }
+          default:
+            b.get(v(n.x)).simd(OP[n.op as 'neg' | 'abs' | 'floor' | 'sqrt']);
+        }
+        break;
+      case 'binary': {
+        const boolOperands = dtypes[n.a] === 'bool';
+        b.get(v(n.a)).get(v(n.b));
+        switch (n.op) {
+          case 'maximum':
+            b.simd(OP.max);
+            break;
+          case 'minimum':
+            b.simd(OP.min);
+            break;
+          case 'eq':
+            b.simd(boolOperands ? OP.i32x4Eq : OP.f32x4Eq);
+            break;
+          case 'ne':
+            b.simd(boolOperands ? OP.i32x4Ne : OP.f32x4Ne);
+            break;
+          case 'lt':
+            b.simd(OP.f32x4Lt);
+            break;
+          case 'le':
+            b.simd(OP.f32x4Le);
+            break;
+          case 'gt':
+            b.simd(OP.f32x4Gt);
+            break;
+          case 'ge':
+            b.simd(OP.f32x4Ge);
+            break;
+          default:
+            b.simd(OP[n.op as 'add' | 'sub' | 'mul' | 'div' | 'and' | 'or']);
+        }
+        break;
+      }
+      case 'where':
+        b.get(v(n.a)).get(v(n.b)).get(v(n.cond)).simd(OP.bitselect);
+        break;
+      case 'cast': {
+        const from = dtypes[n.x];
+        const to = dtypes[i];
+        b.get(v(n.x));
+        if (from === 'bool' && to === 'float32') b.get(ONE).simd(OP.and);
+        else if (from === 'float32' && to === 'bool') b.f32x4Splat(0).simd(OP.f32x4Ne);
+        break;
+      }
+    }
+    b.set(v(i));
+  });
+  outputs.forEach((o, j) => {
+    b.get(A)
+      .get(v(o))
+      .mem(OP.store, (nIn + j) * REGION);
+  });
+  b.get(I).i32(4).op(I32_ADD).set(I);
+  b.get(A).i32(16).op(I32_ADD).set(A);
+  b.op(BR, 0, END, END);
+  b.get(R).i32(1).op(I32_ADD).set(R);
+  b.op(BR, 0, END, END, END);
+
+  const fn: number[] = [];
+  // Local declarations: 4 i32, then nodes + 1 v128.
+  uleb(fn, 2);
+  fn.push(4, I32);
+  uleb(fn, nodes.length + 1);
+  fn.push(V128);
+  for (const x of b.code) fn.push(x);
+  const bytes: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  section(bytes, 1, [1, 0x60, 2, I32, I32, 0]);
+  const env = [...'env'].map((c) => c.charCodeAt(0));
+  const mem = [...'memory'].map((c) => c.charCodeAt(0));
+  section(bytes, 2, [1, env.length, ...env, mem.length, ...mem, 0x02, 0x00, 0x01]);
+  section(bytes, 3, [1, 0]);
+  section(bytes, 7, [1, 3, 0x72, 0x75, 0x6e, 0x00, 0x00]);
+  const code: number[] = [1];
+  uleb(code, fn.length);
+  for (const x of fn) code.push(x);
+  section(bytes, 10, code);
+  return new Uint8Array(bytes);
+}
+
+function compiled(
+  p: ElementwiseProgram,
+  classes: readonly OperandClass[],
+  mem: WebAssembly.Memory,
+): Compiled | null {
+  const key = `${p.key}#${classes.join(',')}`;
+  let c = modules.get(key);
+  if (c === undefined) {
+    c = null;
+    try {
+      const bytes = build(p, classes);
+      if (bytes && WebAssembly.validate(bytes)) {
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } });
+        c = { run: instance.exports.run as (rows: number, n: number) => void };
+      }
+    } catch {
+      c = null;
+    }
+    modules.set(key, c);
+  }
+  return c;
+}
+
+/** The class of an operand with innermost strides `inner` and row strides `outer` over rows of `n`. */
+function classOf(inner: number, outer: number, n: number, rows: number): OperandClass | null {
+  if (inner === 1 && (outer === n || rows === 1)) return 'full';
+  if (inner === 1 && outer === 0) return 'row';
+  if (inner === 0 && (outer === 1 || rows === 1)) return rows === 1 ? 'one' : 'col';
+  if (inner === 0 && outer === 0) return 'one';
+  return null;
+}
+
+/** A scalar's bits as the module reads them: float32 bits, or all ones / zero for a bool. */
+function scalarBits(value: number, dtype: DType, f32: Float32Array, i32: Int32Array, at: number): void {
+  if (dtype === 'bool') i32[at] = value !== 0 ? -1 : 0;
+  else f32[at] = value;
+}
+
+/**
+ * Runs `p` on the Wasm SIMD path into `outs` (each of the output's size) over the coalesced `layout`
+ * (operand `k`'s strides in `layout.strides[k + 1]`), with `scalars` already rounded to their dtype.
+ * Returns false, having written nothing, where the program, the layout or the engine is not supported;
+ * the caller then runs the JS kernel.
+ */
+export function wasmElementwise(
+  p: ElementwiseProgram,
+  ins: readonly TypedArray[],
+  layout: Layout,
+  scalars: readonly number[],
+  outs: readonly TypedArray[],
+): boolean {
+  const size = outs[0]?.length ?? 0;
+  if (size < MIN_SIZE || layout.shape.length > 2) return false;
+  const mem = sharedMemory();
+  if (!mem) return false;
+  const rank = layout.shape.length;
+  const n = layout.shape[rank - 1];
+  const rows = rank === 2 ? layout.shape[0] : 1;
+  if (rows > 1 && (n > CHUNK || n < 4)) return false;
+  const classes: OperandClass[] = [];
+  for (let k = 0; k < ins.length; k++) {
+    const s = layout.strides[k + 1];
+    const c = classOf(s[rank - 1], rank === 2 ? s[0] : 0, n, rows);
+    if (c === null) return false;
+    classes.push(c);
+  }
+  const kernel = compiled(p, classes, mem);
+  if (!kernel) return false;
+  const need = (ins.length + outs.length) * REGION + 4 * (scalars.length + ins.length);
+  if (mem.buffer.byteLength < need) {
+    try {
+      mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
+    } catch {
+      return false;
+    }
+  }
+  const buf = mem.buffer;
+  const f32 = new Float32Array(buf);
+  const i32 = new Int32Array(buf);
+  const scalarAt = ((ins.length + outs.length) * REGION) / 4;
+  scalars.forEach((value, i) => {
+    scalarBits(value, p.scalarDTypes[i], f32, i32, scalarAt + i);
+  });
+  const region = (k: number) => (k * REGION) / 4;
+  for (let k = 0; k < ins.length; k++) {
+    if (classes[k] === 'one') f32[scalarAt + scalars.length + k] = ins[k][0];
+    else if (classes[k] === 'row') f32.set(ins[k].subarray(0, n), region(k));
+  }
+  const outAt = outs.map((_, j) => region(ins.length + j));
+  if (rows === 1) {
+    // One long row: chunks of CHUNK elements.
+    for (let start = 0; start < n; start += CHUNK) {
+      const len = Math.min(CHUNK, n - start);
+      for (let k = 0; k < ins.length; k++) {
+        if (classes[k] === 'full') f32.set(ins[k].subarray(start, start + len), region(k));
+      }
+      kernel.run(1, len);
+      for (let j = 0; j < outs.length; j++) outs[j].set(f32.subarray(outAt[j], outAt[j] + len), start);
+    }
+    return true;
+  }
+  const chunkRows = Math.max(1, Math.floor(CHUNK / n));
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r = Math.min(chunkRows, rows - r0);
+    const start = r0 * n;
+    const len = r * n;
+    for (let k = 0; k < ins.length; k++) {
+      if (classes[k] === 'full') f32.set(ins[k].subarray(start, start + len), region(k));
+      else if (classes[k] === 'col') f32.set(ins[k].subarray(r0, r0 + r), region(k));
+    }
+    kernel.run(r, n);
+    for (let j = 0; j < outs.length; j++) outs[j].set(f32.subarray(outAt[j], outAt[j] + len), start);
+  }
+  return true;
+}
