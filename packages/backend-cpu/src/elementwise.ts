@@ -12,6 +12,9 @@
  * Comparisons and logic store `+(a < b)`, a number from a boolean, which V8 compiles without a
  * branch: with `a < b ? 1 : 0` a comparison of random signs ran about 5x slower (branch misses).
  *
+ * Large float32 arithmetic (`add`, `sub`, `mul`, `div`, `maximum`, `minimum`) runs on the Wasm SIMD
+ * path of fused programs as a one-node program (fused-wasm.ts), with the same bits.
+ *
  * int32 arithmetic wraps modulo 2^32 like C (stores into an Int32Array apply ToInt32; `mul` uses
  * `Math.imul` so the product is exact before wrapping). int32 `div` truncates toward zero, and
  * division by zero gives 0 (there is no integer infinity; the WebGPU backend does the same).
@@ -25,6 +28,7 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '@mru/core';
+import { wasmBinary } from './fused-wasm.js';
 import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
@@ -241,8 +245,9 @@ export function binaryKernel(
 ): TypedArray {
   const out = hostArray(binaryDType(op, dtype), outSize, false);
   if (outSize === 0) return out;
-  const rowFn = binaryRow(op, dtype);
   const layout = coalesce(outShape, [outStrides, aStrides, bStrides]);
+  if (dtype === 'float32' && wasmBinary(op, a, b, layout, out)) return out;
+  const rowFn = binaryRow(op, dtype);
   const last = layout.shape.length - 1;
   const n = layout.shape[last];
   const as = layout.strides[1][last];

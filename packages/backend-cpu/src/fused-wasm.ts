@@ -29,7 +29,7 @@
  * synchronously once and cached), all sharing one memory.
  */
 
-import type { DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
+import type { BinaryOp, DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
 import type { Layout } from './walk.js';
 
 /** Elements per chunk: a program's operands and outputs (16 KiB each) stay in L2 together. */
@@ -510,4 +510,40 @@ export function wasmElementwise(
     for (let j = 0; j < outs.length; j++) outs[j].set(f32.subarray(outAt[j], outAt[j] + len), start);
   }
   return true;
+}
+
+/** One-node programs of the float32 binary ops the Wasm path computes, by op. */
+const binaryPrograms = new Map<BinaryOp, ElementwiseProgram>();
+
+/**
+ * `binaryKernel`'s float32 arithmetic (`add`, `sub`, `mul`, `div`, `maximum`, `minimum`) as a one-node
+ * program on the Wasm path: same bits as the JS row loops, four lanes at a time. `layout` walks the
+ * output and the two operands. False (nothing written) where the Wasm path does not apply.
+ */
+export function wasmBinary(
+  op: BinaryOp,
+  a: TypedArray,
+  b: TypedArray,
+  layout: Layout,
+  out: TypedArray,
+): boolean {
+  if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return false;
+  let p = binaryPrograms.get(op);
+  if (!p) {
+    if (!['add', 'sub', 'mul', 'div', 'maximum', 'minimum'].includes(op)) return false;
+    p = {
+      nodes: [
+        { kind: 'input', index: 0 },
+        { kind: 'input', index: 1 },
+        { kind: 'binary', op, a: 0, b: 1 },
+      ],
+      dtypes: ['float32', 'float32', 'float32'],
+      inputDTypes: ['float32', 'float32'],
+      scalarDTypes: [],
+      outputs: [2],
+      key: `binary:${op}`,
+    };
+    binaryPrograms.set(op, p);
+  }
+  return wasmElementwise(p, [a, b], layout, [], [out]);
 }

@@ -8,7 +8,7 @@
 import type { DType, ElementwiseProgram, ExprNode } from '@mru/core';
 import { describe, expect, it } from 'vitest';
 import { elementwiseKernel } from '../src/fused.js';
-import { wasmElementwise } from '../src/fused-wasm.js';
+import { wasmBinary, wasmElementwise } from '../src/fused-wasm.js';
 import { coalesce } from '../src/walk.js';
 
 /** A small deterministic generator (LCG), so a failure replays. */
@@ -201,6 +201,38 @@ describe('fused programs on WebAssembly SIMD', () => {
         }
       }
     }
+  });
+
+  it('binary float32 arithmetic gives the bits of a float64 operation stored as float32', () => {
+    const r = rng(7);
+    const rows = 300;
+    const n = 24;
+    const a = values(rows * n, r);
+    const b = values(n, r);
+    const layout = coalesce(
+      [rows, n],
+      [
+        [n, 1],
+        [n, 1],
+        [0, 1],
+      ],
+    );
+    const f = {
+      add: (x: number, y: number) => x + y,
+      sub: (x: number, y: number) => x - y,
+      mul: (x: number, y: number) => x * y,
+      div: (x: number, y: number) => x / y,
+      maximum: Math.max,
+      minimum: Math.min,
+    };
+    for (const [op, fn] of Object.entries(f) as [keyof typeof f, (x: number, y: number) => number][]) {
+      const out = new Float32Array(rows * n);
+      expect(wasmBinary(op, a, b, layout, out)).toBe(true);
+      const want = new Float32Array(rows * n);
+      for (let i = 0; i < rows * n; i++) want[i] = fn(a[i], b[i % n]);
+      expect(firstDifference(bits(out), bits(want)), op).toBe(-1);
+    }
+    expect(wasmBinary('pow', a, b, layout, new Float32Array(rows * n))).toBe(false);
   });
 
   it('leaves the programs and layouts outside its subset to the JS kernel', () => {
