@@ -56,7 +56,8 @@ export function stridedKernel(
     }
     last += (shape[d] - 1) * strides[d];
   }
-  const out = hostArray(dtype, size);
+  // Every element is written below (or nothing, on a throw), so a reused array needs no zeroing.
+  const out = hostArray(dtype, size, false);
   if (size === 0) return out;
   if (offset < 0 || !Number.isInteger(offset) || last >= x.length) {
     throw new ValueError(
@@ -108,7 +109,7 @@ export function padKernel(
   });
   let outSize = 1;
   for (const d of outShape) outSize *= d;
-  const out = hostArray(dtype, outSize);
+  const out = hostArray(dtype, outSize, false);
   if (outSize === 0) return out;
   // bool stores `value != 0`, matching cast; the typed array store handles int32 and float32.
   out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
@@ -146,7 +147,7 @@ export function concatKernel(
   for (let d = axis + 1; d < first.length; d++) inner *= first[d];
   let total = 0;
   for (const s of shapes) total += s[axis];
-  const out = hostArray(dtype, outer * total * inner);
+  const out = hostArray(dtype, outer * total * inner, false);
   if (out.length === 0) return out;
   const outRow = total * inner;
   let col = 0;
@@ -188,7 +189,7 @@ export function gatherKernel(
   for (let d = axis + 1; d < shape.length; d++) post *= shape[d];
   const size = shape[axis];
   const nIdx = indices.length;
-  const out = hostArray(dtype, pre * nIdx * post);
+  const out = hostArray(dtype, pre * nIdx * post, false);
   if (out.length === 0) return out;
   checkIndices('gather', indices, size, axis);
   if (post === 1) {

@@ -73,7 +73,8 @@ export function scanKernel(
   reverse: boolean,
 ): Float32Array {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const h = hostArray('float32', B * T * C) as Float32Array;
+  // Every element is written below, so a reused array needs no zeroing.
+  const h = hostArray('float32', B * T * C, false) as Float32Array;
   if (h.length === 0) return h;
   // Row offsets move by `step` per time step: +C forwards, -C in reverse.
   const step = reverse ? -C : C;
@@ -127,8 +128,8 @@ export function complexScanKernel(
   reverse: boolean,
 ): [Float32Array, Float32Array] {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const hRe = hostArray('float32', B * T * C) as Float32Array;
-  const hIm = hostArray('float32', B * T * C) as Float32Array;
+  const hRe = hostArray('float32', B * T * C, false) as Float32Array;
+  const hIm = hostArray('float32', B * T * C, false) as Float32Array;
   if (hRe.length === 0) return [hRe, hIm];
   const zeros = new Float32Array(h0Re && h0Im ? 0 : C);
   const step = reverse ? -C : C;
