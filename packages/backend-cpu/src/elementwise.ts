@@ -29,6 +29,7 @@ import {
   type UnaryOp,
 } from '@mru/core';
 import { wasmBinary } from './fused-wasm.js';
+import { sigmoid } from './math.js';
 import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
@@ -42,13 +43,6 @@ export function unaryDType(op: UnaryOp, dtype: DType): DType {
     throw new DTypeError(op, `does not accept dtype ${dtype}`);
   }
   return dtype;
-}
-
-/** Stable logistic function: never evaluates `exp` of a large positive number. */
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
 }
 
 /** `op` applied to every element of the contiguous `x` (dtype already checked by `unaryDType`). */

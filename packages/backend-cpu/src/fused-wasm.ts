@@ -29,7 +29,8 @@
  * synchronously once and cached), all sharing one memory.
  */
 
-import type { BinaryOp, DType, ElementwiseProgram, ExprNode, TypedArray } from '@mru/core';
+import type { BinaryOp, DType, ElementwiseProgram, ExprNode, TypedArray, UnaryOp } from '@mru/core';
+import { JS_FLOAT_UNARY, unaryFloatInto } from './math.js';
 import type { Layout } from './walk.js';
 
 /** Elements per chunk: a program's operands and outputs (16 KiB each) stay in L2 together. */
@@ -43,7 +44,11 @@ const MIN_SIZE = 2048;
 type OperandClass = 'full' | 'row' | 'col' | 'one';
 
 interface Compiled {
-  readonly run: (rows: number, n: number) => void;
+  /** One function per phase (see `Plan`). */
+  readonly phases: readonly ((rows: number, n: number) => void)[];
+  readonly plan: Plan;
+  /** Regions of the module's memory layout before the scalars. */
+  readonly regions: number;
 }
 
 /** Compiled modules by program key and operand classes; null where the program is not in the subset. */
@@ -192,7 +197,10 @@ function supported(
       return scalarDTypes[n.index] !== 'int32';
     case 'unary':
       if (n.op === 'not') return dt === 'bool';
-      return dt === 'float32' && ['neg', 'abs', 'sign', 'floor', 'sqrt'].includes(n.op);
+      return (
+        dt === 'float32' &&
+        (['neg', 'abs', 'sign', 'floor', 'sqrt'].includes(n.op) || JS_FLOAT_UNARY.has(n.op))
+      );
     case 'binary': {
       const from = dtypes[n.a];
       if (from === 'int32') return false;
@@ -226,19 +234,89 @@ function supported(
 }
 
 /**
- * The module of `p` for operands read as `classes`, or null if a node is outside the subset.
- * Memory: operand `k` at region `k`, output `j` at region `inputs + j`, then the scalar parameters
- * and the one-value operands (4 bytes each: float32 bits, or all ones / zero for a bool).
+ * Where a program's nodes are computed. A node of `JS_FLOAT_UNARY` (exp, sigmoid...) splits the
+ * program into phases: phase `k` computes, in Wasm, every arithmetic node it needs and writes the
+ * arguments of the JS functions of level `k + 1`; JavaScript then applies those functions chunk by
+ * chunk (the same expression and rounding as the JS kernel), and phase `k + 1` reads their values like
+ * operands. The last phase writes the program's outputs.
  */
-function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Array<ArrayBuffer> | null {
-  const { nodes, dtypes, scalarDTypes, outputs } = p;
-  for (let i = 0; i < nodes.length; i++) {
-    if (!supported(nodes[i], dtypes[i], dtypes, scalarDTypes)) return null;
+interface Plan {
+  /** Per node: 0 for nodes computable before any JS function, else 1 + the level of its argument. */
+  readonly level: readonly number[];
+  /** The JS-function nodes, each with its argument and value regions. */
+  readonly js: readonly {
+    readonly node: number;
+    readonly op: UnaryOp;
+    readonly arg: number;
+    readonly value: number;
+  }[];
+  /** Phases: the last phase's index + 1. */
+  readonly phases: number;
+}
+
+function plan(p: ElementwiseProgram, nRegions: number): Plan {
+  const level: number[] = [];
+  const js: { node: number; op: UnaryOp; arg: number; value: number }[] = [];
+  let region = nRegions;
+  p.nodes.forEach((n, i) => {
+    if (n.kind === 'unary' && JS_FLOAT_UNARY.has(n.op)) {
+      level.push(level[n.x] + 1);
+      js.push({ node: i, op: n.op, arg: region, value: region + 1 });
+      region += 2;
+    } else {
+      level.push(Math.max(0, ...operandsOf(n).map((j) => level[j])));
+    }
+  });
+  return { level, js, phases: 1 + Math.max(...p.outputs.map((o) => level[o])) };
+}
+
+/** Node indices a node reads. */
+function operandsOf(n: ExprNode): number[] {
+  switch (n.kind) {
+    case 'input':
+    case 'scalar':
+      return [];
+    case 'unary':
+    case 'cast':
+      return [n.x];
+    case 'binary':
+      return [n.a, n.b];
+    case 'where':
+      return [n.cond, n.a, n.b];
   }
-  for (const o of outputs) if (dtypes[o] !== 'float32') return null;
+}
+
+/**
+ * The body of phase `phase` of `p` (see `Plan`) for operands read as `classes`. Memory: operand `k`
+ * at region `k`, output `j` at region `inputs + j`, the JS functions' arguments and values at the
+ * regions of the plan, then the scalar parameters and the one-value operands (4 bytes each: float32
+ * bits, or all ones / zero for a bool).
+ */
+function phaseBody(
+  p: ElementwiseProgram,
+  classes: readonly OperandClass[],
+  pl: Plan,
+  phase: number,
+  scalarBase: number,
+): number[] {
+  const { nodes, dtypes, outputs } = p;
   const nIn = classes.length;
-  const scalarBase = (nIn + outputs.length) * REGION;
-  const nScalars = scalarDTypes.length;
+  const last = phase === pl.phases - 1;
+  const jsOf = new Map(pl.js.map((j) => [j.node, j]));
+  // What this phase stores: the arguments of the next level's JS functions, or the outputs.
+  const stores: [node: number, region: number][] = last
+    ? outputs.map((o, j) => [o, nIn + j])
+    : pl.js
+        .filter((j) => pl.level[j.node] === phase + 1)
+        .map((j) => [(nodes[j.node] as { x: number }).x, j.arg]);
+  // The nodes they need; a JS function's value computed in an earlier phase is read, not recomputed.
+  const needed = new Array<boolean>(nodes.length).fill(false);
+  const visit = (i: number): void => {
+    if (needed[i]) return;
+    needed[i] = true;
+    if (!jsOf.has(i)) for (const j of operandsOf(nodes[i])) visit(j);
+  };
+  for (const [node] of stores) visit(node);
   // Locals: 0 rows, 1 n, 2 r, 3 i, 4 byte address of the element in full operands, 5 byte offset
   // in a row (i * 4); then one v128 per node, then the constant ones.
   const R = 2;
@@ -252,13 +330,14 @@ function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Ar
   // Prologue: values that do not change over the walk.
   b.f32x4Splat(1).set(ONE);
   nodes.forEach((n, i) => {
+    if (!needed[i]) return;
     if (n.kind === 'scalar')
       b.i32(0)
         .mem(OP.load32Splat, scalarBase + 4 * n.index)
         .set(v(i));
     if (n.kind === 'input' && classes[n.index] === 'one') {
       b.i32(0)
-        .mem(OP.load32Splat, scalarBase + 4 * (nScalars + n.index))
+        .mem(OP.load32Splat, scalarBase + 4 * (p.scalarDTypes.length + n.index))
         .set(v(i));
     }
   });
@@ -267,7 +346,7 @@ function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Ar
   b.get(R).get(0).op(I32_GE_S, BR_IF, 1);
   // Per row: the column operands' values, and the byte address of the row's start.
   nodes.forEach((n, i) => {
-    if (n.kind === 'input' && classes[n.index] === 'col') {
+    if (needed[i] && n.kind === 'input' && classes[n.index] === 'col') {
       b.get(R)
         .i32(2)
         .op(I32_SHL)
@@ -281,6 +360,14 @@ function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Ar
   b.get(I).get(1).op(I32_GE_S, BR_IF, 1);
   b.get(I).i32(2).op(I32_SHL).set(IB);
   nodes.forEach((n, i) => {
+    if (!needed[i]) return;
+    const fromJs = jsOf.get(i);
+    if (fromJs) {
+      b.get(A)
+        .mem(OP.load, fromJs.value * REGION)
+        .set(v(i));
+      return;
+    }
     switch (n.kind) {
       case 'scalar':
         return;
@@ -364,17 +451,15 @@ function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Ar
     }
     b.set(v(i));
   });
-  outputs.forEach((o, j) => {
+  for (const [node, region] of stores)
     b.get(A)
-      .get(v(o))
-      .mem(OP.store, (nIn + j) * REGION);
-  });
+      .get(v(node))
+      .mem(OP.store, region * REGION);
   b.get(I).i32(4).op(I32_ADD).set(I);
   b.get(A).i32(16).op(I32_ADD).set(A);
   b.op(BR, 0, END, END);
   b.get(R).i32(1).op(I32_ADD).set(R);
   b.op(BR, 0, END, END, END);
-
   const fn: number[] = [];
   // Local declarations: 4 i32, then nodes + 1 v128.
   uleb(fn, 2);
@@ -382,16 +467,55 @@ function build(p: ElementwiseProgram, classes: readonly OperandClass[]): Uint8Ar
   uleb(fn, nodes.length + 1);
   fn.push(V128);
   for (const x of b.code) fn.push(x);
+  return fn;
+}
+
+/** Regions a program's module uses (operands, outputs, JS functions' arguments and values). */
+function regionsOf(p: ElementwiseProgram, nIn: number): number {
+  return (
+    nIn + p.outputs.length + 2 * p.nodes.filter((n) => n.kind === 'unary' && JS_FLOAT_UNARY.has(n.op)).length
+  );
+}
+
+/**
+ * The module of `p` for operands read as `classes` (one exported function `p<k>` per phase, see
+ * `Plan`), or null if a node is outside the subset.
+ */
+function build(
+  p: ElementwiseProgram,
+  classes: readonly OperandClass[],
+  pl: Plan,
+): Uint8Array<ArrayBuffer> | null {
+  const { nodes, dtypes, scalarDTypes, outputs } = p;
+  for (let i = 0; i < nodes.length; i++) {
+    if (!supported(nodes[i], dtypes[i], dtypes, scalarDTypes)) return null;
+  }
+  for (const o of outputs) if (dtypes[o] !== 'float32') return null;
+  const scalarBase = regionsOf(p, classes.length) * REGION;
   const bytes: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   section(bytes, 1, [1, 0x60, 2, I32, I32, 0]);
   const env = [...'env'].map((c) => c.charCodeAt(0));
   const mem = [...'memory'].map((c) => c.charCodeAt(0));
   section(bytes, 2, [1, env.length, ...env, mem.length, ...mem, 0x02, 0x00, 0x01]);
-  section(bytes, 3, [1, 0]);
-  section(bytes, 7, [1, 3, 0x72, 0x75, 0x6e, 0x00, 0x00]);
-  const code: number[] = [1];
-  uleb(code, fn.length);
-  for (const x of fn) code.push(x);
+  const functions: number[] = [];
+  uleb(functions, pl.phases);
+  for (let k = 0; k < pl.phases; k++) functions.push(0);
+  section(bytes, 3, functions);
+  const exports: number[] = [];
+  uleb(exports, pl.phases);
+  for (let k = 0; k < pl.phases; k++) {
+    const name = [...`p${k}`].map((c) => c.charCodeAt(0));
+    exports.push(name.length, ...name, 0x00);
+    uleb(exports, k);
+  }
+  section(bytes, 7, exports);
+  const code: number[] = [];
+  uleb(code, pl.phases);
+  for (let k = 0; k < pl.phases; k++) {
+    const fn = phaseBody(p, classes, pl, k, scalarBase);
+    uleb(code, fn.length);
+    for (const x of fn) code.push(x);
+  }
   section(bytes, 10, code);
   return new Uint8Array(bytes);
 }
@@ -406,10 +530,15 @@ function compiled(
   if (c === undefined) {
     c = null;
     try {
-      const bytes = build(p, classes);
+      const pl = plan(p, classes.length + p.outputs.length);
+      const bytes = build(p, classes, pl);
       if (bytes && WebAssembly.validate(bytes)) {
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } });
-        c = { run: instance.exports.run as (rows: number, n: number) => void };
+        const phases = Array.from(
+          { length: pl.phases },
+          (_, k) => instance.exports[`p${k}`] as (rows: number, n: number) => void,
+        );
+        c = { phases, plan: pl, regions: regionsOf(p, classes.length) };
       }
     } catch {
       c = null;
@@ -464,7 +593,7 @@ export function wasmElementwise(
   }
   const kernel = compiled(p, classes, mem);
   if (!kernel) return false;
-  const need = (ins.length + outs.length) * REGION + 4 * (scalars.length + ins.length);
+  const need = kernel.regions * REGION + 4 * (scalars.length + ins.length);
   if (mem.buffer.byteLength < need) {
     try {
       mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
@@ -475,7 +604,7 @@ export function wasmElementwise(
   const buf = mem.buffer;
   const f32 = new Float32Array(buf);
   const i32 = new Int32Array(buf);
-  const scalarAt = ((ins.length + outs.length) * REGION) / 4;
+  const scalarAt = (kernel.regions * REGION) / 4;
   scalars.forEach((value, i) => {
     scalarBits(value, p.scalarDTypes[i], f32, i32, scalarAt + i);
   });
@@ -485,6 +614,20 @@ export function wasmElementwise(
     else if (classes[k] === 'row') f32.set(ins[k].subarray(0, n), region(k));
   }
   const outAt = outs.map((_, j) => region(ins.length + j));
+  const { phases, plan: pl } = kernel;
+  const jsViews = pl.js.map((j) => ({
+    level: pl.level[j.node],
+    op: j.op,
+    arg: f32.subarray(region(j.arg), region(j.arg + 1)),
+    value: f32.subarray(region(j.value), region(j.value + 1)),
+  }));
+  /** Every phase over the chunk in memory, the JS functions between them. */
+  const run = (r: number, len: number): void => {
+    for (let k = 0; k < phases.length; k++) {
+      phases[k](r, len / r);
+      for (const j of jsViews) if (j.level === k + 1) unaryFloatInto(j.op, j.arg, j.value, len);
+    }
+  };
   if (rows === 1) {
     // One long row: chunks of CHUNK elements.
     for (let start = 0; start < n; start += CHUNK) {
@@ -492,7 +635,7 @@ export function wasmElementwise(
       for (let k = 0; k < ins.length; k++) {
         if (classes[k] === 'full') f32.set(ins[k].subarray(start, start + len), region(k));
       }
-      kernel.run(1, len);
+      run(1, len);
       for (let j = 0; j < outs.length; j++) outs[j].set(f32.subarray(outAt[j], outAt[j] + len), start);
     }
     return true;
@@ -506,7 +649,7 @@ export function wasmElementwise(
       if (classes[k] === 'full') f32.set(ins[k].subarray(start, start + len), region(k));
       else if (classes[k] === 'col') f32.set(ins[k].subarray(r0, r0 + r), region(k));
     }
-    kernel.run(r, n);
+    run(r, len);
     for (let j = 0; j < outs.length; j++) outs[j].set(f32.subarray(outAt[j], outAt[j] + len), start);
   }
   return true;

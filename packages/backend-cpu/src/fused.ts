@@ -23,6 +23,7 @@
 import { type DType, type ElementwiseProgram, type ExprNode, stridesOf, type TypedArray } from '@mru/core';
 import { floatToInt } from './elementwise.js';
 import { wasmElementwise } from './fused-wasm.js';
+import { sigmoid } from './math.js';
 import { hostArray } from './pool.js';
 import { coalesce } from './walk.js';
 
@@ -42,12 +43,6 @@ type Kernel = (
   outer: number[],
   inner: number[],
 ) => void;
-
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-}
 
 /** The JS expression of node `n` (of dtype `dt`) from the locals `v<i>`. */
 function expression(
