@@ -32,6 +32,24 @@
 import type { BinaryOp, DType, ElementwiseProgram, ExprNode, TypedArray, UnaryOp } from '@mru/core';
 import { JS_FLOAT_UNARY, unaryFloatInto } from './math.js';
 import type { Layout } from './walk.js';
+import {
+  BLOCK,
+  Body,
+  BR,
+  BR_IF,
+  END,
+  functionBody,
+  I32,
+  I32_ADD,
+  I32_GE_S,
+  I32_MUL,
+  I32_SHL,
+  LOOP,
+  moduleBytes,
+  OP,
+  V128,
+  VOID,
+} from './wasm-emit.js';
 
 /** Elements per chunk: a program's operands and outputs (16 KiB each) stay in L2 together. */
 const CHUNK = 4096;
@@ -66,121 +84,6 @@ function sharedMemory(): WebAssembly.Memory | null {
   }
   return memory;
 }
-
-// --- Wasm binary encoding -------------------------------------------------------------------------
-
-function uleb(out: number[], v: number): void {
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-}
-
-function sleb(out: number[], v: number): void {
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-function section(out: number[], id: number, body: number[]): void {
-  out.push(id);
-  uleb(out, body.length);
-  for (const b of body) out.push(b);
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-/** SIMD opcodes (after the 0xfd prefix). */
-const OP = {
-  load: 0x00,
-  load32Splat: 0x09,
-  store: 0x0b,
-  const: 0x0c,
-  i32x4Eq: 0x37,
-  i32x4Ne: 0x38,
-  f32x4Eq: 0x41,
-  f32x4Ne: 0x42,
-  f32x4Lt: 0x43,
-  f32x4Gt: 0x44,
-  f32x4Le: 0x45,
-  f32x4Ge: 0x46,
-  not: 0x4d,
-  and: 0x4e,
-  andnot: 0x4f,
-  or: 0x50,
-  bitselect: 0x52,
-  floor: 0x68,
-  abs: 0xe0,
-  neg: 0xe1,
-  sqrt: 0xe3,
-  add: 0xe4,
-  sub: 0xe5,
-  mul: 0xe6,
-  div: 0xe7,
-  min: 0xe8,
-  max: 0xe9,
-} as const;
-
-/** Function body builder: locals 0 and 1 are the parameters `rows` and `n`. */
-class Body {
-  readonly code: number[] = [];
-  simd(op: number): this {
-    this.code.push(0xfd);
-    uleb(this.code, op);
-    return this;
-  }
-  /** A SIMD memory access with alignment hint 0 and a constant offset. */
-  mem(op: number, offset: number): this {
-    this.simd(op);
-    this.code.push(0);
-    uleb(this.code, offset);
-    return this;
-  }
-  get(i: number): this {
-    this.code.push(0x20);
-    uleb(this.code, i);
-    return this;
-  }
-  set(i: number): this {
-    this.code.push(0x21);
-    uleb(this.code, i);
-    return this;
-  }
-  i32(v: number): this {
-    this.code.push(0x41);
-    sleb(this.code, v);
-    return this;
-  }
-  op(...bytes: number[]): this {
-    for (const b of bytes) this.code.push(b);
-    return this;
-  }
-  f32x4Splat(value: number): this {
-    this.simd(OP.const);
-    const bytes = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
-    for (const b of bytes) this.code.push(b);
-    return this;
-  }
-}
-
-const I32_ADD = 0x6a;
-const I32_MUL = 0x6c;
-const I32_SHL = 0x74;
-const I32_GE_S = 0x4e;
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const END = 0x0b;
-const VOID = 0x40;
 
 /** Whether node `n` (of dtype `dt`, operands of `dtypes`) is in the compiled subset. */
 function supported(
@@ -460,14 +363,14 @@ function phaseBody(
   b.op(BR, 0, END, END);
   b.get(R).i32(1).op(I32_ADD).set(R);
   b.op(BR, 0, END, END, END);
-  const fn: number[] = [];
-  // Local declarations: 4 i32, then nodes + 1 v128.
-  uleb(fn, 2);
-  fn.push(4, I32);
-  uleb(fn, nodes.length + 1);
-  fn.push(V128);
-  for (const x of b.code) fn.push(x);
-  return fn;
+  // Locals after the two parameters: 4 i32, then one v128 per node and the ones.
+  return functionBody(
+    [
+      [4, I32],
+      [nodes.length + 1, V128],
+    ],
+    b.code,
+  );
 }
 
 /** Regions a program's module uses (operands, outputs, JS functions' arguments and values). */
@@ -492,32 +395,12 @@ function build(
   }
   for (const o of outputs) if (dtypes[o] !== 'float32') return null;
   const scalarBase = regionsOf(p, classes.length) * REGION;
-  const bytes: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  section(bytes, 1, [1, 0x60, 2, I32, I32, 0]);
-  const env = [...'env'].map((c) => c.charCodeAt(0));
-  const mem = [...'memory'].map((c) => c.charCodeAt(0));
-  section(bytes, 2, [1, env.length, ...env, mem.length, ...mem, 0x02, 0x00, 0x01]);
-  const functions: number[] = [];
-  uleb(functions, pl.phases);
-  for (let k = 0; k < pl.phases; k++) functions.push(0);
-  section(bytes, 3, functions);
-  const exports: number[] = [];
-  uleb(exports, pl.phases);
-  for (let k = 0; k < pl.phases; k++) {
-    const name = [...`p${k}`].map((c) => c.charCodeAt(0));
-    exports.push(name.length, ...name, 0x00);
-    uleb(exports, k);
-  }
-  section(bytes, 7, exports);
-  const code: number[] = [];
-  uleb(code, pl.phases);
-  for (let k = 0; k < pl.phases; k++) {
-    const fn = phaseBody(p, classes, pl, k, scalarBase);
-    uleb(code, fn.length);
-    for (const x of fn) code.push(x);
-  }
-  section(bytes, 10, code);
-  return new Uint8Array(bytes);
+  const names = Array.from({ length: pl.phases }, (_, k) => `p${k}`);
+  return moduleBytes(
+    2,
+    names,
+    names.map((_, k) => phaseBody(p, classes, pl, k, scalarBase)),
+  );
 }
 
 function compiled(
