@@ -70,6 +70,10 @@ describe('reduce', () => {
       [0, 1],
     ],
     [[7, 6], [1]],
+    [[9, 16], [1]],
+    // Long rows: four partial sums and a tail (1,027 = 4 * 256 + 3).
+    [[3, 1027], [1]],
+    [[1027], [0]],
   ];
   for (const op of ['sum', 'max', 'min'] as const) {
     it(`float32 ${op} over every axis pattern matches float64`, () => {
