@@ -29,7 +29,7 @@ import {
   type UnaryOp,
 } from '@mru/core';
 import { wasmBinary } from './fused-wasm.js';
-import { sigmoid } from './math.js';
+import { JS_FLOAT_UNARY, unaryFloatInto } from './math.js';
 import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
@@ -49,6 +49,11 @@ export function unaryDType(op: UnaryOp, dtype: DType): DType {
 export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedArray {
   const n = x.length;
   const out = hostArray(outDType, n, false);
+  if (JS_FLOAT_UNARY.has(op)) {
+    // The float32-only functions: one loop each in math.ts, shared with the Wasm path of fused programs.
+    unaryFloatInto(op, x as Float32Array, out as Float32Array, n);
+    return out;
+  }
   switch (op) {
     case 'neg':
       for (let i = 0; i < n; i++) out[i] = -x[i];
@@ -60,29 +65,8 @@ export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedA
       // Math.sign(-0) is -0 and NaN stays NaN, as in NumPy.
       for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]);
       break;
-    case 'exp':
-      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]);
-      break;
-    case 'log':
-      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]);
-      break;
-    case 'log1p':
-      for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]);
-      break;
     case 'sqrt':
       for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]);
-      break;
-    case 'tanh':
-      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
-      break;
-    case 'sigmoid':
-      for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]);
-      break;
-    case 'sin':
-      for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]);
-      break;
-    case 'cos':
-      for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]);
       break;
     case 'floor':
       for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]);
