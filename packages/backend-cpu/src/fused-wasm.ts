@@ -4,7 +4,8 @@
  *
  * Why: the JS kernel computes one element at a time in float64 and rounds every node with
  * `Math.fround`; a program of 20 to 50 nodes then costs 7 to 15 ns per element, several times the
- * memory traffic. Wasm's `f32x4` does four float32 operations per instruction.
+ * memory traffic. Wasm's `f32x4` does four float32 operations per instruction: the BMRU's surrogate
+ * backward (50 nodes) went from about 70 to 13 ms of CPU time per call at T = 1,000, copies included.
  *
  * Exactness: the subset compiled here is the float32 arithmetic that IEEE 754 rounds correctly in
  * single precision (`add`, `sub`, `mul`, `div`, `sqrt`), the exact ones (`neg`, `abs`, `floor`,
@@ -13,8 +14,10 @@
  * primitives do) gives the correctly rounded float32 result, because float64 carries more than twice
  * float32's precision plus two bits; so both paths give the same bits, NaN payloads aside (which
  * JavaScript does not specify either). Wasm does not flush subnormals. `min`/`max` propagate NaN and
- * order -0 below +0 like `Math.min`/`Math.max`. Transcendental functions (`exp`, `sigmoid`...),
- * `pow`, int32 values and bool operands or outputs (stored as bytes) are left to the JS kernel.
+ * order -0 below +0 like `Math.min`/`Math.max`. The functions Wasm has no instruction for (`exp`,
+ * `sigmoid`, `tanh`...) are applied by a JS loop between Wasm phases (see `Plan`), with the expression
+ * and the rounding of the JS kernel. `pow`, int32 values and bool operands or outputs (stored as
+ * bytes) leave the whole program to the JS kernel.
  *
  * Layout: after `coalesce` the walk is `R` rows of `n` elements; an operand is either full
  * (strides `[n, 1]`), a row vector repeated on every row (`[0, 1]`, a bias), a column repeated along
