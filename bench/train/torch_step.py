@@ -20,7 +20,7 @@ all chunks at once, then the T/L chunk carries, then applies the carries in one 
 
 It runs as a child of the driver and answers JSON commands, one a line, on stdin/stdout, so that its
 rounds interleave with the JS rounds: timings are measured here (time.perf_counter around a whole
-step, ending with loss.item()) and sent back.
+step, ending with loss.item(), and time.process_time for the CPU time of this process) and sent back.
 """
 import json
 import math
@@ -311,12 +311,14 @@ def main():
                 reply = {"params": t.count}
             elif cmd == "time":
                 t = trainers[msg["key"]]
-                ms, losses = [], []
+                ms, cpu, losses = [], [], []
                 for _ in range(msg["steps"]):
                     t0 = time.perf_counter()
+                    c0 = time.process_time()
                     losses.append(t.step())
+                    cpu.append((time.process_time() - c0) * 1000)
                     ms.append((time.perf_counter() - t0) * 1000)
-                reply = {"ms": ms, "losses": losses}
+                reply = {"ms": ms, "cpu": cpu, "losses": losses}
             elif cmd == "check":
                 loss, grads = trainers[msg["key"]].loss_and_grads(msg.get("batch", 0))
                 reply = {"loss": loss, "grads": grads}

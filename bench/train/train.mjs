@@ -13,7 +13,9 @@
  * in a new shuffled order every round, so that neither the load of other users of a shared machine
  * nor what the previous implementation left running (V8's background GC, say) falls on one of them
  * more than on the others; a round times `--steps` steps, each ending when the loss is back on the
- * host, and a row's figure is the median over rounds. The losses of the timed steps are compared with
+ * host, and a row's figure is the median over rounds. Each step's CPU time (process.cpuUsage here,
+ * time.process_time in the PyTorch child) is recorded too: on a machine shared with other jobs, which
+ * take wall time from every implementation unevenly, it is the steadier measure of a step's work. The losses of the timed steps are compared with
  * mru's too: same start, same batches, same updates, so they should stay close (a hard gate flipping
  * on a rounding difference can move them apart slowly). Calls per step and peak memory come from one
  * more, untimed step of each loop after the rounds (see mru-step.mjs, tfjs-step.mjs, torch_step.py).
@@ -190,13 +192,17 @@ function jsRunner(trainer, count) {
   return {
     async time(steps) {
       const ms = [];
+      const cpu = [];
       const losses = [];
       for (let i = 0; i < steps; i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         losses.push(await trainer.step());
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
         ms.push(performance.now() - t0);
       }
-      return { ms, losses };
+      return { ms, cpu, losses };
     },
     check: (batch) => trainer.lossAndGrads(batch),
     count: count ? () => trainer.count() : null,
@@ -264,13 +270,15 @@ for (const T of SEQ_LENS) {
     }
 
     const samples = new Map(impls.map((i) => [i.id, []]));
+    const cpuSamples = new Map(impls.map((i) => [i.id, []]));
     const losses = new Map(impls.map((i) => [i.id, []]));
     for (const impl of impls) losses.get(impl.id).push(...(await runners.get(impl.id).time(1)).losses);
     for (let r = 0; r < ROUNDS; r++) {
       const order = shuffle(impls, r);
       for (const impl of order) {
-        const { ms, losses: l } = await runners.get(impl.id).time(STEPS);
+        const { ms, cpu, losses: l } = await runners.get(impl.id).time(STEPS);
         samples.get(impl.id).push(ms.reduce((a, b) => a + b, 0) / ms.length);
+        cpuSamples.get(impl.id).push(cpu.reduce((a, b) => a + b, 0) / cpu.length);
         losses.get(impl.id).push(...l);
       }
       log(
@@ -289,6 +297,7 @@ for (const T of SEQ_LENS) {
         T,
         ms: median(samples.get(impl.id)),
         best: Math.min(...samples.get(impl.id)),
+        cpu: median(cpuSamples.get(impl.id)),
         counted,
         drift,
         first: mine[0],
@@ -357,6 +366,8 @@ const header = [
   'ms / step',
   'best',
   'mru / this',
+  'CPU ms',
+  'mru / this, CPU',
   'calls / step',
   'peak memory',
   'bound',
@@ -371,6 +382,8 @@ const table = rows.map((row) => {
     row.ms.toFixed(0),
     row.best.toFixed(0),
     row.impl.id === 'mru-cpu' ? '1' : `${(mru.ms / row.ms).toFixed(2)}x`,
+    row.cpu.toFixed(0),
+    row.impl.id === 'mru-cpu' ? '1' : `${(mru.cpu / row.cpu).toFixed(2)}x`,
     c ? String(c.calls) : 'n/a',
     c?.peak ? mib(c.peak) : 'n/a',
     c?.bound ? mib(c.bound) : 'n/a',
@@ -389,7 +402,8 @@ process.stdout.write(
   `\nOne training step, batch ${BATCH}, ${layoutCount} parameters; median of ${ROUNDS} interleaved rounds ` +
     `on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}.\n` +
     `"mru / this" is mru-on-CPU's median over this row's: above 1, this row is faster than mru. "best" is the ` +
-    `fastest round, a hint of the uncontended speed on a busy machine.\n\n${out.join('\n')}\n\n`,
+    `fastest round, a hint of the uncontended speed on a busy machine. "CPU ms" is the median CPU time of the ` +
+    `step's process (all its threads), which other users of a shared machine inflate less than the wall time.\n\n${out.join('\n')}\n\n`,
 );
 process.stdout.write('Rows:\n');
 for (const impl of impls) process.stdout.write(`  ${impl.label}: ${impl.note}\n`);

@@ -12,6 +12,9 @@
  * Comparisons and logic store `+(a < b)`, a number from a boolean, which V8 compiles without a
  * branch: with `a < b ? 1 : 0` a comparison of random signs ran about 5x slower (branch misses).
  *
+ * Large float32 arithmetic (`add`, `sub`, `mul`, `div`, `maximum`, `minimum`) runs on the Wasm SIMD
+ * path of fused programs as a one-node program (fused-wasm.ts), with the same bits.
+ *
  * int32 arithmetic wraps modulo 2^32 like C (stores into an Int32Array apply ToInt32; `mul` uses
  * `Math.imul` so the product is exact before wrapping). int32 `div` truncates toward zero, and
  * division by zero gives 0 (there is no integer infinity; the WebGPU backend does the same).
@@ -25,6 +28,8 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '@mru/core';
+import { wasmBinary } from './fused-wasm.js';
+import { JS_FLOAT_UNARY, unaryFloatInto } from './math.js';
 import { hostArray } from './pool.js';
 import { coalesce, forEachRow } from './walk.js';
 
@@ -40,17 +45,15 @@ export function unaryDType(op: UnaryOp, dtype: DType): DType {
   return dtype;
 }
 
-/** Stable logistic function: never evaluates `exp` of a large positive number. */
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-}
-
 /** `op` applied to every element of the contiguous `x` (dtype already checked by `unaryDType`). */
 export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedArray {
   const n = x.length;
   const out = hostArray(outDType, n, false);
+  if (JS_FLOAT_UNARY.has(op)) {
+    // The float32-only functions: one loop each in math.ts, shared with the Wasm path of fused programs.
+    unaryFloatInto(op, x as Float32Array, out as Float32Array, n);
+    return out;
+  }
   switch (op) {
     case 'neg':
       for (let i = 0; i < n; i++) out[i] = -x[i];
@@ -62,29 +65,8 @@ export function unaryKernel(op: UnaryOp, x: TypedArray, outDType: DType): TypedA
       // Math.sign(-0) is -0 and NaN stays NaN, as in NumPy.
       for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]);
       break;
-    case 'exp':
-      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]);
-      break;
-    case 'log':
-      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]);
-      break;
-    case 'log1p':
-      for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]);
-      break;
     case 'sqrt':
       for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]);
-      break;
-    case 'tanh':
-      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
-      break;
-    case 'sigmoid':
-      for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]);
-      break;
-    case 'sin':
-      for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]);
-      break;
-    case 'cos':
-      for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]);
       break;
     case 'floor':
       for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]);
@@ -241,8 +223,9 @@ export function binaryKernel(
 ): TypedArray {
   const out = hostArray(binaryDType(op, dtype), outSize, false);
   if (outSize === 0) return out;
-  const rowFn = binaryRow(op, dtype);
   const layout = coalesce(outShape, [outStrides, aStrides, bStrides]);
+  if (dtype === 'float32' && wasmBinary(op, a, b, layout, out)) return out;
+  const rowFn = binaryRow(op, dtype);
   const last = layout.shape.length - 1;
   const n = layout.shape[last];
   const as = layout.strides[1][last];

@@ -22,6 +22,8 @@
 
 import { type DType, type ElementwiseProgram, type ExprNode, stridesOf, type TypedArray } from '@mru/core';
 import { floatToInt } from './elementwise.js';
+import { wasmElementwise } from './fused-wasm.js';
+import { sigmoid } from './math.js';
 import { hostArray } from './pool.js';
 import { coalesce } from './walk.js';
 
@@ -41,12 +43,6 @@ type Kernel = (
   outer: number[],
   inner: number[],
 ) => void;
-
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-}
 
 /** The JS expression of node `n` (of dtype `dt`) from the locals `v<i>`. */
 function expression(
@@ -206,7 +202,9 @@ function scalarValue(value: number, dtype: DType): number {
 
 /**
  * Runs `p` over `outShape` on host arrays. `strides[k]` are the broadcast strides of operand `k` in
- * `outShape` (0 on broadcast dimensions). Returns one new array per output.
+ * `outShape` (0 on broadcast dimensions). Returns one new array per output. The WebAssembly SIMD
+ * kernel (fused-wasm.ts) runs the programs and layouts it supports unless `options.wasm` is false
+ * (tests compare the two paths); the generated JS kernel runs everything else.
  */
 export function elementwiseKernel(
   p: ElementwiseProgram,
@@ -214,6 +212,7 @@ export function elementwiseKernel(
   strides: readonly (readonly number[])[],
   scalars: readonly number[],
   outShape: readonly number[],
+  options: { readonly wasm?: boolean } = {},
 ): TypedArray[] {
   let size = 1;
   for (const d of outShape) size *= d;
@@ -223,6 +222,8 @@ export function elementwiseKernel(
   const kernel = compile(p);
   const sc = scalars.map((v, i) => scalarValue(v, p.scalarDTypes[i]));
   const layout = coalesce(outShape, [stridesOf(outShape), ...strides]);
+  // The Wasm SIMD kernel where the program and the layout allow it (same bits, see fused-wasm.ts).
+  if (options.wasm !== false && wasmElementwise(p, ins, layout, sc, outs)) return outs;
   const rank = layout.shape.length;
   const n = layout.shape[rank - 1];
   const R = rank >= 2 ? layout.shape[rank - 2] : 1;

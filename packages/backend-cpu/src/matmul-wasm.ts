@@ -160,7 +160,8 @@ export function wasmMatmul(a: Float32Array, b: Float32Array, spec: MatmulSpec): 
 /** The product on kernel instance `K`; see `wasmMatmul`. */
 function product(K: Kernel, a: Float32Array, b: Float32Array, spec: MatmulSpec): Float32Array | null {
   const { batch, m, k, n, aBatchStride, bBatchStride, transposeA, transposeB } = spec;
-  const out = hostArray('float32', batch * m * n) as Float32Array;
+  // Every element is written by a chunk's copy-out unless k is 0 (then the product is zeros).
+  const out = hostArray('float32', batch * m * n, k === 0) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   const kBlock = K.exports.kBlock();
   if (!transposeA) {

@@ -56,7 +56,8 @@ export function stridedKernel(
     }
     last += (shape[d] - 1) * strides[d];
   }
-  const out = hostArray(dtype, size);
+  // Every element is written below (or nothing, on a throw), so a reused array needs no zeroing.
+  const out = hostArray(dtype, size, false);
   if (size === 0) return out;
   if (offset < 0 || !Number.isInteger(offset) || last >= x.length) {
     throw new ValueError(
@@ -77,7 +78,23 @@ export function stridedKernel(
   // Permutes use the plain row walk: tiled transposes measured no faster in V8 (the strided input
   // stream prefetches well, and power-of-two strides make tiles alias in L1).
   if (xs === 0) {
-    forEachRow(layout, [0, offset], (o, xi) => out.fill(x[xi], o, o + n));
+    // A broadcast along the last axis. `fill` costs a call per row, more than a short row of stores
+    // (a reduction's gradient spread over 16 features: 64,000 rows of 16).
+    if (n >= 64) forEachRow(layout, [0, offset], (o, xi) => out.fill(x[xi], o, o + n));
+    else if (layout.shape.length === 2 && layout.strides[0][0] === n) {
+      // Rows of the output, one value each: a plain double loop, no callback per row.
+      const rows = layout.shape[0];
+      const step = layout.strides[1][0];
+      for (let r = 0, o = 0, xi = offset; r < rows; r++, xi += step) {
+        const v = x[xi];
+        for (const e = o + n; o < e; o++) out[o] = v;
+      }
+    } else {
+      forEachRow(layout, [0, offset], (o, xi) => {
+        const v = x[xi];
+        for (const e = o + n; o < e; o++) out[o] = v;
+      });
+    }
   } else {
     forEachRow(layout, [0, offset], (o, xi) => copyRun(out, o, 1, x, xi, xs, n));
   }
@@ -108,7 +125,7 @@ export function padKernel(
   });
   let outSize = 1;
   for (const d of outShape) outSize *= d;
-  const out = hostArray(dtype, outSize);
+  const out = hostArray(dtype, outSize, false);
   if (outSize === 0) return out;
   // bool stores `value != 0`, matching cast; the typed array store handles int32 and float32.
   out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
@@ -146,7 +163,7 @@ export function concatKernel(
   for (let d = axis + 1; d < first.length; d++) inner *= first[d];
   let total = 0;
   for (const s of shapes) total += s[axis];
-  const out = hostArray(dtype, outer * total * inner);
+  const out = hostArray(dtype, outer * total * inner, false);
   if (out.length === 0) return out;
   const outRow = total * inner;
   let col = 0;
@@ -188,7 +205,7 @@ export function gatherKernel(
   for (let d = axis + 1; d < shape.length; d++) post *= shape[d];
   const size = shape[axis];
   const nIdx = indices.length;
-  const out = hostArray(dtype, pre * nIdx * post);
+  const out = hostArray(dtype, pre * nIdx * post, false);
   if (out.length === 0) return out;
   checkIndices('gather', indices, size, axis);
   if (post === 1) {

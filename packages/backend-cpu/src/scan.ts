@@ -7,6 +7,9 @@
  * time, then channels, so the inner loop reads a contiguous channel row of `a` and `x` and the
  * previous row of `h` (just written, still in L1) and writes the next row: every access is sequential.
  *
+ * Where `a` varies over time, a WebAssembly SIMD kernel (scan-wasm.ts) computes the same bits, two
+ * channels at a time.
+ *
  * Precision: the state is stored into the Float32Array output after every step and read back for the
  * next, so the recurrence carries float32 state like any float32 implementation (no Math.fround
  * needed: the store rounds). Within a step, `a * h` of two float32 is exact in float64 and the sum is
@@ -16,6 +19,7 @@
 
 import { fmtShape, ShapeError } from '@mru/core';
 import { hostArray } from './pool.js';
+import { wasmScan } from './scan-wasm.js';
 
 /** Checked geometry of a scan: `x` is `[B, T, C]`, `a` is `[Ba, Ta, C]` with size-1 dims broadcasting. */
 export interface ScanGeometry {
@@ -73,7 +77,8 @@ export function scanKernel(
   reverse: boolean,
 ): Float32Array {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const h = hostArray('float32', B * T * C) as Float32Array;
+  // Every element is written below, so a reused array needs no zeroing.
+  const h = hostArray('float32', B * T * C, false) as Float32Array;
   if (h.length === 0) return h;
   // Row offsets move by `step` per time step: +C forwards, -C in reverse.
   const step = reverse ? -C : C;
@@ -93,6 +98,7 @@ export function scanKernel(
     }
     return h;
   }
+  if (aTimeStride === C && wasmScan(B, T, C, a, aBatchStride, x, h0, reverse, h)) return h;
   const zeros = h0 ? null : new Float32Array(C);
   for (let b = 0; b < B; b++) {
     const t0 = reverse ? T - 1 : 0;
@@ -127,8 +133,8 @@ export function complexScanKernel(
   reverse: boolean,
 ): [Float32Array, Float32Array] {
   const { batch: B, time: T, channels: C, aBatchStride, aTimeStride } = g;
-  const hRe = hostArray('float32', B * T * C) as Float32Array;
-  const hIm = hostArray('float32', B * T * C) as Float32Array;
+  const hRe = hostArray('float32', B * T * C, false) as Float32Array;
+  const hIm = hostArray('float32', B * T * C, false) as Float32Array;
   if (hRe.length === 0) return [hRe, hIm];
   const zeros = new Float32Array(h0Re && h0Im ? 0 : C);
   const step = reverse ? -C : C;

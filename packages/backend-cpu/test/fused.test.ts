@@ -29,6 +29,18 @@ import { cpuBackend } from '../src/index.js';
 
 const bits = (t: Tensor) => Array.from(t.dataSync() as Float32Array);
 
+/** A CPU backend that hides `elementwise`: core then runs each node of a program as a primitive. */
+function primitivesOnly() {
+  const plain = cpuBackend();
+  return new Proxy(plain, {
+    get: (t, k) => {
+      if (k === 'elementwise') return undefined;
+      const v = Reflect.get(t, k);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+}
+
 describe('cpu: fused paths equal the composites they replace', () => {
   beforeEach(async () => {
     await setBackend(cpuBackend());
@@ -54,16 +66,39 @@ describe('cpu: fused paths equal the composites they replace', () => {
     };
     const fused = run();
     // The same calls on a CPU backend that hides `elementwise`: core runs each node as a primitive.
-    const plain = cpuBackend();
-    await setBackend(
-      new Proxy(plain, {
-        get: (t, k) => {
-          if (k === 'elementwise') return undefined;
-          const v = Reflect.get(t, k);
-          return typeof v === 'function' ? v.bind(t) : v;
-        },
-      }),
-    );
+    await setBackend(primitivesOnly());
+    expect(run()).toEqual(fused);
+  });
+
+  it('large programs (the WebAssembly path) return the bits of the primitives, values and gradients', async () => {
+    // The BMRU gates and coefficients with a gated readout: a bias row, a per-row column, a scalar
+    // parameter, comparisons, where, sign, division and sigmoid, over 25,600 elements.
+    const run = () => {
+      const cm = randn([4, 100, 64], 0, 1, { seed: 11 });
+      const bc = randn([64], 0, 0.3, { seed: 12 });
+      const bm = randn([4, 100, 64], 0, 1, { seed: 13 });
+      const col = randn([4, 100, 1], 1, 0.5, { seed: 14 });
+      const f = (p: { cm: Tensor; bc: Tensor; bm: Tensor; col: Tensor }) =>
+        fuse((e, c0, b0, m0, k0) => {
+          const c = e.add(c0, b0);
+          const z = e.cast(e.ge(e.sub(e.abs(c), e.abs(m0)), 0), 'float32');
+          const v = e.where(e.ge(c, 0), 1, -1);
+          const gate = e.sigmoid(e.div(c, k0));
+          return [
+            e.sub(1, z),
+            e.mul(e.mul(z, v), gate),
+            e.mul(e.sign(m0), e.div(1.5, e.add(e.square(c), 1))),
+          ];
+        })(p.cm, p.bc, p.bm, p.col);
+      const outs = f({ cm, bc, bm, col });
+      const g = valueAndGrad((p: { cm: Tensor; bc: Tensor; bm: Tensor; col: Tensor }) => {
+        const [a, b, s] = f(p);
+        return sum(mul(add(mul(a, b), s), p.cm));
+      })({ cm, bc, bm, col });
+      return [...outs, g.grads.cm, g.grads.bc, g.grads.bm, g.grads.col].map((t) => Array.from(t.dataSync()));
+    };
+    const fused = run();
+    await setBackend(primitivesOnly());
     expect(run()).toEqual(fused);
   });
 

@@ -64,6 +64,17 @@ describe('reduce', () => {
     ],
     [[3, 1], [1]],
     [[1, 3], [0]],
+    // Column sums run four rows at a time with a tail (9 = 2 * 4 + 1 rows), row sums a loop of their own.
+    [[9, 5], [0]],
+    [
+      [6, 5, 3],
+      [0, 1],
+    ],
+    [[7, 6], [1]],
+    [[9, 16], [1]],
+    // Long rows: four partial sums and a tail (1,027 = 4 * 256 + 3).
+    [[3, 1027], [1]],
+    [[1027], [0]],
   ];
   for (const op of ['sum', 'max', 'min'] as const) {
     it(`float32 ${op} over every axis pattern matches float64`, () => {
