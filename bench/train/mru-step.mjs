@@ -1,17 +1,19 @@
 /**
  * The mru side of the benchmark: one training step of the bare `mru` network through the public API
- * only (createNetwork, valueAndGrad, AdamW with clipping, dispose), on any backend.
+ * only: `trainStep` of `@mru/models` (the step `mru train` runs: loss, gradients, clipping, AdamW), on
+ * any backend.
  *
- * A step is timed until the loss has been read back (`await value.data()`), so queued GPU work is
- * inside the time. Counting is one extra, untimed step of the same loop after the timed ones: the
- * backend sits behind a Proxy that then counts method calls and, after every call, reads the inner
- * backend's live bytes; the maximum over the step is its peak. That step also measures what the
- * forward keeps for backward: the live bytes at the moment the loss function returns its loss (the
- * tape owns every tensor the forward made) minus the live bytes before the step (parameters,
- * moments, inputs).
+ * A step is timed until its metrics have been read back (`trainStep` reads the loss and the gradient
+ * norm), so queued GPU work is inside the time. Counting is one extra, untimed step of the same loop
+ * after the timed ones: the backend sits behind a Proxy that then counts method calls and, after
+ * every call, reads the inner backend's live bytes; the maximum over the step is its peak. What the
+ * forward keeps for backward is measured by one more untimed, unmetered gradient evaluation: the live
+ * bytes at the moment the loss function returns its loss (the tape owns every tensor the forward
+ * made) minus the live bytes before it (parameters and moments). The same `valueAndGrad` gives
+ * the gradients that the peers are checked against.
  */
 import { dispose, setBackend, tensor, valueAndGrad } from '@mru/core';
-import { AdamW, createNetwork } from '@mru/models';
+import { AdamW, createNetwork, trainStep } from '@mru/models';
 import { NETWORK, OPTIMIZER } from './spec.mjs';
 
 /** Method names that read state rather than do work, left out of the call counts. */
@@ -62,10 +64,11 @@ export async function createMruTrainer(inner, batches) {
     clipNorm: OPTIMIZER.clipNorm,
   });
   let atLoss = 0;
+  let probe = false;
   const lossAndGrad = valueAndGrad((p, x, y) => {
     const loss = network.loss(p, x, y, { train: true, loss: 'mse' });
     // The tape holds every tensor the forward made until backward is done: this is what it keeps.
-    if (meter.on) atLoss = inner.memory().bytes;
+    if (probe) atLoss = inner.memory().bytes;
     return loss;
   });
   let index = 0;
@@ -73,14 +76,9 @@ export async function createMruTrainer(inner, batches) {
     // Another implementation may have made its own backend current between two rounds.
     await setBackend(proxy);
     const batch = batches[index++ % batches.length];
-    const x = tensor(batch.inputs, { shape: batch.inputShape });
-    const y = tensor(batch.targets, { shape: batch.targetShape });
-    const { value, grads } = lossAndGrad(params, x, y);
-    params = optimizer.step(params, grads);
-    dispose([grads, x, y]);
-    const loss = (await value.data())[0];
-    value.dispose();
-    return loss;
+    const result = await trainStep({ network, optimizer }, params, { ...batch, loss: 'mse' });
+    params = result.params;
+    return result.metrics.loss;
   };
   return {
     network,
@@ -101,14 +99,27 @@ export async function createMruTrainer(inner, batches) {
       return flatData(params);
     },
     /**
-     * One more step, metered: backend calls, peak live bytes, and the bytes the forward keeps for
-     * backward (live bytes when the loss function returns minus those before the step, which hold
-     * the parameters, the moments and the inputs). Call it after a step has created the moments.
+     * One more step, metered: backend calls and peak live bytes; before it, one unmetered gradient
+     * evaluation measures the bytes the forward keeps for backward (live bytes when the loss function
+     * returns minus those before, which hold the parameters and the moments). Call it after a step
+     * has created the moments.
      */
     async count() {
+      await setBackend(proxy);
+      const batch = batches[index % batches.length];
+      const beforeProbe = inner.memory().bytes;
+      const x = tensor(batch.inputs, { shape: batch.inputShape });
+      const y = tensor(batch.targets, { shape: batch.targetShape });
+      probe = true;
+      try {
+        dispose(Object.values(lossAndGrad(params, x, y)));
+      } finally {
+        probe = false;
+        dispose([x, y]);
+      }
+      const activations = atLoss - beforeProbe;
       meter.counts.clear();
-      const before = inner.memory().bytes;
-      meter.peak = before;
+      meter.peak = inner.memory().bytes;
       meter.on = true;
       try {
         await step();
@@ -116,7 +127,6 @@ export async function createMruTrainer(inner, batches) {
         meter.on = false;
       }
       const paramBytes = network.paramCount() * 4;
-      const activations = atLoss - before;
       return {
         calls: [...meter.counts.values()].reduce((a, b) => a + b, 0),
         top: [...meter.counts.entries()].sort((p, q) => q[1] - p[1]).slice(0, 4),
