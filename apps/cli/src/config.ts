@@ -11,6 +11,7 @@
 import { createTask, type TaskName, taskNames, tasks } from '@mru/datasets';
 import {
   type EpsilonScheduleOptions,
+  type NetworkConfig,
   type ResolvedEpsilonSchedule,
   resolveEpsilonSchedule,
   resolveNetworkConfig,
@@ -18,8 +19,53 @@ import {
 import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from './args.js';
 import { RunError, UsageError } from './errors.js';
 import { LIMITS, memoryProblem, taskLength } from './limits.js';
-import { MODEL_NAMES, networkConfig } from './models.js';
-import type { TrainConfig } from './train.js';
+import { MODEL_NAMES, type ModelName, networkConfig } from './models.js';
+
+/** Everything that decides a training run's numbers (stored in config.json and in checkpoints). */
+export interface TrainConfig {
+  /** Task name. */
+  readonly task: TaskName;
+  /** The task's resolved options (length, seed...). */
+  readonly taskOptions: Readonly<Record<string, number | string | boolean>>;
+  /** Command-line model name. */
+  readonly model: ModelName;
+  /** The network config given to `createNetwork`. */
+  readonly network: NetworkConfig;
+  /** Total optimizer steps (the length of the learning-rate schedule). */
+  readonly steps: number;
+  /** Examples per training batch. */
+  readonly batch: number;
+  /** Seed of initialisation and dropout (the task has its own seed option, by default the same). */
+  readonly seed: number;
+  /** Peak learning rate. */
+  readonly lr: number;
+  /** Final learning rate as a fraction of the peak (cosine decay). */
+  readonly lrFinalRatio: number;
+  /** AdamW β1. */
+  readonly beta1: number;
+  /** AdamW β2. */
+  readonly beta2: number;
+  /** AdamW decoupled weight decay (not on norms, biases, gains, LRU recurrent parameters). */
+  readonly weightDecay: number;
+  /** Gradient clipping: maximum global L2 norm. */
+  readonly clip: number;
+  /** Evaluate on the validation split every this many steps (and at the last step). */
+  readonly evalEvery: number;
+  /** Batches per evaluation (validation during the run, test at the end). */
+  readonly evalBatches: number;
+  /** Examples per evaluation batch. */
+  readonly evalBatchSize: number;
+  /** Write a training metrics line every this many steps. */
+  readonly logEvery: number;
+  /**
+   * ε annealing of the BMRU cells (see the models guide), evaluated by the training step from the step index;
+   * `--anneal` gives `{ totalSteps: steps, start: 1, end: 0, hold: 0.1, ramp: 0.5 }`: trained as CMRUs
+   * for the first 10% of the steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
+   */
+  readonly epsilonSchedule?: ResolvedEpsilonSchedule;
+  /** Written by versions before `epsilonSchedule`: true means the `--anneal` default schedule. */
+  readonly epsilonAnneal?: boolean;
+}
 
 /** The options of `mru train`. */
 export const TRAIN_OPTIONS: readonly string[] = [

@@ -22,7 +22,7 @@
 
 import { isMainThread } from 'node:worker_threads';
 import { dispose, memory } from '@mru/core';
-import { createTask, type Metrics, type Split, type Task, type TaskName } from '@mru/datasets';
+import { createTask, type Metrics, type Split, type Task } from '@mru/datasets';
 import {
   AdamW,
   type ApplyContext,
@@ -36,65 +36,16 @@ import {
   fit,
   type LoadedCheckpoint,
   type Network,
-  type NetworkConfig,
   type ParamTree,
-  type ResolvedEpsilonSchedule,
   resolveEpsilonSchedule,
 } from '@mru/models';
 import { loadNetworkCheckpoint, saveCheckpoint } from '@mru/models/node';
-import { checkStoredMemory, parseStoredTrainConfig } from './config.js';
+import { checkStoredMemory, parseStoredTrainConfig, type TrainConfig } from './config.js';
 import { RunError } from './errors.js';
 import { taskLength } from './limits.js';
-import type { ModelName } from './models.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
 import { CLI_VERSION } from './version.js';
-
-/** Everything that decides a training run's numbers (stored in config.json and in checkpoints). */
-export interface TrainConfig {
-  /** Task name. */
-  readonly task: TaskName;
-  /** The task's resolved options (length, seed...). */
-  readonly taskOptions: Readonly<Record<string, number | string | boolean>>;
-  /** Command-line model name. */
-  readonly model: ModelName;
-  /** The network config given to `createNetwork`. */
-  readonly network: NetworkConfig;
-  /** Total optimizer steps (the length of the learning-rate schedule). */
-  readonly steps: number;
-  /** Examples per training batch. */
-  readonly batch: number;
-  /** Seed of initialisation and dropout (the task has its own seed option, by default the same). */
-  readonly seed: number;
-  /** Peak learning rate. */
-  readonly lr: number;
-  /** Final learning rate as a fraction of the peak (cosine decay). */
-  readonly lrFinalRatio: number;
-  /** AdamW β1. */
-  readonly beta1: number;
-  /** AdamW β2. */
-  readonly beta2: number;
-  /** AdamW decoupled weight decay (not on norms, biases, gains, LRU recurrent parameters). */
-  readonly weightDecay: number;
-  /** Gradient clipping: maximum global L2 norm. */
-  readonly clip: number;
-  /** Evaluate on the validation split every this many steps (and at the last step). */
-  readonly evalEvery: number;
-  /** Batches per evaluation (validation during the run, test at the end). */
-  readonly evalBatches: number;
-  /** Examples per evaluation batch. */
-  readonly evalBatchSize: number;
-  /** Write a training metrics line every this many steps. */
-  readonly logEvery: number;
-  /**
-   * ε annealing of the BMRU cells (see the models guide), evaluated by the training step from the step index;
-   * `--anneal` gives `{ totalSteps: steps, start: 1, end: 0, hold: 0.1, ramp: 0.5 }`: trained as CMRUs
-   * for the first 10% of the steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
-   */
-  readonly epsilonSchedule?: ResolvedEpsilonSchedule;
-  /** Written by versions before `epsilonSchedule`: true means the `--anneal` default schedule. */
-  readonly epsilonAnneal?: boolean;
-}
 
 /** A checkpoint read back for resuming, validated. */
 export interface ResumeState {
