@@ -120,7 +120,7 @@ document.title = String(task.sizes?.train);
 
   it('in Node, createTask loads the optional peer at run time for the MNIST tasks', async () => {
     const task = await createTask('sequential-mnist', { seed: 2 });
-    expect(task.sizes).toEqual({ train: 8000, test: 2000 });
+    expect(task.sizes).toEqual({ train: 7000, validation: 1000, test: 2000 });
     const batch = task.batch('test', 0, 2);
     expect(batch.inputShape).toEqual([2, 784, 1]);
     for (const v of batch.inputs) expect(Math.round(v * 255) / 255).toBeCloseTo(v, 6);
