@@ -21,7 +21,7 @@ export function copyTable(outcomes: readonly RunOutcome[]): Table {
       'params',
       'test MSE',
       `within ±${WITHIN_TOLERANCE}`,
-      'best MSE',
+      'best val. MSE',
       'time',
       'steps/s',
     ],
