@@ -32,7 +32,15 @@
  * synchronously once and cached), all sharing one memory.
  */
 
-import type { BinaryOp, DType, ElementwiseProgram, ExprNode, TypedArray, UnaryOp } from '@mru/core';
+import {
+  type BinaryOp,
+  type DType,
+  type ElementwiseProgram,
+  type ExprNode,
+  operandsOf,
+  type TypedArray,
+  type UnaryOp,
+} from '@mru/core';
 import { JS_FLOAT_UNARY, unaryFloatInto } from './math.js';
 import type { Layout } from './walk.js';
 import {
@@ -174,22 +182,6 @@ function plan(p: ElementwiseProgram, nRegions: number): Plan {
     }
   });
   return { level, js, phases: 1 + Math.max(...p.outputs.map((o) => level[o])) };
-}
-
-/** Node indices a node reads. */
-function operandsOf(n: ExprNode): number[] {
-  switch (n.kind) {
-    case 'input':
-    case 'scalar':
-      return [];
-    case 'unary':
-    case 'cast':
-      return [n.x];
-    case 'binary':
-      return [n.a, n.b];
-    case 'where':
-      return [n.cond, n.a, n.b];
-  }
 }
 
 /**
