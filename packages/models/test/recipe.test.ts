@@ -7,7 +7,9 @@ import { arange, randn, reshape, slice, stack, type Tensor, tidy, ValueError } f
 import { expect, it } from 'vitest';
 import {
   createNetwork,
+  FqBmru,
   flattenTree,
+  MinGru,
   type NetworkConfig,
   type ParamTree,
   TimeFeatures,
@@ -189,5 +191,37 @@ describeOnBackends('time features and the block recipe', () => {
     const c = await values(all.apply(p, x, { train: true, seed: 1 }));
     const d = await values(all.apply(p, x, { train: true, seed: 2 }));
     expect(maxAbsDiff(c, d)).toBeGreaterThan(0);
+  });
+
+  it('minGRU gateBias sets the gate half of the bias only', async () => {
+    const cell = new MinGru(3, 4, { gateBias: -5 });
+    const b = await values(flattenTree(cell.init(0))['w.bias']);
+    expect(b.slice(4)).toEqual([-5, -5, -5, -5]);
+    expect(Math.max(...b.slice(0, 4).map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(3));
+    expect(() => new MinGru(3, 4, { gateBias: Number.NaN })).toThrow(ValueError);
+  });
+
+  it("FQ-BMRU: under 'spec' no unit can reset at init; under 'midband' units set, hold and reset", async () => {
+    const x = randn([4, 50, 8], 0, 1, { seed: 3 });
+    const count = async (init: 'spec' | 'midband') => {
+      const cell = new FqBmru(8, 16, { init });
+      const { hold, zHi } = cell.gates(cell.init(1), x);
+      const h = await values(hold);
+      const z = await values(zHi);
+      let set = 0;
+      let reset = 0;
+      let held = 0;
+      for (let i = 0; i < h.length; i++) {
+        if (h[i] === 1) held++;
+        else if (z[i] === 1) set++;
+        else reset++;
+      }
+      return { set, reset, held };
+    };
+    const spec = await count('spec');
+    expect(spec.reset).toBe(0);
+    const mid = await count('midband');
+    for (const n of [mid.set, mid.reset, mid.held]) expect(n).toBeGreaterThan(0.05 * 4 * 50 * 16);
+    expect(() => new FqBmru(2, 2, { init: 'x' as 'spec' })).toThrow(ValueError);
   });
 }, [CPU]);

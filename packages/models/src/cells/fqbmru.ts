@@ -39,7 +39,17 @@ export interface FqBmruOptions {
   readonly leak?: number;
   /** Sharpness `k` of the surrogate derivative (default 1). */
   readonly surrogateK?: number;
+  /**
+   * `'spec'` (default): the specified initialisation above. `'midband'` (ours, issue 14): `W_x` signed
+   * uniform fan-in and `b_x = 0.325`, the centre of the initial hysteresis band `[β_lo, β_hi] ≈
+   * [0.15, 0.5]`, so a unit at rest holds and inputs can push it above `β_hi` (set) or below `β_lo`
+   * (reset). Under `'spec'`, `ĥ >= b_x = 0.5 > β_lo` for every non-negative input: no unit can reset.
+   */
+  readonly init?: FqBmruInit;
 }
+
+/** Initialisations of the FQ-BMRU input map. */
+export type FqBmruInit = 'spec' | 'midband';
 
 /** The gates of an FQ-BMRU step, each `[..., d_state]`. */
 export interface FqGates {
@@ -84,9 +94,18 @@ export class FqBmru extends Cell {
     if (!(this.leak >= 0 && this.leak <= 1))
       throw new ValueError('FqBmru', `leak must be in [0, 1], got ${this.leak}`);
     this.surrogateK = options.surrogateK ?? 1;
+    const init = options.init ?? 'spec';
+    if (init !== 'spec' && init !== 'midband')
+      throw new ValueError('FqBmru', `init must be 'spec' or 'midband', got '${String(init)}'`);
     this.wx = this.addModule(
       'wx',
-      new Linear(dIn, dState, { weightInit: nonNegative(uniformFanIn(dIn)), biasInit: constant(0.5) }),
+      new Linear(
+        dIn,
+        dState,
+        init === 'spec'
+          ? { weightInit: nonNegative(uniformFanIn(dIn)), biasInit: constant(0.5) }
+          : { weightInit: uniformFanIn(dIn), biasInit: constant(0.15 + 0.35 / 2) },
+      ),
     );
     this.addParam('beta1', [dState], jittered(0.15), { decay: false });
     this.addParam('delta', [dState], jittered(0.35), { decay: false });
