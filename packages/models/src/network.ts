@@ -608,7 +608,10 @@ export class Network extends Module {
 
   /** The time code at int32 `positions` `[B]` or `[B, T]` (null without time features). */
   #timeCode(params: ParamTree, positions: Tensor): Tensor | null {
-    return this.#time ? this.#time.codes(getSubtree(params, 'time', 'Network'), positions) : null;
+    if (!this.#time) return null;
+    // Without an offset table the module has no parameters, and a flattened tree drops its entry.
+    const own = this.#time.config.maxLength > 0 ? getSubtree(params, 'time', 'Network') : {};
+    return this.#time.codes(own, positions);
   }
 
   /** Embedded input with the time code concatenated and projected back, then the stem stage. */
