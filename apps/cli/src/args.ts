@@ -90,9 +90,14 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
           name: 'eval-every',
           type: 'string',
           value: 'N',
-          help: 'evaluate on the test split every N steps (default steps/10)',
+          help: 'evaluate on the validation split every N steps (default steps/10); test once at the end',
         },
-        { name: 'eval-batches', type: 'string', value: 'N', help: 'test batches per evaluation (default 4)' },
+        {
+          name: 'eval-batches',
+          type: 'string',
+          value: 'N',
+          help: 'batches per evaluation, validation and test (default 4)',
+        },
         {
           name: 'log-every',
           type: 'string',
@@ -105,7 +110,7 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
         {
           name: 'anneal',
           type: 'boolean',
-          help: 'epsilon annealing: train BMRU cells as CMRUs first, then decay epsilon to 0',
+          help: 'epsilon annealing: train BMRU cells as CMRUs (epsilon 1) for 10% of the steps, then decay epsilon linearly to 0 over 50%',
         },
         {
           name: 'task-opt',

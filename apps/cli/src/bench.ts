@@ -5,11 +5,12 @@
  * times; the median is reported, since a shared machine makes means noisy. Every timed region ends
  * with a read of a scalar result, so queued GPU work is included and the read-back is tiny. Scan
  * throughput is in elements (batch x time x channels) per second, forward and forward + backward;
- * the training step uses the same loop as `mru train` (copy-first-input, AdamW, clipping).
+ * the training step is the one `mru train` runs, @mru/models' `trainStep` (copy-first-input, a fresh
+ * batch per step, dropout, AdamW with the cosine schedule and clipping), timed to its metrics' read.
  */
-import { dispose, rand, randn, scan, seed, sum, type Tensor, tensor, tidy, valueAndGrad } from '@mru/core';
+import { dispose, rand, randn, scan, seed, sum, type Tensor, tidy, valueAndGrad } from '@mru/core';
 import { createTask } from '@mru/datasets';
-import { AdamW, createNetwork, type ParamTree } from '@mru/models';
+import { AdamW, cosineSchedule, createNetwork, type ParamTree, trainStep } from '@mru/models';
 import { choiceOption, intOption, type ParsedArgs } from './args.js';
 import { BACKEND_NAMES, useBackend } from './backend.js';
 import { UsageError } from './errors.js';
@@ -17,7 +18,6 @@ import { formatBytes, LIMITS, memoryBudget } from './limits.js';
 import type { Io } from './main.js';
 import { MODEL_NAMES, networkConfig } from './models.js';
 import { formatTable } from './table.js';
-import { taskLoss } from './train.js';
 
 /** The options of `mru bench`. */
 export const BENCH_OPTIONS: readonly string[] = [
@@ -136,21 +136,16 @@ export async function benchCommand(args: ParsedArgs, io: Io): Promise<number> {
     }),
   );
   let params: ParamTree = network.init(0);
-  const optimizer = new AdamW({ lr: 1e-3, meta: network.paramSpecs(), clipNorm: 1 });
-  const lossAndGrad = valueAndGrad((p: ParamTree, x: Tensor, target: Tensor, s: number) =>
-    taskLoss(task, network.apply(p, x, { train: true, seed: s }), { x, target, mask: null, maskCount: 0 }),
-  );
-  let stepIndex = 0;
-  const batchData = task.batch('train', 0, batch);
-  const x = tensor(batchData.inputs, { shape: batchData.inputShape });
-  const target = tensor(batchData.targets, { shape: batchData.targetShape });
-  const stepTime = await time(repeats, async () => {
-    const { value, grads } = lossAndGrad(params, x, target, stepIndex++);
-    params = optimizer.step(params, grads);
-    dispose(grads);
-    await readScalar(value);
+  const optimizer = new AdamW({
+    lr: cosineSchedule({ peak: 1e-3, totalSteps: repeats + 1 }),
+    meta: network.paramSpecs(),
+    clipNorm: 1,
   });
-  dispose([params, x, target]);
+  const stepTime = await time(repeats, async () => {
+    const i = optimizer.stepCount;
+    params = (await trainStep({ network, optimizer, seed: 0 }, params, task.batch('train', i, batch))).params;
+  });
+  dispose(params);
   optimizer.dispose();
   io.stdout.write(
     `${formatTable({

@@ -9,7 +9,7 @@
  * sets `appendedZeros = T - 784`.
  */
 import { createTask, type TaskName, taskNames, tasks } from '@mru/datasets';
-import { resolveNetworkConfig } from '@mru/models';
+import { type EpsilonScheduleOptions, resolveEpsilonSchedule, resolveNetworkConfig } from '@mru/models';
 import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from './args.js';
 import { RunError, UsageError } from './errors.js';
 import { LIMITS, memoryProblem, taskLength } from './limits.js';
@@ -174,7 +174,9 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
       1,
       LIMITS['log-every'],
     ),
-    epsilonAnneal: values.anneal === true || values.anneal === 'true',
+    ...(values.anneal === true || values.anneal === 'true'
+      ? { epsilonSchedule: resolveEpsilonSchedule({ totalSteps: steps }) }
+      : {}),
   };
 }
 
@@ -231,6 +233,13 @@ export function parseStoredTrainConfig(
   for (const name of ['lr', 'lrFinalRatio', 'beta1', 'beta2', 'weightDecay', 'clip'])
     field(name, num, 'a finite number');
   if (o.epsilonAnneal !== undefined) field('epsilonAnneal', (v) => typeof v === 'boolean', 'true or false');
+  if (o.epsilonSchedule !== undefined) {
+    try {
+      resolveEpsilonSchedule(o.epsilonSchedule as EpsilonScheduleOptions);
+    } catch (error) {
+      fail(`'train_config.epsilonSchedule' is not a valid schedule (${(error as Error).message})`);
+    }
+  }
   const length = taskLength(o.task as TaskName, o.taskOptions as Record<string, unknown>);
   if (length !== null && !(Number.isInteger(length) && length >= 1 && length <= LIMITS['seq-len'])) {
     fail(`its task length ${length} is outside [1, ${LIMITS['seq-len']}]`);

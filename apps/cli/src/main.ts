@@ -257,7 +257,7 @@ async function trainCommand(args: ParsedArgs, io: Io): Promise<number> {
   if (result.final) io.stdout.write(`final test: ${formatMetrics(result.final)}\n`);
   if (result.best)
     io.stdout.write(
-      `best test ${result.metric}: ${result.best.value.toPrecision(4)} at step ${result.best.step}\n`,
+      `best validation ${result.metric}: ${result.best.value.toPrecision(4)} at step ${result.best.step}\n`,
     );
   return result.stopped && result.step < (stopAt ?? Number.POSITIVE_INFINITY) ? 130 : 0;
 }

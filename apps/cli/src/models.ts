@@ -11,7 +11,17 @@ import type { Task } from '@mru/datasets';
 import type { LayerConfig, NetworkConfig } from '@mru/models';
 
 /** Model names the command accepts. */
-export const MODEL_NAMES = ['bmru', 'cmru', 'fq-bmru', 'lru', 'mingru', 'gru', 'hybrid'] as const;
+export const MODEL_NAMES = [
+  'bmru',
+  'cmru',
+  'fq-bmru',
+  'lru',
+  'mingru',
+  'gru',
+  'brc',
+  'nbrc',
+  'hybrid',
+] as const;
 
 /** A model name. */
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -24,6 +34,8 @@ export const MODEL_HELP: Readonly<Record<ModelName, string>> = {
   lru: 'linear recurrent unit, the monostable SSM baseline',
   mingru: 'minGRU, a gated parallel baseline',
   gru: 'GRU, the sequential baseline (no parallel scan)',
+  brc: 'bistable recurrent cell (BRC), sequential (no parallel scan)',
+  nbrc: 'neuromodulated bistable recurrent cell (nBRC), sequential (no parallel scan)',
   hybrid: 'a BMRU and an LRU side by side in every layer',
 };
 
@@ -55,6 +67,8 @@ export function layerConfig(model: ModelName, dState: number): LayerConfig {
     case 'lru':
     case 'mingru':
     case 'gru':
+    case 'brc':
+    case 'nbrc':
       return { type: model, dState };
     case 'fq-bmru':
       return { type: 'fqbmru', dState };

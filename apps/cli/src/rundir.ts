@@ -4,11 +4,12 @@
  * ```
  * <out>/config.json        the resolved configuration (every default filled in)
  * <out>/metrics.jsonl      one JSON object per line: {"type":"train",...} every log step,
- *                          {"type":"eval",...} every evaluation
- * <out>/loss.svg|png       training loss (and test loss at evaluations) against the step
- * <out>/metric.svg|png     the task's metric on the test split against the step
+ *                          {"type":"eval","split":"validation",...} every evaluation,
+ *                          {"type":"eval","split":"test",...} once, when the schedule ends
+ * <out>/loss.svg|png       training loss (and validation loss at evaluations) against the step
+ * <out>/metric.svg|png     the task's metric on the validation split against the step
  * <out>/last.safetensors   the latest checkpoint (resume from it)
- * <out>/best.safetensors   the checkpoint with the best test metric so far
+ * <out>/best.safetensors   the checkpoint with the best validation metric so far
  * ```
  *
  * Design: small files are written atomically (temporary file, then rename) so an interrupted run
@@ -92,14 +93,14 @@ export interface TrainRecord {
   readonly elapsed: number;
 }
 
-/** A metrics line written after an evaluation on the test split. */
+/** A metrics line written after an evaluation: on the validation split during a run, on the test split at its end. */
 export interface EvalRecord {
   /** Discriminator. */
   readonly type: 'eval';
   /** Steps completed. */
   readonly step: number;
   /** Which split was scored. */
-  readonly split: 'test';
+  readonly split: 'validation' | 'test';
   /** The task's loss. */
   readonly loss: number;
   /** Mean squared error (regression tasks). */
@@ -204,24 +205,25 @@ export class RunDirectory {
    */
   writePlots(records: readonly MetricRecord[], metric: 'mse' | 'accuracy', title: string): void {
     const train = records.filter((r): r is TrainRecord => r.type === 'train');
-    const evals = records.filter((r): r is EvalRecord => r.type === 'eval');
+    // The curves follow the validation split; the one test score at the end is not a curve.
+    const evals = records.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'validation');
     this.writeChart('loss', {
       title: `loss: ${title}`,
       xLabel: 'step',
       yLabel: 'loss',
       series: [
         { label: 'train', points: train.map((r) => [r.step, r.loss]) },
-        { label: 'test', points: evals.map((r) => [r.step, r.loss]) },
+        { label: 'validation', points: evals.map((r) => [r.step, r.loss]) },
       ],
     });
     this.writeChart('metric', {
-      title: `${metric === 'mse' ? 'test MSE' : 'test accuracy'}: ${title}`,
+      title: `${metric === 'mse' ? 'validation MSE' : 'validation accuracy'}: ${title}`,
       xLabel: 'step',
       yLabel: metric === 'mse' ? 'MSE' : 'accuracy',
       yScale: metric === 'mse' ? 'auto' : 'linear',
       series: [
         {
-          label: `test ${metric}`,
+          label: `validation ${metric}`,
           points: evals.map((r) => [r.step, (metric === 'mse' ? r.mse : r.accuracy) ?? r.loss]),
         },
       ],

@@ -8,8 +8,9 @@
  * from what the run directory holds.
  */
 import { join } from 'node:path';
-import { dispose, tensor, tidy } from '@mru/core';
-import { combineMetrics, createTask, type Metrics } from '@mru/datasets';
+import { dispose } from '@mru/core';
+import { type Batch, createTask, type Metrics } from '@mru/datasets';
+import { evaluate } from '@mru/models';
 import { loadNetworkCheckpoint } from '@mru/models/node';
 import { resolveTrainConfig } from './config.js';
 import type { ModelName } from './models.js';
@@ -94,27 +95,34 @@ export async function scoreCheckpoint(
   const task = await createTask(config.task, config.taskOptions as Record<string, unknown>);
   const loaded = await loadNetworkCheckpoint(path);
   try {
-    const parts: Metrics[] = [];
-    let within = 0;
-    let count = 0;
-    for (let i = 0; i < Math.min(batches, task.batchesPerEpoch('test', batchSize)); i++) {
-      const batch = task.batch('test', i, batchSize);
-      const out = tidy(() =>
-        loaded.network.apply(loaded.params, tensor(batch.inputs, { shape: batch.inputShape })),
-      );
-      const predictions = await out.data();
-      out.dispose();
-      parts.push(task.metrics(predictions, batch));
-      if (batch.loss === 'mse') {
-        for (let j = 0; j < batch.targets.length; j++) {
-          if (Math.abs(predictions[j] - batch.targets[j]) < WITHIN_TOLERANCE) within++;
-          count++;
+    // The task's own scores, plus the share of regression outputs within the tolerance.
+    type Scored = { readonly metrics: Metrics; readonly within: number; readonly count: number };
+    const scorer = {
+      metrics(predictions: ArrayLike<number>, batch: Batch): Scored {
+        let within = 0;
+        if (batch.loss === 'mse') {
+          for (let j = 0; j < batch.targets.length; j++)
+            if (Math.abs(predictions[j] - batch.targets[j]) < WITHIN_TOLERANCE) within++;
         }
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const metrics = combineMetrics(parts);
-    return count > 0 ? { ...metrics, within: within / count } : metrics;
+        const count = batch.loss === 'mse' ? batch.targets.length : 0;
+        return { metrics: task.metrics(predictions, batch), within, count };
+      },
+      combineMetrics(parts: readonly Scored[]): Scored {
+        return {
+          metrics: task.combineMetrics(parts.map((p) => p.metrics)),
+          within: parts.reduce((s, p) => s + p.within, 0),
+          count: parts.reduce((s, p) => s + p.count, 0),
+        };
+      },
+    };
+    const count = Math.min(batches, task.batchesPerEpoch('test', batchSize));
+    const scored = await evaluate(
+      loaded.network,
+      loaded.params,
+      task.batches('test', batchSize, { count }),
+      scorer,
+    );
+    return scored.count > 0 ? { ...scored.metrics, within: scored.within / scored.count } : scored.metrics;
   } finally {
     dispose(loaded.params);
   }

@@ -1,58 +1,45 @@
 /**
- * The training loop behind `mru train` and the experiment presets.
+ * `mru train` and the experiment presets: the run directory, progress, plots and resume around the
+ * training API of @mru/models (`fit`, `trainStep`, `evaluate`), which owns the step itself.
  *
  * Design, with resumability as the organising constraint: everything random is a pure function of
  * the run seed and the step number, never of how many steps this process has run.
  *
  * - Data: training batch `i` is `task.batch('train', i, batch)`, keyed by (seed, i) in @mru/datasets.
- * - Dropout: step `i` uses the seed `deriveSeed(seed, 'dropout/<i>')`.
- * - Optimizer: AdamW with its moments and step count restored from the checkpoint; the cosine
- *   learning rate is a function of that step count.
+ * - Dropout, ε and learning rate: functions of the step index inside `trainStep` (the ε schedule is
+ *   stored in the config, so it travels in every checkpoint with the step it has reached).
+ * - Optimizer: AdamW with its moments and step count restored from the checkpoint.
  * - Bookkeeping (best metric so far, the running loss of the current log window) travels in the
  *   checkpoint's metadata.
  *
  * So `N` steps, a checkpoint, and `M` more steps in another process give bit-for-bit the parameters
- * of `N + M` uninterrupted steps. Each step runs `valueAndGrad` and the optimizer update, then
- * disposes the loss, gradients and batch tensors: the live tensor count is constant over the run.
- * Checkpoints (`last` at every evaluation and at the end, `best` when the test metric improves) are
- * written atomically by @mru/models; a checkpoint to resume from is read and validated before the
- * run directory is touched, so a corrupt file leaves the directory as it was.
+ * of `N + M` uninterrupted steps. Evaluations during the run score the validation split, which picks
+ * `best`; the test split is scored once, when the schedule ends. Checkpoints (`last` at every
+ * evaluation and at the end, `best` when the validation metric improves) are written atomically by
+ * @mru/models; a checkpoint to resume from is read and validated before the run directory is
+ * touched, so a corrupt file leaves the directory as it was.
  */
 
 import { isMainThread } from 'node:worker_threads';
-import {
-  add,
-  crossEntropy,
-  dispose,
-  div,
-  memory,
-  mse,
-  mul,
-  square,
-  sum,
-  type Tensor,
-  tensor,
-  tidy,
-  valueAndGrad,
-} from '@mru/core';
-import {
-  type Batch,
-  combineMetrics,
-  createTask,
-  type Metrics,
-  type Task,
-  type TaskName,
-} from '@mru/datasets';
+import { dispose, memory } from '@mru/core';
+import { createTask, type Metrics, type Split, type Task, type TaskName } from '@mru/datasets';
 import {
   AdamW,
+  type ApplyContext,
+  annealContext,
   cosineSchedule,
   createNetwork,
-  deriveSeed,
-  epsilonAnnealingFor,
+  type EpsilonScheduleOptions,
+  evaluate as evaluateBatches,
+  type FitResult,
+  type FitState,
+  fit,
   type LoadedCheckpoint,
   type Network,
   type NetworkConfig,
   type ParamTree,
+  type ResolvedEpsilonSchedule,
+  resolveEpsilonSchedule,
 } from '@mru/models';
 import { loadNetworkCheckpoint, saveCheckpoint } from '@mru/models/node';
 import { checkStoredMemory, parseStoredTrainConfig } from './config.js';
@@ -93,18 +80,21 @@ export interface TrainConfig {
   readonly weightDecay: number;
   /** Gradient clipping: maximum global L2 norm. */
   readonly clip: number;
-  /** Evaluate every this many steps (and at the last step). */
+  /** Evaluate on the validation split every this many steps (and at the last step). */
   readonly evalEvery: number;
-  /** Test batches per evaluation. */
+  /** Batches per evaluation (validation during the run, test at the end). */
   readonly evalBatches: number;
-  /** Examples per test batch. */
+  /** Examples per evaluation batch. */
   readonly evalBatchSize: number;
   /** Write a training metrics line every this many steps. */
   readonly logEvery: number;
   /**
-   * ε annealing of the BMRU cells (MODELS.md): trained as CMRUs (ε = 1) for the first 10% of the
-   * steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
+   * ε annealing of the BMRU cells (MODELS.md), evaluated by the training step from the step index;
+   * `--anneal` gives `{ totalSteps: steps, start: 1, end: 0, hold: 0.1, ramp: 0.5 }`: trained as CMRUs
+   * for the first 10% of the steps, ε decayed linearly to 0 over the next 50%, plain BMRUs after that.
    */
+  readonly epsilonSchedule?: ResolvedEpsilonSchedule;
+  /** Written by versions before `epsilonSchedule`: true means the `--anneal` default schedule. */
   readonly epsilonAnneal?: boolean;
 }
 
@@ -122,7 +112,7 @@ export interface ResumeState {
   readonly params: ParamTree;
   /** AdamW state. */
   readonly optimizer: NonNullable<LoadedCheckpoint['optimizer']>;
-  /** Best test metric so far and its step (null before the first evaluation). */
+  /** Best validation metric so far and its step (null before the first evaluation). */
   readonly best: { readonly value: number; readonly step: number } | null;
   /** Sum and count of training losses in the unfinished log window. */
   readonly window: { readonly sum: number; readonly count: number };
@@ -162,56 +152,14 @@ export interface TrainResult {
   readonly paramCount: number;
   /** Wall-clock seconds of this process's training (evaluations included). */
   readonly seconds: number;
-  /** The last evaluation (null if none happened). */
+  /** The test split scored at the end (else the last evaluation; null if none happened). */
   readonly final: Metrics | null;
   /** The task's headline metric. */
   readonly metric: 'mse' | 'accuracy';
-  /** Best headline metric and its step. */
+  /** Best headline metric on the validation split and its step. */
   readonly best: { readonly value: number; readonly step: number } | null;
   /** Training steps per second in this process. */
   readonly stepsPerSecond: number;
-}
-
-/** Tensors of one batch on the current backend. */
-interface BatchTensors {
-  readonly x: Tensor;
-  readonly target: Tensor;
-  readonly mask: Tensor | null;
-  readonly maskCount: number;
-}
-
-function toTensors(batch: Batch): BatchTensors {
-  const x = tensor(batch.inputs, { shape: batch.inputShape });
-  const target = tensor(batch.targets, { shape: batch.targetShape });
-  if (!batch.mask) return { x, target, mask: null, maskCount: 0 };
-  let count = 0;
-  for (let i = 0; i < batch.mask.length; i++) count += batch.mask[i];
-  return { x, target, mask: tensor(batch.mask, { shape: batch.targetShape }), maskCount: count };
-}
-
-/**
- * The training loss of network outputs for a task: MSE for regression, cross-entropy for
- * classification (a masked mean over the counted steps when every step is read).
- *
- * @param task - The task (decides the loss).
- * @param output - Network outputs, `[B, out]` or `[B, T, classes]`.
- * @param t - The batch tensors.
- * @returns A scalar loss tensor.
- */
-export function taskLoss(task: Task, output: Tensor, t: BatchTensors): Tensor {
-  switch (task.loss) {
-    case 'mse':
-      return mse(output, t.target);
-    case 'cross-entropy': {
-      if (!t.mask) return crossEntropy(output, t.target);
-      const perStep = crossEntropy(output, t.target, 'none');
-      return div(sum(mul(perStep, t.mask)), Math.max(1, t.maskCount));
-    }
-    default: {
-      const never: never = task.loss;
-      throw new Error(`unknown loss ${String(never)}`);
-    }
-  }
 }
 
 /** Whether `a` is a better value of `metric` than `b`. */
@@ -225,33 +173,51 @@ export function headline(metric: 'mse' | 'accuracy', m: Metrics): number {
 }
 
 /**
- * Scores a network on the first `batches` test batches of a task.
+ * Scores a network on the first `batches` batches of a split of a task (@mru/models' `evaluate`).
  *
  * @param network - The network.
  * @param params - Its parameters.
  * @param task - The task.
- * @param batches - Number of test batches.
+ * @param batches - Number of batches (at most one epoch of a finite data set).
  * @param batchSize - Examples per batch.
+ * @param split - The split (default `'test'`).
+ * @param context - ε and leak to evaluate at (default: the network's own).
  * @returns The combined metrics.
  */
-export async function evaluate(
+export function evaluateTask(
+  network: Network,
+  params: ParamTree,
+  task: Task,
+  batches: number,
+  batchSize: number,
+  split: Split = 'test',
+  context: ApplyContext = {},
+): Promise<Metrics> {
+  const count = Math.min(batches, task.batchesPerEpoch(split, batchSize));
+  return evaluateBatches(network, params, task.batches(split, batchSize, { count }), task, context);
+}
+
+/** `evaluateTask` on the test split, the signature `mru eval` calls. */
+export function evaluate(
   network: Network,
   params: ParamTree,
   task: Task,
   batches: number,
   batchSize: number,
 ): Promise<Metrics> {
-  const parts: Metrics[] = [];
-  const perEpoch = task.batchesPerEpoch('test', batchSize);
-  for (let i = 0; i < Math.min(batches, perEpoch); i++) {
-    const batch = task.batch('test', i, batchSize);
-    const out = tidy(() => network.apply(params, tensor(batch.inputs, { shape: batch.inputShape })));
-    const predictions = await out.data();
-    out.dispose();
-    parts.push(task.metrics(predictions, batch));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return combineMetrics(parts);
+  return evaluateTask(network, params, task, batches, batchSize, 'test');
+}
+
+/**
+ * The annealing schedule of a stored config: its own, or the `--anneal` default for configs written
+ * before schedules were recorded (`epsilonAnneal: true`).
+ *
+ * @param config - A training config.
+ * @returns The schedule, or undefined without annealing.
+ */
+export function annealingOf(config: TrainConfig): EpsilonScheduleOptions | undefined {
+  if (config.epsilonSchedule) return config.epsilonSchedule;
+  return config.epsilonAnneal ? resolveEpsilonSchedule({ totalSteps: config.steps }) : undefined;
 }
 
 function checkpointMetadata(
@@ -260,6 +226,7 @@ function checkpointMetadata(
   best: { value: number; step: number } | null,
   window: { sum: number; count: number },
 ): Record<string, string> {
+  const schedule = annealingOf(config);
   return {
     mru_cli: CLI_VERSION,
     train_config: JSON.stringify(config),
@@ -267,6 +234,15 @@ function checkpointMetadata(
     best: JSON.stringify(best),
     loss_window: JSON.stringify(window),
     rng: `dropout seed of step i = deriveSeed(${config.seed}, 'dropout/<i>'); train batch i = task.batch('train', i, ${config.batch})`,
+    ...(schedule
+      ? {
+          annealing: JSON.stringify({
+            schedule,
+            step,
+            context: annealContext(schedule, Math.max(0, step - 1)),
+          }),
+        }
+      : {}),
   };
 }
 
@@ -367,26 +343,23 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
   if (resume) config = resume.config;
   const task = await createTask(config.task, config.taskOptions as Record<string, unknown>);
   const network = resume ? resume.network : createNetwork(config.network);
-  const meta = network.paramSpecs();
   const optimizer = new AdamW({
     lr: cosineSchedule({ peak: config.lr, totalSteps: config.steps, finalRatio: config.lrFinalRatio }),
     beta1: config.beta1,
     beta2: config.beta2,
     weightDecay: config.weightDecay,
     clipNorm: config.clip,
-    meta,
+    meta: network.paramSpecs(),
   });
-  // A pure function of the step, so a resumed run anneals exactly as an uninterrupted one.
-  const epsilon = config.epsilonAnneal ? epsilonAnnealingFor(config.steps) : null;
-  let params: ParamTree = resume ? resume.params : network.init(config.seed);
+  const epsilon = annealingOf(config);
+  const initial: ParamTree = resume ? resume.params : network.init(config.seed);
   if (resume) optimizer.loadStateDict(resume.optimizer);
-  let step = resume ? resume.step : 0;
+  const startStep = optimizer.stepCount;
   let best = resume?.best ? { ...resume.best } : null;
   const window = resume ? { ...resume.window } : { sum: 0, count: 0 };
-  const end = Math.min(config.steps, options.stopAt ?? config.steps);
 
   const dir = new RunDirectory(options.out);
-  const records: MetricRecord[] = resume ? dir.truncateMetrics(step) : dir.truncateMetrics(-1);
+  const records: MetricRecord[] = resume ? dir.truncateMetrics(startStep) : dir.truncateMetrics(-1);
   const paramCount = network.paramCount();
   dir.writeConfig({
     mru: CLI_VERSION,
@@ -398,111 +371,139 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
     ...(options.extra ?? {}),
   });
   const title = `${config.model} on ${config.task}`;
-  const save = async (file: string) =>
-    saveCheckpoint(dir.file(file), params, {
-      config: network.config,
+  // A checkpoint's network config carries the ε (and leak) it was trained at, so loading it elsewhere
+  // (`mru eval`, experiment reports) evaluates the function that was trained.
+  const save = async (file: string, state: FitState) =>
+    saveCheckpoint(dir.file(file), state.params, {
+      config: { ...network.config, ...state.context },
       optimizer: optimizer.stateDict(),
-      metadata: checkpointMetadata(config, step, best, window),
+      metadata: checkpointMetadata(config, state.step, best, window),
     });
+  const appendEval = (step: number, split: 'validation' | 'test', metrics: Metrics): void => {
+    const record: EvalRecord = {
+      type: 'eval',
+      step,
+      split,
+      loss: metrics.loss,
+      ...(metrics.mse !== undefined ? { mse: metrics.mse } : {}),
+      ...(metrics.accuracy !== undefined ? { accuracy: metrics.accuracy } : {}),
+      ...(metrics.sequenceAccuracy !== undefined ? { sequenceAccuracy: metrics.sequenceAccuracy } : {}),
+      count: metrics.count,
+    };
+    dir.appendMetric(record);
+    records.push(record);
+  };
 
-  const lossAndGrad = valueAndGrad((p: ParamTree, t: BatchTensors, dropoutSeed: number) => {
-    const { output, switchRate } = network.applyWithStats(p, t.x, { train: true, seed: dropoutSeed });
-    const loss = taskLoss(task, output, t);
-    const penalty = network.config.switchPenalty ?? 0;
-    return penalty > 0 && switchRate ? add(loss, mul(square(switchRate), penalty)) : loss;
-  });
-
+  const controller = new AbortController();
   let interrupted = false;
   const onInterrupt = () => {
     interrupted = true;
+    controller.abort();
   };
   // Signals reach the main thread only; a worker is stopped through `signal`.
   if (isMainThread) process.once('SIGINT', onInterrupt);
   options.signal?.addEventListener('abort', onInterrupt);
   const bar = new ProgressBar({
     total: config.steps,
-    start: step,
+    start: startStep,
     label: options.label,
     stream: options.progress,
   });
   const t0 = performance.now();
-  const startStep = step;
-  let final: Metrics | null = null;
   let lastLoss = Number.NaN;
+  let final: Metrics | null = null;
+  let result: FitResult<Metrics>;
   try {
-    while (step < end && !interrupted) {
-      if (epsilon) network.setEpsilon(epsilon(step));
-      const dropoutSeed = deriveSeed(config.seed, `dropout/${step}`);
-      // The scope frees the batch tensors and anything else the step creates but does not return.
-      const { value, grads } = tidy(() =>
-        lossAndGrad(params, toTensors(task.batch('train', step, config.batch)), dropoutSeed),
-      );
-      const lr = optimizer.currentLr();
-      params = optimizer.step(params, grads);
-      dispose(grads);
-      lastLoss = (await value.data())[0];
-      value.dispose();
-      const gradNorm = optimizer.lastGradNorm ? (await optimizer.lastGradNorm.data())[0] : Number.NaN;
-      if (!Number.isFinite(lastLoss)) {
-        throw new RunError(
-          `training diverged at step ${step + 1}: the loss is ${lastLoss}; try a lower --lr`,
-        );
-      }
-      step++;
-      window.sum += lastLoss;
-      window.count++;
-      if (step % config.logEvery === 0 || step === config.steps) {
-        const record: MetricRecord = {
-          type: 'train',
-          step,
-          loss: window.sum / window.count,
-          lr,
-          gradNorm,
-          liveTensors: memory().tensors,
-          elapsed: (performance.now() - t0) / 1000,
-        };
-        dir.appendMetric(record);
-        records.push(record);
-        window.sum = 0;
-        window.count = 0;
-      }
-      bar.update(step, `loss ${lastLoss.toPrecision(4)}`);
-      if (step % config.evalEvery === 0 || step === config.steps) {
-        const metrics = await evaluate(network, params, task, config.evalBatches, config.evalBatchSize);
-        final = metrics;
-        const record: EvalRecord = {
-          type: 'eval',
-          step,
-          split: 'test',
-          loss: metrics.loss,
-          ...(metrics.mse !== undefined ? { mse: metrics.mse } : {}),
-          ...(metrics.accuracy !== undefined ? { accuracy: metrics.accuracy } : {}),
-          ...(metrics.sequenceAccuracy !== undefined ? { sequenceAccuracy: metrics.sequenceAccuracy } : {}),
-          count: metrics.count,
-        };
-        dir.appendMetric(record);
-        records.push(record);
-        const value = headline(task.metric, metrics);
-        if (best === null || isBetter(task.metric, value, best.value)) {
-          best = { value, step };
-          await save('best.safetensors');
-        }
-        await save('last.safetensors');
-        dir.writePlots(records, task.metric, title);
-        bar.log(
-          `${options.label ? `${options.label}: ` : ''}step ${step}: test ${task.metric} ${value.toPrecision(4)} (loss ${metrics.loss.toPrecision(4)})`,
-        );
-      }
-      // A macrotask turn per step, so a Ctrl-C (SIGINT) is seen between steps.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (step > startStep && step % config.evalEvery !== 0 && step !== config.steps)
-      await save('last.safetensors');
-    dir.writePlots(records, task.metric, title);
+    result = await fit<Metrics>({
+      network,
+      optimizer,
+      params: initial,
+      seed: config.seed,
+      epsilon,
+      steps: config.steps,
+      stopAt: options.stopAt,
+      data: (i) => task.batch('train', i, config.batch),
+      evalEvery: config.evalEvery,
+      // "Best" is chosen on the validation split; the test split is scored once, at the end.
+      evaluate: (state) =>
+        evaluateTask(
+          network,
+          state.params,
+          task,
+          config.evalBatches,
+          config.evalBatchSize,
+          'validation',
+          state.context,
+        ),
+      signal: controller.signal,
+      callbacks: {
+        onStep: (m, state) => {
+          lastLoss = m.loss;
+          if (!Number.isFinite(m.loss)) {
+            throw new RunError(
+              `training diverged at step ${m.step}: the loss is ${m.loss}; try a lower --lr`,
+            );
+          }
+          window.sum += m.loss;
+          window.count++;
+          if (state.step % config.logEvery === 0 || state.step === config.steps) {
+            const record: MetricRecord = {
+              type: 'train',
+              step: state.step,
+              loss: window.sum / window.count,
+              lr: m.lr,
+              gradNorm: m.gradNorm,
+              liveTensors: memory().tensors,
+              elapsed: (performance.now() - t0) / 1000,
+            };
+            dir.appendMetric(record);
+            records.push(record);
+            window.sum = 0;
+            window.count = 0;
+          }
+          bar.update(state.step, `loss ${m.loss.toPrecision(4)}`);
+        },
+        onEvaluate: async (metrics, state) => {
+          appendEval(state.step, 'validation', metrics);
+          const value = headline(task.metric, metrics);
+          if (best === null || isBetter(task.metric, value, best.value)) {
+            best = { value, step: state.step };
+            await save('best.safetensors', state);
+          }
+          dir.writePlots(records, task.metric, title);
+          bar.log(
+            `${options.label ? `${options.label}: ` : ''}step ${state.step}: validation ${task.metric} ${value.toPrecision(4)} (loss ${metrics.loss.toPrecision(4)})`,
+          );
+        },
+        onCheckpoint: (state) => save('last.safetensors', state),
+      },
+    });
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     options.signal?.removeEventListener('abort', onInterrupt);
-    dispose(params);
+  }
+  const step = result.step;
+  try {
+    if (step === config.steps && step > startStep) {
+      // The test split, scored once with the final parameters.
+      const context = annealContext(epsilon, step - 1);
+      final = await evaluateTask(
+        network,
+        result.params,
+        task,
+        config.evalBatches,
+        config.evalBatchSize,
+        'test',
+        context,
+      );
+      appendEval(step, 'test', final);
+      bar.log(
+        `${options.label ? `${options.label}: ` : ''}test ${task.metric} ${headline(task.metric, final).toPrecision(4)} (loss ${final.loss.toPrecision(4)})`,
+      );
+    }
+    dir.writePlots(records, task.metric, title);
+  } finally {
+    dispose(result.params);
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;

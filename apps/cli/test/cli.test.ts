@@ -146,7 +146,10 @@ describe('mru train', () => {
     const train = lines.filter((l) => l.type === 'train');
     const evals = lines.filter((l) => l.type === 'eval');
     expect(train.map((l) => l.step)).toEqual([2, 4, 6]);
-    expect(evals.map((l) => l.step)).toEqual([3, 6]);
+    // Validation at every evaluation; the test split once, at the end of the schedule.
+    expect(evals.map((l) => `${l.split}@${l.step}`)).toEqual(['validation@3', 'validation@6', 'test@6']);
+    expect(evals[2].loss).not.toBe(evals[1].loss);
+    expect(r.out).toMatch(/test.*mse/);
     for (const l of lines) expect(Number.isFinite(l.loss)).toBe(true);
     // Constant memory: the same number of live tensors after every logged step.
     expect(new Set(train.map((l) => l.liveTensors)).size).toBe(1);
@@ -209,7 +212,26 @@ describe('mru train', () => {
     expect(first.code).toBe(0);
     const config = JSON.parse(readFileSync(join(split, 'config.json'), 'utf8'));
     expect(config.steps).toBe(8);
-    expect(config.epsilonAnneal).toBe(true);
+    expect(config.epsilonSchedule).toEqual({
+      totalSteps: 8,
+      start: 1,
+      end: 0,
+      hold: 0.1,
+      ramp: 0.5,
+      target: 'epsilon',
+    });
+    // The checkpoint records the schedule and its position, and its network is the one trained at
+    // the ε of its last step: hold 1 step, then 1 -> 0 over 4 steps, so step index 4 is at 0.25.
+    const { loadCheckpoint } = await import('@mru/models/node');
+    const { dispose } = await import('@mru/core');
+    const ck = await loadCheckpoint(join(split, 'last.safetensors'));
+    expect(JSON.parse(ck.metadata.annealing)).toEqual({
+      schedule: config.epsilonSchedule,
+      step: 5,
+      context: { epsilon: 0.25 },
+    });
+    expect(ck.config?.epsilon).toBe(0.25);
+    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
     const second = await run(['train', '--resume', join(split, 'last.safetensors'), '--quiet']);
     expect(second.err).toBe('');
     expect(second.code).toBe(0);
@@ -249,6 +271,42 @@ describe('mru train', () => {
     expect(none.code).toBe(1);
     expect(none.err).toContain('no such file');
     expect(existsSync(join(dir, 'missing.safetensors'))).toBe(false);
+  });
+
+  it('resumes an extended run without moving its ε schedule', async () => {
+    const base = join(root, 'extend');
+    const args = [...TINY, '--anneal', '--steps', '4', '--eval-every', '2'];
+    expect((await run(['train', ...args, '--out', base])).code).toBe(0);
+    const more = await run(['train', '--resume', join(base, 'last.safetensors'), '--steps', '6', '--quiet']);
+    expect(more.err).toBe('');
+    expect(more.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'));
+    expect(config.steps).toBe(6);
+    // The schedule keeps the length it was made for: ε reached 0 at step 3 and stays there.
+    expect(config.epsilonSchedule.totalSteps).toBe(4);
+    const { loadCheckpoint } = await import('@mru/models/node');
+    const { dispose } = await import('@mru/core');
+    const ck = await loadCheckpoint(join(base, 'last.safetensors'));
+    expect(JSON.parse(ck.metadata.annealing).context).toEqual({ epsilon: 0 });
+    dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+  });
+
+  it('trains the sequential baselines: --model gru, brc and nbrc', async () => {
+    for (const model of ['gru', 'brc', 'nbrc']) {
+      const out = join(root, `seq-${model}`);
+      const r = await run(['train', ...TINY, '--model', model, '--steps', '2', '--out', out]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      expect(config.model).toBe(model);
+      expect(config.network.cell).toEqual({ type: model, dState: 4 });
+      const { loadNetworkCheckpoint } = await import('@mru/models/node');
+      const { dispose } = await import('@mru/core');
+      const ck = await loadNetworkCheckpoint(join(out, 'last.safetensors'));
+      expect(ck.network.cells().map((c) => c.type)).toEqual(new Array(config.network.nLayers).fill(model));
+      expect(ck.network.cells().every((c) => !c.parallelizable)).toBe(true);
+      dispose([ck.params, ck.optimizer?.tensors ?? {}]);
+    }
   });
 
   it('refuses to change the run shape when resuming', async () => {

@@ -7,14 +7,14 @@
  *
  * - Generated tasks: example `p` of a split is written from a generator keyed by
  *   `(seed, task name, split, p)`, so streams are unbounded, random-access, independent of the batch
- *   size, and the train and test streams never share a key.
+ *   size, and the train, validation and test streams never share a key.
  * - Finite data sets: example `p` lies in epoch `floor(p / size)`; the training split is visited in a
- *   fresh seeded order each epoch, the test split always in its stored order. An epoch is
+ *   fresh seeded order each epoch, the validation and test splits always in their stored order. An epoch is
  *   `ceil(size / batchSize)` batches and its last batch may be smaller.
  */
 
 import { ArgumentError } from './errors.js';
-import { computeMetrics, predictionShape } from './metrics.js';
+import { combineMetrics, computeMetrics, predictionShape } from './metrics.js';
 import { hashString, Rng, splitWords } from './rng.js';
 import type { Batch, BatchesOptions, Split, SplitSizes, Task, TaskFacts } from './types.js';
 
@@ -57,12 +57,12 @@ export interface FiniteTaskDefinition extends TaskFacts {
   fill(split: Split, item: number, example: ExampleView): void;
 }
 
-const SPLIT_TAG: Readonly<Record<Split, number>> = { train: 0x7a41, test: 0x7e57 };
+const SPLIT_TAG: Readonly<Record<Split, number>> = { train: 0x7a41, validation: 0x7a1d, test: 0x7e57 };
 const EPOCH_ORDER_TAG = 0xe90c;
 
 function checkSplit(split: unknown): asserts split is Split {
-  if (split !== 'train' && split !== 'test') {
-    throw new ArgumentError(`split must be "train" or "test", got ${JSON.stringify(split)}`);
+  if (split !== 'train' && split !== 'validation' && split !== 'test') {
+    throw new ArgumentError(`split must be "train", "validation" or "test", got ${JSON.stringify(split)}`);
   }
 }
 
@@ -164,6 +164,7 @@ function build(
     batchesPerEpoch,
     predictionShape,
     metrics: computeMetrics,
+    combineMetrics,
   };
   return Object.freeze(task);
 }

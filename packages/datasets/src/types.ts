@@ -7,8 +7,11 @@
  * so turning a batch into tensors is one constructor call per array, with no knowledge of the task.
  */
 
-/** The two disjoint streams of a task: the training stream and the held-out test stream. */
-export type Split = 'train' | 'test';
+/**
+ * The three disjoint streams of a task: training, validation (to choose checkpoints and settings
+ * on) and the held-out test stream (scored once, at the end).
+ */
+export type Split = 'train' | 'validation' | 'test';
 
 /** The loss a task is trained with. */
 export type LossKind = 'mse' | 'cross-entropy';
@@ -106,6 +109,8 @@ export interface BatchesOptions {
 export interface SplitSizes {
   /** Number of training examples. */
   readonly train: number;
+  /** Number of validation examples. */
+  readonly validation: number;
   /** Number of test examples. */
   readonly test: number;
 }
@@ -137,8 +142,8 @@ export interface TaskFacts {
  * for it and to score it.
  *
  * Determinism: for given options (including `seed`), `batch(split, index, batchSize)` always returns
- * identical arrays. The train and test streams are generated from different derived keys (or, for
- * MNIST, drawn from disjoint sets of digits).
+ * identical arrays. The train, validation and test streams are generated from different derived keys
+ * (or, for MNIST, drawn from disjoint sets of digits).
  */
 export interface Task extends TaskFacts {
   /** Split sizes of a finite data set; `undefined` for generated tasks, whose streams are unbounded. */
@@ -150,7 +155,7 @@ export interface Task extends TaskFacts {
    * epochs (the training split reshuffled for each epoch from the seed, the test split in a fixed
    * order); an epoch is `ceil(size / batchSize)` batches, the last one possibly smaller.
    *
-   * @param split - `'train'` or `'test'`.
+   * @param split - `'train'`, `'validation'` or `'test'`.
    * @param index - The batch index, a non-negative integer.
    * @param batchSize - Examples per batch, a positive integer.
    * @returns A fresh batch (its arrays are not shared with any other batch).
@@ -161,7 +166,7 @@ export interface Task extends TaskFacts {
   /**
    * Iterates `batch(split, start + i, batchSize)` for `i = 0, 1, ...`.
    *
-   * @param split - `'train'` or `'test'`.
+   * @param split - `'train'`, `'validation'` or `'test'`.
    * @param batchSize - Examples per batch.
    * @param options - First index and count.
    * @returns An iterable of batches.
@@ -172,7 +177,7 @@ export interface Task extends TaskFacts {
    * Number of batches in one epoch of a split for a batch size: `ceil(size / batchSize)` for a finite
    * data set, `Infinity` for a generated task.
    *
-   * @param split - `'train'` or `'test'`.
+   * @param split - `'train'`, `'validation'` or `'test'`.
    * @param batchSize - Examples per batch.
    * @returns The batch count of one epoch.
    */
@@ -196,4 +201,13 @@ export interface Task extends TaskFacts {
    * @throws {@link ArgumentError} when `predictions` has the wrong length.
    */
   metrics(predictions: ArrayLike<number>, batch: Batch): Metrics;
+
+  /**
+   * Combines the metrics of several batches of this task ({@link combineMetrics}), so a task is the
+   * whole scorer an evaluation loop needs (`evaluate` of `@mru/models` takes it as is).
+   *
+   * @param parts - Metrics of batches.
+   * @returns The metrics of their union.
+   */
+  combineMetrics(parts: readonly Metrics[]): Metrics;
 }

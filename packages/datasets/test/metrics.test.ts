@@ -119,7 +119,12 @@ describe('task builders', () => {
     expect(() => generatedTask({ ...facts, readout: 'every', fill() {} })).toThrow(
       "custom: regression (mse) tasks are read at the last step (readout 'last')",
     );
-    const finite = finiteTask({ ...facts, readout: 'last', sizes: { train: 3, test: 0 }, fill() {} });
+    const finite = finiteTask({
+      ...facts,
+      readout: 'last',
+      sizes: { train: 3, validation: 1, test: 0 },
+      fill() {},
+    });
     expect(finite.batch('train', 0, 2).inputShape).toEqual([2, 2, 1]);
     expect(finite.batch('train', 1, 2).inputShape).toEqual([1, 2, 1]);
     expect(() => finite.batch('test', 0, 2)).toThrow('custom: the test split is empty');

@@ -47,15 +47,19 @@ describe('MNIST data', () => {
     expect(() => mnistDataFromDigits([{ raw: [0, 1] }])).toThrow(/not a multiple of 784/);
   });
 
-  it('splits 8,000 / 2,000 disjointly and deterministically', () => {
+  it('splits 7,000 / 1,000 / 2,000 disjointly and deterministically', () => {
     const split = mnistSplit(10_000);
-    expect(split.train.length).toBe(8000);
+    expect(split.train.length).toBe(7000);
+    expect(split.validation.length).toBe(1000);
     expect(split.test.length).toBe(2000);
-    const all = new Set([...split.train, ...split.test]);
+    const all = new Set([...split.train, ...split.validation, ...split.test]);
     expect(all.size).toBe(10_000);
     expect(Math.min(...all)).toBe(0);
     expect(Math.max(...all)).toBe(9999);
     expect(Array.from(mnistSplit(10_000).test)).toEqual(Array.from(split.test));
+    expect(Array.from(mnistSplit(10_000).validation)).toEqual(Array.from(split.validation));
+    // The validation digits hold every class too.
+    expect(new Set(Array.from(split.validation, (i) => data.labels[i])).size).toBe(10);
     // The split is a shuffle, not digits 0-7 versus 8-9: the test set holds every class.
     expect(new Set(Array.from(split.test, (i) => data.labels[i])).size).toBe(10);
   });
@@ -78,7 +82,7 @@ describe('sequential MNIST', () => {
       loss: 'cross-entropy',
       metric: 'accuracy',
       readout: 'last',
-      sizes: { train: 8000, test: 2000 },
+      sizes: { train: 7000, validation: 1000, test: 2000 },
     });
     const batch = sequential.batch('test', 0, 50);
     expect(batch.inputShape).toEqual([50, 784, 1]);
@@ -109,8 +113,8 @@ describe('sequential MNIST', () => {
   });
 
   it('visits every training digit once per epoch, reshuffled by the seed for each epoch', () => {
-    const epoch0 = sequential.batch('train', 0, 8000);
-    const epoch1 = sequential.batch('train', 1, 8000);
+    const epoch0 = sequential.batch('train', 0, 7000);
+    const epoch1 = sequential.batch('train', 1, 7000);
     const train = new Set(Array.from(mnistSplit(10_000).train));
     const labelCounts = (batch: Batch) => {
       const counts = new Array(10).fill(0);

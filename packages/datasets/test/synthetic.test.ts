@@ -65,6 +65,11 @@ describe.each(Object.entries(factories))('%s: determinism and shapes', (name, ma
     expect(Array.from(task.batch('test', 5, 4).inputs)).not.toEqual(
       Array.from(task.batch('train', 5, 4).inputs),
     );
+    // The validation stream is a third stream, disjoint from both, and as deterministic.
+    const validation = Array.from(task.batch('validation', 5, 4).inputs);
+    expect(validation).not.toEqual(Array.from(task.batch('train', 5, 4).inputs));
+    expect(validation).not.toEqual(Array.from(task.batch('test', 5, 4).inputs));
+    expect(Array.from(again.batch('validation', 5, 4).inputs)).toEqual(validation);
   });
 
   it('serves example p in the same form whatever the batch size', () => {
@@ -86,7 +91,7 @@ describe.each(Object.entries(factories))('%s: determinism and shapes', (name, ma
 
   it('rejects bad batch arguments with clear errors', () => {
     expect(() => task.batch('valid' as 'train', 0, 2)).toThrow(
-      /split must be "train" or "test", got "valid"/,
+      /split must be "train", "validation" or "test", got "valid"/,
     );
     expect(() => task.batch('train', -1, 2)).toThrow(/batch index must be a non-negative integer, got -1/);
     expect(() => task.batch('train', 0, 0)).toThrow(/batchSize must be a positive integer, got 0/);

@@ -23,4 +23,5 @@ export * from './checkpoint/index.js';
 export * from './network.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
+export * from './train/index.js';
 export * from './tree.js';

@@ -35,22 +35,18 @@ import {
   add,
   arange,
   concat,
-  crossEntropy,
   fuse,
   matmul,
   mean,
-  mse,
   mul,
   relu,
   reshape,
   sigmoid,
   slice,
-  square,
   type Tensor,
   ValueError,
   zeros,
 } from '@mru/core';
-import { Bmru } from './cells/bmru.js';
 import type { Cell, CellState } from './cells/cell.js';
 import { FqBmru } from './cells/fqbmru.js';
 import { type CellConfig, createCell } from './cells/index.js';
@@ -60,6 +56,7 @@ import { Dropout, Embedding, GluMlp, LayerNorm, Linear, RMSNorm } from './nn/lay
 import { type ApplyContext, type Layer, Module } from './nn/module.js';
 import { ResidualMlp } from './nn/residual-mlp.js';
 import { resolveTimeFeatures, TimeFeatures, type TimeFeaturesConfig } from './nn/time-features.js';
+import { addSwitchPenalty, outputLoss } from './train/loss.js';
 import { getSubtree, getTensor, type ParamTree } from './tree.js';
 
 /** A hybrid layer: several cells on the same input, combined. */
@@ -108,11 +105,11 @@ export interface NetworkConfig {
   /** Token inputs: int32 `[B, T]` embedded to `dModel` (default: dense float inputs). */
   readonly vocabSize?: number;
   /**
-   * ε applied to every BMRU/CMRU cell over the cells' own, as set by `Network.setEpsilon`: stored so
-   * that a checkpoint taken during ε annealing reloads with the ε it was trained at.
+   * ε of every BMRU/CMRU cell over the cells' own, when a call's context sets none: a checkpoint
+   * taken during ε annealing stores the ε it was trained at here, so it reloads and evaluates with it.
    */
   readonly epsilon?: number;
-  /** The leak applied to every FQ-BMRU cell, as set by `Network.setEpsilon(ε, true)`. */
+  /** The leak of every FQ-BMRU cell when a call's context sets none (see `epsilon`). */
   readonly leak?: number;
   /** Time features at the input (default none); see `TimeFeaturesConfig`. */
   readonly timeFeatures?: TimeFeaturesConfig;
@@ -440,13 +437,22 @@ export class Block extends Module {
     return { x: this.#finish(params, x, xhat, ys, ctx), states: outStates, switchRates: rates };
   }
 
-  /** One step `[B, dModel]` (evaluation mode); `time` is this step's code `[B, p]` when taken. */
-  step(params: ParamTree, x: Tensor, states: readonly CellState[], time?: Tensor): BlockStep {
+  /**
+   * One step `[B, dModel]` (evaluation mode; `ctx` passes ε and leak overrides to the cells); `time`
+   * is this step's time code `[B, p]` when the block takes it.
+   */
+  step(
+    params: ParamTree,
+    x: Tensor,
+    states: readonly CellState[],
+    ctx: ApplyContext = {},
+    time?: Tensor,
+  ): BlockStep {
     const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), this.#withTime(x, time));
     const ys: Tensor[] = [];
     const outStates: CellState[] = [];
     this.cells.forEach((cell, i) => {
-      const out = cell.step(getSubtree(params, this.#cellNames[i], 'Block'), xhat, states[i]);
+      const out = cell.step(getSubtree(params, this.#cellNames[i], 'Block'), xhat, states[i], ctx);
       ys.push(out.y);
       outStates.push(out.state);
     });
@@ -494,7 +500,7 @@ export interface NetworkOutput {
 
 /** A network built from a `NetworkConfig`. */
 export class Network extends Module {
-  #config: ResolvedNetworkConfig;
+  readonly #config: ResolvedNetworkConfig;
   /** The blocks, in order. */
   readonly blocks: readonly Block[];
   readonly #input: Linear | Embedding;
@@ -529,7 +535,6 @@ export class Network extends Module {
     this.blocks = blocks;
     this.#head = c.stemMlp ? this.addModule('head', stage()) : null;
     this.#readout = this.addModule('readout', new Linear(c.dModel, c.dOut));
-    this.#applyOverrides(c);
   }
 
   /** Fresh parameters, under the config's initialisation scheme (`init`). */
@@ -560,16 +565,9 @@ export class Network extends Module {
     return out;
   }
 
-  /** The config with defaults filled in, including the current ε (what checkpoints store). */
+  /** The config with defaults filled in (what checkpoints store). */
   get config(): ResolvedNetworkConfig {
     return this.#config;
-  }
-
-  #applyOverrides(c: ResolvedNetworkConfig): void {
-    for (const cell of this.cells()) {
-      if (c.epsilon !== undefined && cell instanceof Bmru) cell.epsilon = c.epsilon;
-      if (c.leak !== undefined && cell instanceof FqBmru) cell.leak = c.leak;
-    }
   }
 
   /** Every cell of every block. */
@@ -578,17 +576,13 @@ export class Network extends Module {
   }
 
   /**
-   * Sets ε of every BMRU/CMRU cell (ε annealing), and the leak of FQ-BMRU cells if `includeLeak`.
-   * Returns how many cells changed. The value is recorded in `config` (`epsilon`, `leak`), so a
-   * checkpoint saved now reloads with it.
+   * The call's context with the config's fixed ε and leak as defaults: a network saved with
+   * `epsilon` (e.g. a checkpoint taken during annealing) evaluates at it unless the call says otherwise.
    */
-  setEpsilon(epsilon: number, includeLeak = false): number {
-    if (!(epsilon >= 0 && epsilon <= 1))
-      throw new ValueError('Network.setEpsilon', `epsilon must be in [0, 1], got ${epsilon}`);
-    this.#config = { ...this.#config, epsilon, ...(includeLeak ? { leak: epsilon } : {}) };
-    this.#applyOverrides(this.#config);
-    return this.cells().filter((cell) => cell instanceof Bmru || (includeLeak && cell instanceof FqBmru))
-      .length;
+  #context(ctx: ApplyContext): ApplyContext {
+    const { epsilon, leak } = this.#config;
+    if (epsilon === undefined && leak === undefined) return ctx;
+    return { ...ctx, epsilon: ctx.epsilon ?? epsilon, leak: ctx.leak ?? leak };
   }
 
   #embed(params: ParamTree, x: Tensor): Tensor {
@@ -635,6 +629,7 @@ export class Network extends Module {
 
   /** The forward pass with the switching statistics and the final states. */
   applyWithStats(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, state?: NetworkState): NetworkOutput {
+    ctx = this.#context(ctx);
     const expectedRank = this.config.vocabSize === undefined ? 3 : 2;
     if (x.rank !== expectedRank) {
       throw new ValueError(
@@ -698,20 +693,10 @@ export class Network extends Module {
   loss(params: ParamTree, x: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
     const { output, switchRate } = this.applyWithStats(params, x, options);
     const kind = options.loss ?? 'mse';
-    let value: Tensor;
-    switch (kind) {
-      case 'mse':
-        value = mse(output, target);
-        break;
-      case 'crossEntropy':
-        value = crossEntropy(output, target);
-        break;
-      default:
-        throw new ValueError('Network.loss', `unknown loss '${String(kind)}' (known: mse, crossEntropy)`);
-    }
-    if (this.config.switchPenalty > 0 && switchRate)
-      value = add(value, mul(square(switchRate), this.config.switchPenalty));
-    return value;
+    if (kind !== 'mse' && kind !== 'crossEntropy')
+      throw new ValueError('Network.loss', `unknown loss '${String(kind)}' (known: mse, crossEntropy)`);
+    const value = outputLoss(output, target, kind === 'mse' ? 'mse' : 'cross-entropy');
+    return addSwitchPenalty(value, switchRate, this.config.switchPenalty);
   }
 
   /** The state before the first step, for `batch` sequences. */
@@ -725,9 +710,11 @@ export class Network extends Module {
   /**
    * One time step in evaluation mode: `x` `[B, dIn]` (or int32 `[B]`) to the readout of this step
    * `[B, dOut]` and the next state. Stepping through a sequence reproduces `apply` with readout
-   * `'all'` (for `'last'`, the final step's output equals `apply`'s).
+   * `'all'` (for `'last'`, the final step's output equals `apply`'s). `ctx` may set ε and the leak
+   * (train mode and dropout do not apply here).
    */
-  step(params: ParamTree, x: Tensor, state: NetworkState): NetworkStep {
+  step(params: ParamTree, x: Tensor, state: NetworkState, ctx: ApplyContext = {}): NetworkStep {
+    ctx = this.#context({ epsilon: ctx.epsilon, leak: ctx.leak });
     let h = this.#embed(params, x);
     let time: Tensor | null = null;
     let t: Tensor | null = null;
@@ -739,7 +726,7 @@ export class Network extends Module {
     const layers = getSubtree(params, 'layers', 'Network');
     const next: NetworkState = [];
     this.blocks.forEach((block, i) => {
-      const out = block.step(getSubtree(layers, String(i), 'Network'), h, state[i], time ?? undefined);
+      const out = block.step(getSubtree(layers, String(i), 'Network'), h, state[i], ctx, time ?? undefined);
       h = out.x;
       next.push(out.states);
     });

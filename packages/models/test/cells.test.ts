@@ -347,9 +347,9 @@ describeOnBackends('cells', () => {
     }
     expect(maxErr).toBeLessThan(1e-4);
     expect(zs.reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
-    // ε can be changed at runtime: at ε = 0 the same parameters give the BMRU (states ±1 times α).
-    cell.epsilon = 0;
-    const yb = await values(cell.parallel(p, x).y);
+    // ε is an input of the call: at ε = 0 the same parameters give the BMRU (states ±1 times α).
+    const yb = await values(cell.parallel(p, x, { epsilon: 0 }).y);
+    expect(cell.epsilon).toBe(1);
     for (let i = 0; i < yb.length; i++)
       expect([alpha[i % 5], -alpha[i % 5], s0[i % 5] * alpha[i % 5]]).toContain(yb[i]);
   });

@@ -212,7 +212,7 @@ describeOnBackends('networks', () => {
     expect(await values(net.apply(p, x, { train: true, seed: 4 }))).not.toEqual(t1);
   });
 
-  it('ε can be annealed at runtime on every BMRU/CMRU cell; the switching penalty adds to the loss', async () => {
+  it('ε is an input of apply for every BMRU/CMRU cell; the switching penalty adds to the loss', async () => {
     const net = createNetwork({
       ...BASE,
       cell: [
@@ -221,12 +221,38 @@ describeOnBackends('networks', () => {
       ],
       switchPenalty: 0.5,
     });
-    expect(net.setEpsilon(0.25)).toBe(2);
-    for (const c of net.cells()) expect((c as Bmru).epsilon).toBe(0.25);
     const p = net.init(1);
     const x = randn([2, 9, 3], 0, 1, { seed: 2 });
     const y = randn([2, 2], 0, 1, { seed: 3 });
-    const { output, switchRate } = net.applyWithStats(p, x);
+    // The context's ε reaches every cell; the cells keep their own (0 and 1) outside it.
+    const fixed = createNetwork({
+      ...BASE,
+      cell: [
+        { type: 'bmru', dState: 4, epsilon: 0.25 },
+        { type: 'cmru', dState: 4, epsilon: 0.25 },
+      ],
+    });
+    const atQuarter = await values(net.apply(p, x, { epsilon: 0.25 }));
+    expect(atQuarter).toEqual(await values(fixed.apply(p, x)));
+    expect(await values(net.apply(p, x))).not.toEqual(atQuarter);
+    expect(net.cells().map((c) => (c as Bmru).epsilon)).toEqual([0, 1]);
+    // A config-level ε is the default of every call, and a call's ε overrides it.
+    const configured = createNetwork({ ...net.config, switchPenalty: 0, epsilon: 0.25 });
+    expect(await values(configured.apply(p, x))).toEqual(atQuarter);
+    expect(await values(configured.apply(p, x, { epsilon: 0.5 }))).toEqual(
+      await values(net.apply(p, x, { epsilon: 0.5 })),
+    );
+    // The step form takes ε too: stepping reproduces apply at the same ε (readout 'last').
+    let state = net.initialState(p, 2);
+    let last: Tensor | null = null;
+    for (let t = 0; t < 9; t++) {
+      const r = net.step(p, reshape(slice(x, [0, t], [null, t + 1]), [2, 3]), state, { epsilon: 0.25 });
+      state = r.state;
+      last = r.output;
+    }
+    const stepped = await values(last!);
+    for (const [i, v] of stepped.entries()) expect(v).toBeCloseTo(atQuarter[i], 4);
+    const { output, switchRate } = net.applyWithStats(p, x, { epsilon: 0.25 });
     const rate = (await values(switchRate!))[0];
     expect(rate).toBeGreaterThan(0);
     expect(rate).toBeLessThanOrEqual(1);
@@ -237,9 +263,8 @@ describeOnBackends('networks', () => {
         { type: 'cmru', dState: 4 },
       ],
     });
-    plain.setEpsilon(0.25);
-    const l0 = (await values(plain.loss(p, x, y)))[0];
-    const l1 = (await values(net.loss(p, x, y)))[0];
+    const l0 = (await values(plain.loss(p, x, y, { epsilon: 0.25 })))[0];
+    const l1 = (await values(net.loss(p, x, y, { epsilon: 0.25 })))[0];
     expect(l1 - l0).toBeCloseTo(0.5 * rate * rate, 5);
     expect(output.shape).toEqual([2, 2]);
   });

@@ -7,9 +7,15 @@
  * stores intensities already divided by 255 and rounded to three decimals; the rounding error is below
  * 1/510, so `round(v * 255)` recovers the integer intensity exactly, and inputs are `intensity / 255`.
  *
+<<<<<<< HEAD
  * Split: one seeded shuffle of the 10,000 digits with a fixed key (not the task seed), first 8,000 for
  * training, last 2,000 for testing, so every run tests on the same digits. The task seed only orders
  * the training epochs. Permuted MNIST applies one fixed seeded permutation of the pixels (its own
+=======
+ * Split: one seeded shuffle of the 10,000 digits with a fixed key (not the task seed), first 7,000 for
+ * training, next 1,000 for validation, last 2,000 for testing, so every run tests on the same digits. The task seed only orders
+ * the training epochs. Permuted MNIST applies one fixed seeded permutation of the 784 pixels (its own
+>>>>>>> trainapi
  * option `permutationSeed`, default 0, also independent of the task seed).
  *
  * Two options serve cheaper or better-conditioned variants (issue 14): `downsample: f` averages
@@ -44,6 +50,8 @@ export interface MnistData {
 export interface MnistSplit {
   /** Indices of the training digits, in stored (split-shuffle) order. */
   readonly train: Int32Array;
+  /** Indices of the validation digits, in stored order. */
+  readonly validation: Int32Array;
   /** Indices of the test digits, in stored order. */
   readonly test: Int32Array;
 }
@@ -101,16 +109,23 @@ export function loadMnist(): Promise<MnistData> {
 }
 
 /**
- * The fixed train/test split of `count` digits: a seeded shuffle with a key of its own, the first
- * `count - floor(count / 5)` (8,000 of 10,000) for training, the rest (2,000) for testing.
+ * The fixed split of `count` digits: a seeded shuffle with a key of its own, the last
+ * `floor(count / 5)` (2,000 of 10,000) for testing, the `floor(count / 10)` (1,000) before them for
+ * validation, the rest (7,000) for training. The test digits are those of the earlier train/test
+ * split; validation digits were training digits before.
  *
  * @param count - The number of digits.
  * @returns Disjoint index sets covering `0..count-1`.
  */
 export function mnistSplit(count: number): MnistSplit {
   const order = Rng.fromKey([hashString('mnist/split'), count]).permutation(count);
-  const trainSize = count - Math.floor(count / 5);
-  return { train: order.slice(0, trainSize), test: order.slice(trainSize) };
+  const testStart = count - Math.floor(count / 5);
+  const validationStart = testStart - Math.floor(count / 10);
+  return {
+    train: order.slice(0, validationStart),
+    validation: order.slice(validationStart, testStart),
+    test: order.slice(testStart),
+  };
 }
 
 /**
@@ -212,7 +227,7 @@ export const permutedMnistOptions: readonly OptionSpec[] = [
  *   permuted order), then zeros;
  * - targets `[batch]`: the digit's class 0 to 9, read at the last step;
  * - loss cross-entropy over 10 classes, metric accuracy;
- * - sizes: 8,000 training and 2,000 test digits for the package's 10,000.
+ * - sizes: 7,000 training, 1,000 validation and 2,000 test digits for the package's 10,000.
  *
  * @param data - The digits, e.g. from {@link loadMnist}.
  * @param permuted - Whether to permute the pixels.
@@ -242,7 +257,7 @@ export function mnistTask(data: MnistData, permuted: boolean, options?: Permuted
     description: `Classify an MNIST digit read one ${permuted ? 'permuted ' : ''}pixel per step${factor > 1 ? ` (${28 / factor} x ${28 / factor} after ${factor} x ${factor} averaging)` : ''}${zeros > 0 ? `, followed by ${zeros} zeros` : ''}.`,
     options: resolved,
     seed: resolved.seed as number,
-    sizes: { train: split.train.length, test: split.test.length },
+    sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
     inputFeatures: 1,
     outputSize: MNIST_CLASSES,
     sequenceLength: pixels + zeros,

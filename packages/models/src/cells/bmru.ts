@@ -9,7 +9,8 @@
  * backward pass, and the gradient flows through both `a_t` (the state path, `∂s_t/∂s_{t-1} = a_t`, cut
  * by every switch when ε = 0) and `b_t`, exactly as the equations are written.
  *
- * `ε` is a plain mutable property so a trainer can anneal it between steps (`epsilonAnnealing`).
+ * `ε` is fixed at construction; a call may override it through its context (`ctx.epsilon`), which is
+ * how the training step anneals it (`epsilonSchedule`) without changing the module.
  *
  * Speed: the gates and the coefficients `(a, b)` run as one fused kernel (`mruCoefficients`), bias
  * adds included, whose backward is the surrogate derivative written out as one more fused kernel; the
@@ -41,6 +42,7 @@ import {
 import type { Initializer } from '../nn/init.js';
 import { constant, onesInit } from '../nn/init.js';
 import { Linear } from '../nn/layers.js';
+import type { ApplyContext } from '../nn/module.js';
 import { getSubtree, getTensor, type ParamTree } from '../tree.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside, signSte } from './surrogate.js';
@@ -107,6 +109,13 @@ export function mruCoefficients(epsilon: number, k: number): (...xs: Tensor[]) =
   ) as (...xs: Tensor[]) => Tensor[];
 }
 
+/** Checks an ε (or leak) is in [0, 1] and returns it. @internal */
+export function checkEpsilon(owner: string, epsilon: number, name = 'epsilon'): number {
+  if (!(epsilon >= 0 && epsilon <= 1))
+    throw new ValueError(owner, `${name} must be in [0, 1], got ${epsilon}`);
+  return epsilon;
+}
+
 /** Random ±1 with equal probability. */
 export function randomSign(): Initializer {
   return (shape, seed) => where(lt(rand(shape, 0, 1, { seed }), 0.5), -1, 1);
@@ -144,8 +153,8 @@ export class Bmru extends Cell {
   readonly dState: number;
   readonly dOut: number;
   readonly parallelizable = true;
-  /** ε of the update; may be changed between calls (ε annealing). */
-  epsilon: number;
+  /** ε of the update when the call's context sets none. */
+  readonly epsilon: number;
   /** Surrogate sharpness `k`. */
   readonly surrogateK: number;
   /** Candidate projection `c = W_c x + b_c`. */
@@ -160,10 +169,7 @@ export class Bmru extends Cell {
     this.dIn = dIn;
     this.dState = dState;
     this.dOut = dState;
-    this.epsilon = options.epsilon ?? (this.type === 'cmru' ? 1 : 0);
-    if (!(this.epsilon >= 0 && this.epsilon <= 1)) {
-      throw new ValueError('Bmru', `epsilon must be in [0, 1], got ${this.epsilon}`);
-    }
+    this.epsilon = checkEpsilon('Bmru', options.epsilon ?? (this.type === 'cmru' ? 1 : 0));
     this.surrogateK = options.surrogateK ?? 1;
     this.wc = this.addModule('wc', new Linear(dIn, dState));
     this.wbeta = this.addModule('wbeta', new Linear(dIn, dState, { biasInit: constant(1) }));
@@ -182,10 +188,10 @@ export class Bmru extends Cell {
   }
 
   /** The scan coefficients `(a, b)` and the switches `z` for inputs `[..., d_in]`, in one fused kernel. */
-  coefficients(params: ParamTree, x: Tensor): { a: Tensor; b: Tensor; z: Tensor } {
+  coefficients(params: ParamTree, x: Tensor, epsilon = this.epsilon): { a: Tensor; b: Tensor; z: Tensor } {
     const wc = getSubtree(params, 'wc', 'Bmru');
     const wb = getSubtree(params, 'wbeta', 'Bmru');
-    const [a, b, z] = mruCoefficients(this.epsilon, this.surrogateK)(
+    const [a, b, z] = mruCoefficients(checkEpsilon('Bmru', epsilon), this.surrogateK)(
       matmul(x, getTensor(wc, 'weight', 'Linear')),
       getTensor(wc, 'bias', 'Linear'),
       matmul(x, getTensor(wb, 'weight', 'Linear')),
@@ -201,16 +207,16 @@ export class Bmru extends Cell {
 
   parallel(params: ParamTree, x: Tensor, options: CellRunOptions = {}): CellOutput {
     checkSequence('Bmru', x, this.dIn);
-    const { a, b, z } = this.coefficients(params, x);
+    const { a, b, z } = this.coefficients(params, x, options.epsilon);
     const h0 = options.state?.s ?? getTensor(params, 's0', 'Bmru');
     const s = scan(a, b, { h0 });
     const y = mul(s, getTensor(params, 'alpha', 'Bmru'));
     return { y, state: { s: lastStep(s) }, switchRate: mean(z) };
   }
 
-  step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput {
+  step(params: ParamTree, x: Tensor, state: CellState, ctx: ApplyContext = {}): CellStepOutput {
     checkStepInput('Bmru', x, this.dIn);
-    const { a, b } = this.coefficients(params, x);
+    const { a, b } = this.coefficients(params, x, ctx.epsilon);
     const s = add(mul(a, state.s), b);
     return { y: mul(s, getTensor(params, 'alpha', 'Bmru')), state: { s } };
   }

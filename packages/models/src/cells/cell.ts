@@ -74,6 +74,9 @@ export abstract class Cell extends Module {
   abstract initialState(params: ParamTree, batch: number): CellState;
   /** The whole sequence at once: `x` `[B, T, d_in]` to `y` `[B, T, d_out]`. */
   abstract parallel(params: ParamTree, x: Tensor, options?: CellRunOptions): CellOutput;
-  /** One step: `x` `[B, d_in]` and the previous state to `y` `[B, d_out]` and the next state. */
-  abstract step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput;
+  /**
+   * One step: `x` `[B, d_in]` and the previous state to `y` `[B, d_out]` and the next state. `ctx`
+   * carries per-call overrides (ε, leak); dropout does not apply to cells.
+   */
+  abstract step(params: ParamTree, x: Tensor, state: CellState, ctx?: ApplyContext): CellStepOutput;
 }

@@ -28,8 +28,9 @@ import {
 } from '@mru/core';
 import { constant, type Initializer, nonNegative, onesInit, uniformFanIn } from '../nn/init.js';
 import { Linear } from '../nn/layers.js';
+import type { ApplyContext } from '../nn/module.js';
 import { getSubtree, getTensor, type ParamTree } from '../tree.js';
-import { checkSequence, checkStepInput, lastStep } from './bmru.js';
+import { checkEpsilon, checkSequence, checkStepInput, lastStep } from './bmru.js';
 import { Cell, type CellOutput, type CellRunOptions, type CellState, type CellStepOutput } from './cell.js';
 import { heaviside } from './surrogate.js';
 
@@ -77,8 +78,8 @@ export class FqBmru extends Cell {
   readonly dOut: number;
   readonly parallelizable = true;
   override readonly outputProjection = 'nonnegative-relu' as const;
-  /** Leak ε of the leaky variant (0 = exact). May be changed between calls. */
-  leak: number;
+  /** Leak ε of the leaky variant (0 = exact) when the call's context sets none (`ctx.leak`). */
+  readonly leak: number;
   /** Surrogate sharpness `k`. */
   readonly surrogateK: number;
   /** Input map `W_x`, `b_x`. */
@@ -90,9 +91,7 @@ export class FqBmru extends Cell {
     this.dIn = dIn;
     this.dState = dState;
     this.dOut = dState;
-    this.leak = options.leak ?? 0;
-    if (!(this.leak >= 0 && this.leak <= 1))
-      throw new ValueError('FqBmru', `leak must be in [0, 1], got ${this.leak}`);
+    this.leak = checkEpsilon('FqBmru', options.leak ?? 0, 'leak');
     this.surrogateK = options.surrogateK ?? 1;
     const init = options.init ?? 'spec';
     if (init !== 'spec' && init !== 'midband')
@@ -123,9 +122,10 @@ export class FqBmru extends Cell {
     return { hold: mul(sub(1, zHi), sub(1, zLo)), zHi };
   }
 
-  #coefficients(hold: Tensor, zHi: Tensor): { a: Tensor; b: Tensor } {
+  #coefficients(hold: Tensor, zHi: Tensor, leak = this.leak): { a: Tensor; b: Tensor } {
+    checkEpsilon('FqBmru', leak, 'leak');
     const moved = sub(1, hold);
-    const a = this.leak === 0 ? hold : add(hold, mul(moved, this.leak));
+    const a = leak === 0 ? hold : add(hold, mul(moved, leak));
     return { a, b: mul(moved, zHi) };
   }
 
@@ -141,15 +141,15 @@ export class FqBmru extends Cell {
   parallel(params: ParamTree, x: Tensor, options: CellRunOptions = {}): CellOutput {
     checkSequence('FqBmru', x, this.dIn);
     const { hold, zHi } = this.gates(params, x);
-    const { a, b } = this.#coefficients(hold, zHi);
+    const { a, b } = this.#coefficients(hold, zHi, options.leak);
     const s = scan(a, b, { h0: options.state?.s ?? getTensor(params, 's0', 'FqBmru') });
     return { y: this.#output(params, s), state: { s: lastStep(s) }, switchRate: mean(sub(1, hold)) };
   }
 
-  step(params: ParamTree, x: Tensor, state: CellState): CellStepOutput {
+  step(params: ParamTree, x: Tensor, state: CellState, ctx: ApplyContext = {}): CellStepOutput {
     checkStepInput('FqBmru', x, this.dIn);
     const { hold, zHi } = this.gates(params, x);
-    const { a, b } = this.#coefficients(hold, zHi);
+    const { a, b } = this.#coefficients(hold, zHi, ctx.leak);
     const s = add(mul(a, state.s), b);
     return { y: this.#output(params, s), state: { s } };
   }

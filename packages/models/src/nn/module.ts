@@ -9,7 +9,8 @@
  * new params; the old ones are disposed), and keeps modules free of tensor lifetimes.
  *
  * Train/eval mode is not module state: it travels in the `ApplyContext` of each call (`{ train: true,
- * seed }`), which is also where dropout takes its randomness from. Parameter groups are metadata on each
+ * seed }`), which is also where dropout takes its randomness from, and where annealed quantities (ε of
+ * the BMRU family, the FQ-BMRU leak) come in. Parameter groups are metadata on each
  * spec: `decay` (weight decay on/off) and `lrScale` (learning-rate multiplier), read by the optimizers
  * through `paramSpecs()`, a flat map keyed by the same dotted names as `flattenTree(params)`.
  */
@@ -42,6 +43,13 @@ export interface ApplyContext {
    * absent in training mode, masks draw from core's global random stream (reproducible after `seed()`).
    */
   readonly seed?: number;
+  /**
+   * ε of every BMRU/CMRU cell for this call, over the cells' own (ε annealing: the training step
+   * evaluates its schedule and passes the value here, so no module changes during training).
+   */
+  readonly epsilon?: number;
+  /** The leak of every FQ-BMRU cell for this call, over the cells' own (leak annealing). */
+  readonly leak?: number;
 }
 
 /**

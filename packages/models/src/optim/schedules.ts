@@ -80,8 +80,9 @@ export interface EpsilonAnnealingOptions {
 }
 
 /**
- * ε annealing (MODELS.md): ε = 1 for the first K1 steps, then a linear decay to 0 over K2 steps, then 0.
- * Train a BMRU as a CMRU first: call `network.setEpsilon(schedule(step))` before each step.
+ * ε annealing (MODELS.md) in absolute steps: ε = 1 for the first K1 steps, then a linear decay to 0
+ * over K2 steps, then 0. Pass the value as `epsilon` of the apply context (`trainStep` does this from
+ * an `EpsilonScheduleOptions`, which also travels in checkpoints).
  */
 export function epsilonAnnealing(options: EpsilonAnnealingOptions = {}): Schedule {
   const hold = options.hold ?? 1000;
@@ -104,4 +105,81 @@ export function epsilonAnnealingFor(totalSteps: number, referenceSteps = 10_000)
   if (!(referenceSteps > 0)) throw new ValueError('epsilonAnnealingFor', `referenceSteps must be positive`);
   const f = totalSteps / referenceSteps;
   return epsilonAnnealing({ hold: Math.round(1000 * f), decay: Math.round(5000 * f) });
+}
+
+/** What an annealed value drives: ε of the BMRU/CMRU cells, the FQ-BMRU leak, or both. */
+export type AnnealTarget = 'epsilon' | 'leak' | 'both';
+
+/**
+ * An annealing schedule as plain JSON (it is stored in checkpoints, so a resumed run anneals exactly
+ * as an uninterrupted one): hold `start` for a fraction `hold` of the run, move linearly to `end` over
+ * a fraction `ramp`, then hold `end`.
+ */
+export interface EpsilonScheduleOptions {
+  /** Length of the run the fractions refer to (the learning-rate schedule's length). */
+  readonly totalSteps: number;
+  /** Value at the start (default 1: train a BMRU as a CMRU first). */
+  readonly start?: number;
+  /** Value at the end (default 0: the plain BMRU). */
+  readonly end?: number;
+  /** Fraction of `totalSteps` held at `start` (default 0.1). */
+  readonly hold?: number;
+  /** Fraction of `totalSteps` of the linear move to `end` (default 0.5). */
+  readonly ramp?: number;
+  /** What the value drives (default `'epsilon'`). */
+  readonly target?: AnnealTarget;
+}
+
+/** An `EpsilonScheduleOptions` with every default filled in and checked. */
+export type ResolvedEpsilonSchedule = Required<EpsilonScheduleOptions>;
+
+/**
+ * Checks a schedule and fills in its defaults (start 1, end 0, hold 0.1, ramp 0.5: the `mru train
+ * --anneal` default of MODELS.md's K1 = 1000, K2 = 5000 on a 10,000-step run).
+ *
+ * @param options - The schedule.
+ * @returns The complete schedule.
+ * @throws ValueError when a value is out of range.
+ */
+export function resolveEpsilonSchedule(options: EpsilonScheduleOptions): ResolvedEpsilonSchedule {
+  const op = 'epsilonSchedule';
+  if (!options || typeof options !== 'object') throw new ValueError(op, 'expected a schedule object');
+  const r: ResolvedEpsilonSchedule = {
+    totalSteps: options.totalSteps,
+    start: options.start ?? 1,
+    end: options.end ?? 0,
+    hold: options.hold ?? 0.1,
+    ramp: options.ramp ?? 0.5,
+    target: options.target ?? 'epsilon',
+  };
+  nonNegInt(op, 'totalSteps', r.totalSteps);
+  for (const name of ['start', 'end', 'hold', 'ramp'] as const) {
+    if (!(r[name] >= 0 && r[name] <= 1))
+      throw new ValueError(op, `${name} must be in [0, 1], got ${r[name]}`);
+  }
+  if (r.hold + r.ramp > 1 + 1e-12)
+    throw new ValueError(op, `hold + ramp must be at most 1 (the whole run), got ${r.hold} + ${r.ramp}`);
+  if (!['epsilon', 'leak', 'both'].includes(r.target))
+    throw new ValueError(op, `target must be 'epsilon', 'leak' or 'both', got '${r.target}'`);
+  return r;
+}
+
+/**
+ * The annealing schedule of `options` as a function of the step (0 for the first update): `start`
+ * for the first `round(hold * totalSteps)` steps, then linear to `end` over `round(ramp * totalSteps)`
+ * steps, then `end`. For sequential MNIST's "hold 1 for 5%, then to 0 over 70%":
+ * `epsilonSchedule({ totalSteps, hold: 0.05, ramp: 0.7 })`.
+ *
+ * @param options - The schedule.
+ * @returns The schedule function.
+ */
+export function epsilonSchedule(options: EpsilonScheduleOptions): Schedule {
+  const { totalSteps, start, end, hold, ramp } = resolveEpsilonSchedule(options);
+  const holdSteps = Math.round(hold * totalSteps);
+  const rampSteps = Math.round(ramp * totalSteps);
+  return (step) => {
+    if (step < holdSteps) return start;
+    if (rampSteps === 0 || step >= holdSteps + rampSteps) return end;
+    return start + (end - start) * ((step - holdSteps) / rampSteps);
+  };
 }
