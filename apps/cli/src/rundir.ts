@@ -30,6 +30,7 @@ import {
 import { join, resolve } from 'node:path';
 import { type ChartSpec, renderPng, renderSvg } from './chart.js';
 import { RunError, UsageError } from './errors.js';
+import { gradNormChart } from './grad-norms.js';
 
 /** Files whose presence means a directory already holds a run (or an experiment's results). */
 const RUN_FILES = /^(config\.json|metrics\.jsonl|results\.(md|json)|.*\.safetensors)$/;
@@ -87,6 +88,8 @@ export interface TrainRecord {
   readonly lr: number;
   /** Global gradient norm of the last step, before clipping. */
   readonly gradNorm: number;
+  /** Gradient norms of the last step per block and per cell (`layers.0`, `layers.0.cell1`...), before clipping. */
+  readonly gradNorms?: Readonly<Record<string, number>>;
   /** Live tensors on the backend after the step (constant over a run: nothing leaks). */
   readonly liveTensors: number;
   /** Seconds since this process started training. */
@@ -197,7 +200,7 @@ export class RunDirectory {
   }
 
   /**
-   * Draws `loss.*` and `metric.*` from the metrics lines.
+   * Draws `loss.*`, `metric.*` and (when recorded) `grad-norms.*` from the metrics lines.
    *
    * @param records - Every metrics line of the run.
    * @param metric - The task's headline metric.
@@ -216,6 +219,8 @@ export class RunDirectory {
         { label: 'validation', points: evals.map((r) => [r.step, r.loss]) },
       ],
     });
+    const norms = gradNormChart(train, title);
+    if (norms) this.writeChart('grad-norms', norms);
     this.writeChart('metric', {
       title: `${metric === 'mse' ? 'validation MSE' : 'validation accuracy'}: ${title}`,
       xLabel: 'step',

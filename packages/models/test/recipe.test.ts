@@ -3,12 +3,14 @@
  * the 'lecun' initialisation): shapes, the sinusoid against a float64 reference, step form equal to
  * the parallel form, gradients by finite differences, and the invariants each option promises.
  */
-import { arange, randn, reshape, slice, stack, type Tensor, tidy, ValueError } from '@mru/core';
+import { arange, randn, reshape, slice, stack, type Tensor, tidy, ValueError, valueAndGrad } from '@mru/core';
 import { expect, it } from 'vitest';
 import {
   createNetwork,
   FqBmru,
   flattenTree,
+  gradGroups,
+  gradNormsByGroup,
   MinGru,
   type NetworkConfig,
   type ParamTree,
@@ -224,5 +226,47 @@ describeOnBackends('time features and the block recipe', () => {
     const mid = await count('midband');
     for (const n of [mid.set, mid.reset, mid.held]) expect(n).toBeGreaterThan(0.05 * 4 * 50 * 16);
     expect(() => new FqBmru(2, 2, { init: 'x' as 'spec' })).toThrow(ValueError);
+  });
+}, [CPU]);
+
+describeOnBackends('gradient norms by group', () => {
+  it('groups by top-level module, block and cell, and equals a float64 sum of squares', async () => {
+    const net = createNetwork({
+      ...BASE,
+      cell: {
+        type: 'hybrid',
+        cells: [
+          { type: 'bmru', dState: 4 },
+          { type: 'lru', dState: 4 },
+        ],
+      },
+    });
+    const x = randn([2, 6, 3], 0, 1, { seed: 1 });
+    const target = randn([2, 2], 0, 1, { seed: 2 });
+    const { grads } = valueAndGrad((p: ParamTree) => net.loss(p, x, target))(net.init(0));
+    const norms = gradNormsByGroup(grads);
+    expect(Object.keys(norms).sort()).toEqual(
+      [
+        'input',
+        'layers.0',
+        'layers.0.cell0',
+        'layers.0.cell1',
+        'layers.1',
+        'layers.1.cell0',
+        'layers.1.cell1',
+        'readout',
+      ].sort(),
+    );
+    const flat = flattenTree(grads);
+    for (const group of ['layers.0.cell1', 'layers.1', 'readout']) {
+      let ss = 0;
+      for (const [name, g] of Object.entries(flat)) {
+        if (!gradGroups(name).includes(group)) continue;
+        for (const v of await values(g)) ss += v * v;
+      }
+      expect((await values(norms[group]))[0]).toBeCloseTo(Math.sqrt(ss), 4);
+    }
+    expect(gradGroups('layers.0.gamma1')).toEqual(['layers.0']);
+    expect(gradGroups('layers.3.cell.wc.weight')).toEqual(['layers.3', 'layers.3.cell']);
   });
 }, [CPU]);

@@ -1,4 +1,6 @@
 /** Modules, layers and initialisers. */
+
+export * from './grad-norms.js';
 export * from './init.js';
 export * from './init-scheme.js';
 export * from './layers.js';
