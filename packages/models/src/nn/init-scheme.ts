@@ -38,7 +38,7 @@ export function applyInitScheme(
   const flat: Record<string, Tensor> = { ...flattenTree(params) };
   for (const { path, keepBias } of linears) {
     const w = flat[`${path}.weight`];
-    if (!w || w.rank !== 2) throw new ValueError('applyInitScheme', `no Linear weight at '${path}'`);
+    if (w?.rank !== 2) throw new ValueError('applyInitScheme', `no Linear weight at '${path}'`);
     flat[`${path}.weight`] = randn(w.shape, 0, 1 / Math.sqrt(w.shape[0]), {
       seed: deriveSeed(seed, `${scheme}/${path}.weight`),
     });
