@@ -124,7 +124,7 @@ export interface NetworkConfig {
 }
 
 /** The options of `NetworkConfig` that are stored only when set (older checkpoints lack them). */
-type OptionalNetworkKeys =
+export type OptionalNetworkKeys =
   | 'vocabSize'
   | 'cell'
   | 'epsilon'

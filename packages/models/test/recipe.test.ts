@@ -224,7 +224,10 @@ describeOnBackends('time features and the block recipe', () => {
     const spec = await count('spec');
     expect(spec.reset).toBe(0);
     const mid = await count('midband');
-    for (const n of [mid.set, mid.reset, mid.held]) expect(n).toBeGreaterThan(0.05 * 4 * 50 * 16);
+    // At rest a midband unit holds; the inputs still set and reset a few.
+    expect(mid.held).toBeGreaterThan(0.9 * 4 * 50 * 16);
+    expect(mid.set).toBeGreaterThan(0);
+    expect(mid.reset).toBeGreaterThan(0);
     expect(() => new FqBmru(2, 2, { init: 'x' as 'spec' })).toThrow(ValueError);
   });
 }, [CPU]);

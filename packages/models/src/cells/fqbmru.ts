@@ -41,9 +41,10 @@ export interface FqBmruOptions {
   /** Sharpness `k` of the surrogate derivative (default 1). */
   readonly surrogateK?: number;
   /**
-   * `'spec'` (default): the specified initialisation above. `'midband'` (ours, issue 14): `W_x` signed
-   * uniform fan-in and `b_x = 0.325`, the centre of the initial hysteresis band `[β_lo, β_hi] ≈
-   * [0.15, 0.5]`, so a unit at rest holds and inputs can push it above `β_hi` (set) or below `β_lo`
+   * `'spec'` (default): the specified initialisation above. `'midband'` (ours, issue 14): `W_x` signed,
+   * a quarter of uniform fan-in, and `b_x = 0.325`, the centre of the initial hysteresis band
+   * `[β_lo, β_hi] ≈ [0.15, 0.5]`: a unit at rest holds (a memory must ignore the inputs after the one
+   * it stores), and learning grows the weights that push it above `β_hi` (set) or below `β_lo`
    * (reset). Under `'spec'`, `ĥ >= b_x = 0.5 > β_lo` for every non-negative input: no unit can reset.
    */
   readonly init?: FqBmruInit;
@@ -58,6 +59,11 @@ export interface FqGates {
   readonly hold: Tensor;
   /** `H(ĥ - β_hi)`: 1 where the unit is set. */
   readonly zHi: Tensor;
+}
+
+/** Another initialiser's draw times `factor`. */
+function scaled(inner: Initializer, factor: number): Initializer {
+  return (shape, seed) => mul(inner(shape, seed), factor);
 }
 
 /** `scale * U(0.8, 1.2)`. */
@@ -103,7 +109,7 @@ export class FqBmru extends Cell {
         dState,
         init === 'spec'
           ? { weightInit: nonNegative(uniformFanIn(dIn)), biasInit: constant(0.5) }
-          : { weightInit: uniformFanIn(dIn), biasInit: constant(0.15 + 0.35 / 2) },
+          : { weightInit: scaled(uniformFanIn(dIn), 0.25), biasInit: constant(0.15 + 0.35 / 2) },
       ),
     );
     this.addParam('beta1', [dState], jittered(0.15), { decay: false });
