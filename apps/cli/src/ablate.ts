@@ -64,6 +64,24 @@ export const SMNIST_ABLATION: readonly AblationRow[] = [
     values: { 'net-opt': [...TIME, ...MEAN, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
   },
   {
+    id: 'lru-recipe',
+    model: 'lru',
+    change: 'time + stem MLPs, branch norm, lecun init (last-step readout)',
+    values: { 'net-opt': [...TIME, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
+  },
+  {
+    id: 'lru-recipe-mean',
+    model: 'lru',
+    change: 'time + mean + stem MLPs, branch norm, lecun init',
+    values: { 'net-opt': [...TIME, ...MEAN, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
+  },
+  {
+    id: 'hybrid-recipe',
+    model: 'hybrid',
+    change: 'time + mean + stem MLPs, branch norm, lecun init',
+    values: { 'net-opt': [...TIME, ...MEAN, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
+  },
+  {
     id: 'bmru-anneal',
     model: 'bmru',
     change: 'time + mean + epsilon annealing',
