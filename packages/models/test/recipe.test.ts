@@ -3,7 +3,7 @@
  * the 'lecun' initialisation): shapes, the sinusoid against a float64 reference, step form equal to
  * the parallel form, gradients by finite differences, and the invariants each option promises.
  */
-import { arange, randn, reshape, slice, stack, type Tensor, tidy, ValueError, valueAndGrad } from '@mru/core';
+import { arange, randn, reshape, slice, stack, ValueError, valueAndGrad } from '@mru/core';
 import { expect, it } from 'vitest';
 import {
   createNetwork,
@@ -17,21 +17,9 @@ import {
   TimeFeatures,
   unflattenTree,
 } from '../src/index.js';
-import { CPU, checkGradients, describeOnBackends, maxAbsDiff, values } from './helpers.js';
+import { CPU, checkGradients, describeOnBackends, maxAbsDiff, stepThrough, values } from './helpers.js';
 
 const BASE: NetworkConfig = { dIn: 3, dModel: 8, dOut: 2, nLayers: 2, cell: { type: 'bmru', dState: 6 } };
-
-function stepThrough(net: ReturnType<typeof createNetwork>, params: ParamTree, x: Tensor): Tensor {
-  const [B, T, D] = x.shape;
-  let state = net.initialState(params, B);
-  const outs: Tensor[] = [];
-  for (let t = 0; t < T; t++) {
-    const r = tidy(() => net.step(params, reshape(slice(x, [0, t], [null, t + 1]), [B, D]), state));
-    state = r.state;
-    outs.push(r.output);
-  }
-  return stack(outs, 1);
-}
 
 describeOnBackends('time features and the block recipe', () => {
   it('the sinusoid matches a float64 reference and the offset table adds only below maxLength', async () => {
