@@ -82,6 +82,12 @@ export const SMNIST_ABLATION: readonly AblationRow[] = [
     values: { 'net-opt': [...TIME, ...MEAN, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
   },
   {
+    id: 'hybrid-recipe-last',
+    model: 'hybrid',
+    change: 'time + stem MLPs, branch norm, lecun init (last-step readout)',
+    values: { 'net-opt': [...TIME, 'stemMlp=true', 'branchNorm=true', 'init=lecun'] },
+  },
+  {
     id: 'bmru-anneal',
     model: 'bmru',
     change: 'time + mean + epsilon annealing',
