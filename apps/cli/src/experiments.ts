@@ -9,6 +9,7 @@
  * - `persistent-memory`: copy-first-input across lengths for every parallel cell and the hybrid.
  * - `horizon`: flip-flop trained at T, evaluated at 10 T and 100 T (horizon generalisation).
  * - `smnist`: sequential MNIST followed by appended zeros (memory after the input), heavier.
+ * - `ablate-smnist`: an ablation grid on a 14 x 14 proxy of sequential MNIST, 3 seeds a row (ablate.ts).
  *
  * Design: a preset is data, a list of runs given as command-line values, resolved by the same code as
  * `mru train`, trained by the same loop, each into its own run directory under the experiment's
