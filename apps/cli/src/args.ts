@@ -138,6 +138,13 @@ export const OPTIONS: Readonly<Record<string, OptionDef>> = Object.freeze(
           help: 'a task option, e.g. --task-opt noEnd=200 (repeatable)',
         },
         {
+          name: 'net-opt',
+          type: 'string',
+          multiple: true,
+          value: 'K=V',
+          help: 'a network option, e.g. --net-opt time=16 --net-opt readout=mean (repeatable)',
+        },
+        {
           name: 'checkpoint',
           type: 'string',
           value: 'CKPT',
@@ -355,13 +362,14 @@ export function choiceOption<T extends string>(
 }
 
 /**
- * Parses repeated `key=value` task options; numeric-looking values become numbers.
+ * Parses repeated `key=value` options (`--task-opt`, `--net-opt`); numeric-looking values become numbers.
  *
- * @param raw - The values of `--task-opt`.
+ * @param raw - The values of the option.
+ * @param option - The option's name, for messages (default `task-opt`).
  * @returns The options object.
  * @throws UsageError on an entry without `=`.
  */
-export function keyValueOptions(raw: unknown): Record<string, number | string> {
+export function keyValueOptions(raw: unknown, option = 'task-opt'): Record<string, number | string> {
   // No prototype: `__proto__=1` must become an option the task rejects by name, not a prototype
   // assignment that silently vanishes.
   const out: Record<string, number | string> = Object.create(null);
@@ -369,7 +377,7 @@ export function keyValueOptions(raw: unknown): Record<string, number | string> {
   for (const entry of list) {
     const s = String(entry);
     const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--task-opt expects KEY=VALUE, got '${s}'`);
+    if (eq <= 0) throw new UsageError(`--${option} expects KEY=VALUE, got '${s}'`);
     const key = s.slice(0, eq);
     const value = s.slice(eq + 1);
     const n = Number(value);

@@ -20,6 +20,7 @@ import { choiceOption, intOption, keyValueOptions, numberOption, OPTIONS } from 
 import { RunError, UsageError } from './errors.js';
 import { LIMITS, memoryProblem, taskLength } from './limits.js';
 import { MODEL_NAMES, type ModelName, networkConfig } from './models.js';
+import { applyNetOptions } from './net-options.js';
 
 /** Everything that decides a training run's numbers (stored in config.json and in checkpoints). */
 export interface TrainConfig {
@@ -89,6 +90,7 @@ export const TRAIN_OPTIONS: readonly string[] = [
   'anneal-target',
   'seq-len',
   'task-opt',
+  'net-opt',
   'out',
   'resume',
   'stop-at',
@@ -181,13 +183,16 @@ export async function resolveTrainConfig(values: Readonly<Record<string, unknown
   taskOptions.seed ??= seed;
   const created = await createTask(task, taskOptions);
   const network = resolveNetworkConfig(
-    networkConfig(model, created, {
-      dModel: intOption('d-model', values['d-model'], d.dModel, 1, LIMITS['d-model']),
-      dState: intOption('d-state', values['d-state'], d.dState, 1, LIMITS['d-state']),
-      layers: intOption('layers', values.layers, d.layers, 1, LIMITS.layers),
-      mlp: intOption('mlp', values.mlp, d.mlp, 0, LIMITS.mlp),
-      dropout: numberOption('dropout', values.dropout, d.dropout, 0, 0.99),
-    }),
+    applyNetOptions(
+      networkConfig(model, created, {
+        dModel: intOption('d-model', values['d-model'], d.dModel, 1, LIMITS['d-model']),
+        dState: intOption('d-state', values['d-state'], d.dState, 1, LIMITS['d-state']),
+        layers: intOption('layers', values.layers, d.layers, 1, LIMITS.layers),
+        mlp: intOption('mlp', values.mlp, d.mlp, 0, LIMITS.mlp),
+        dropout: numberOption('dropout', values.dropout, d.dropout, 0, 0.99),
+      }),
+      values['net-opt'],
+    ),
   );
   const evalEvery = intOption(
     'eval-every',

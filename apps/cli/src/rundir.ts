@@ -34,6 +34,7 @@ import type { Task } from '@mru/datasets';
 import { type ChanceLevel, chanceLevel } from './chance.js';
 import { type ChartSpec, formatTick, renderSvg, svgToPng } from './chart.js';
 import { RunError, UsageError } from './errors.js';
+import { gradNormChart } from './grad-norms.js';
 
 /** Files whose presence means a directory already holds a run (or an experiment's results). */
 const RUN_FILES = /^(config\.json|metrics\.jsonl|results\.(md|json)|.*\.safetensors)$/;
@@ -91,6 +92,8 @@ export interface TrainRecord {
   readonly lr: number;
   /** Global gradient norm of the last step, before clipping. */
   readonly gradNorm: number;
+  /** Gradient norms of the last step per block and per cell (`layers.0`, `layers.0.cell1`...), before clipping. */
+  readonly gradNorms?: Readonly<Record<string, number>>;
   /** Live tensors on the backend after the step (constant over a run: nothing leaks). */
   readonly liveTensors: number;
   /** Seconds since this process started training. */
@@ -205,9 +208,9 @@ export class RunDirectory {
   }
 
   /**
-   * Draws `loss.*` and, for a classification task, `metric.*` from the metrics lines, with the task's
-   * chance level as a dashed line. A regression task's loss is its metric (MSE), so a metric chart
-   * would repeat the validation curve of the loss chart: it gets none.
+   * Draws `loss.*`, `grad-norms.*` (when recorded) and, for a classification task, `metric.*` from the
+   * metrics lines, with the task's chance level as a dashed line. A regression task's loss is its
+   * metric (MSE), so a metric chart would repeat the validation curve of the loss chart: it gets none.
    *
    * @param records - Every metrics line of the run.
    * @param task - The task (its metric, and its data for the chance level).
@@ -231,6 +234,8 @@ export class RunDirectory {
       ],
       references: chanceLine(chance.loss),
     });
+    const norms = gradNormChart(train, title);
+    if (norms) this.writeChart('grad-norms', norms);
     if (mse) return;
     this.writeChart('metric', {
       title: `validation accuracy: ${title}`,

@@ -34,6 +34,7 @@ import {
   type FitResult,
   type FitState,
   fit,
+  gradNormsByGroup,
   type LoadedCheckpoint,
   type Network,
   type ParamTree,
@@ -42,6 +43,7 @@ import {
 import { loadNetworkCheckpoint, saveCheckpoint } from '@mru/models/node';
 import { checkStoredMemory, parseStoredTrainConfig, type TrainConfig } from './config.js';
 import { RunError } from './errors.js';
+import { GRAD_NORM_PREFIX, prefixKeys, unprefixKeys } from './grad-norms.js';
 import { taskLength } from './limits.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
@@ -369,6 +371,8 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
       params: initial,
       seed: config.seed,
       epsilon,
+      // Per block and per cell (a hybrid's BMRU and LRU apart): the global norm hides which dominates.
+      gradMetrics: (grads) => prefixKeys(gradNormsByGroup(grads), GRAD_NORM_PREFIX),
       steps: config.steps,
       stopAt: options.stopAt,
       data: (i) => task.batch('train', i, config.batch),
@@ -402,6 +406,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
               loss: window.sum / window.count,
               lr: m.lr,
               gradNorm: m.gradNorm,
+              gradNorms: unprefixKeys(m, GRAD_NORM_PREFIX),
               liveTensors: memory().tensors,
               elapsed: (performance.now() - t0) / 1000,
             };

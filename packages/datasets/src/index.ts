@@ -47,7 +47,9 @@ export {
 export { type DenoisingOptions, denoising, denoisingOptions } from './tasks/denoising.js';
 export { type FlipFlopEncoding, type FlipFlopOptions, flipFlop, flipFlopOptions } from './tasks/flip-flop.js';
 export {
+  downsampleImage,
   MNIST_CLASSES,
+  MNIST_DOWNSAMPLE_FACTORS,
   MNIST_PIXELS,
   type MnistData,
   type MnistSplit,

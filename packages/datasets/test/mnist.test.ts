@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Batch,
+  downsampleImage,
   MNIST_PIXELS,
   type MnistData,
   mnistDataFromDigits,
@@ -189,5 +190,54 @@ describe('permuted MNIST', () => {
     await expect(permutedMnist({ permutationSeed: 0.5 })).rejects.toThrow(
       /"permutationSeed" must be an integer/,
     );
+  });
+});
+
+describe('MNIST options: downsampling and centred pixels', () => {
+  it('downsample 2 gives 196 steps of 2 x 2 block means; centred shifts by -0.5', async () => {
+    const small = await sequentialMnist({ seed: 3, downsample: 2, appendedZeros: 4 });
+    expect(small.sequenceLength).toBe(200);
+    const full = sequential.batch('test', 0, 2);
+    const b = small.batch('test', 0, 2);
+    expect(b.inputShape).toEqual([2, 200, 1]);
+    for (let row = 0; row < 2; row++) {
+      const image = full.inputs.subarray(row * 784, row * 784 + 784);
+      for (const [r, c] of [
+        [0, 0],
+        [7, 7],
+        [10, 3],
+        [13, 13],
+      ]) {
+        const expected =
+          (image[2 * r * 28 + 2 * c] +
+            image[2 * r * 28 + 2 * c + 1] +
+            image[(2 * r + 1) * 28 + 2 * c] +
+            image[(2 * r + 1) * 28 + 2 * c + 1]) /
+          4;
+        expect(b.inputs[row * 200 + r * 14 + c]).toBeCloseTo(expected, 5);
+      }
+      expect(Array.from(b.inputs.subarray(row * 200 + 196, row * 200 + 200))).toEqual([0, 0, 0, 0]);
+    }
+    expect(Array.from(b.targets)).toEqual(Array.from(full.targets));
+    const centred = await sequentialMnist({ seed: 3, pixelRange: 'centred' });
+    const c = centred.batch('test', 0, 2);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < c.inputs.length; i++) {
+      expect(c.inputs[i]).toBeCloseTo(full.inputs[i] - 0.5, 6);
+      lo = Math.min(lo, c.inputs[i]);
+      hi = Math.max(hi, c.inputs[i]);
+    }
+    expect(lo).toBe(-0.5);
+    expect(hi).toBeCloseTo(0.5, 6);
+  });
+
+  it('downsampleImage averages blocks exactly and rejects factors that do not divide 28', async () => {
+    const ramp = Array.from({ length: 784 }, (_, i) => i);
+    const pooled = downsampleImage(ramp, 28);
+    expect(Array.from(pooled)).toEqual([391.5]);
+    await expect(sequentialMnist({ downsample: 3 })).rejects.toThrow(/must divide 28/);
+    const permuted = await permutedMnist({ downsample: 4 });
+    expect(permuted.sequenceLength).toBe(49);
   });
 });

@@ -18,12 +18,22 @@
  * outputs (which must then have one width) then one projection (`'sum'`). Layers may also alternate
  * cell types: `cell` may be a list, cycled over the layers.
  *
+ * Options for long classification tasks (issue 14; see nn/time-features.ts, nn/residual-mlp.ts,
+ * nn/init-scheme.ts): `timeFeatures` concatenates a code of the step index to the embedded input and
+ * projects back to `dModel` (and with `perBlock`, concatenates it again to each block's normalised cell
+ * input); `stemMlp` adds a residual MLP stage after the embedding and one before the readout;
+ * `branchNorm` normalises the recurrent branch (after the projection, before the gate) of every block
+ * but the last; `dropoutPlacement: 'mlp'` keeps dropout off the recurrent branch; `init: 'lecun'`
+ * re-draws Linear weights from N(0, 1/fan_in) with zero biases. With time features the streaming
+ * state holds one more entry after the layers, `[{ t }]`: the int32 step index of each sequence.
+ *
  * The network is a stateless `Module` (see module.ts): `init(seed)` returns the parameter tree and
  * `apply(params, x, { train, seed })` the outputs. `step` runs one time step with an explicit state,
  * for streaming and generation; it equals `apply` with readout `'all'` step by step.
  */
 import {
   add,
+  arange,
   concat,
   fuse,
   matmul,
@@ -35,12 +45,17 @@ import {
   slice,
   type Tensor,
   ValueError,
+  zeros,
 } from '@mru/core';
 import type { Cell, CellState } from './cells/cell.js';
+import { FqBmru } from './cells/fqbmru.js';
 import { type CellConfig, createCell } from './cells/index.js';
 import { constant, nonNegative, onesInit, uniformFanIn } from './nn/init.js';
+import { applyInitScheme, INIT_SCHEMES, type InitScheme } from './nn/init-scheme.js';
 import { Dropout, Embedding, GluMlp, LayerNorm, Linear, RMSNorm } from './nn/layers.js';
 import { type ApplyContext, type Layer, Module } from './nn/module.js';
+import { ResidualMlp } from './nn/residual-mlp.js';
+import { resolveTimeFeatures, TimeFeatures, type TimeFeaturesConfig } from './nn/time-features.js';
 import { addSwitchPenalty, outputLoss } from './train/loss.js';
 import { getSubtree, getTensor, type ParamTree } from './tree.js';
 
@@ -66,7 +81,8 @@ export interface HybridConfig {
 export type LayerConfig = CellConfig | HybridConfig;
 
 /**
- * How the sequence of final hidden states becomes the output.
+ * How the sequence of final hidden states becomes the output. `'mean'` is also the mean of the
+ * per-step logits (the readout is affine, so both orders give one result; tests check it).
  *
  * @category Networks
  */
@@ -109,25 +125,50 @@ export interface NetworkConfig {
   readonly epsilon?: number;
   /** The leak of every FQ-BMRU cell when a call's context sets none (see `epsilon`). */
   readonly leak?: number;
+  /** Time features at the input (default none); see `TimeFeaturesConfig`. */
+  readonly timeFeatures?: TimeFeaturesConfig;
+  /** A residual GLU MLP stage after the embedding and one before the readout (default false). */
+  readonly stemMlp?: boolean;
+  /** Normalise the recurrent branch of every block but the last (default false). */
+  readonly branchNorm?: boolean;
+  /** Where dropout applies: `'all'` branches (default) or only the `'mlp'` branches. */
+  readonly dropoutPlacement?: 'all' | 'mlp';
+  /** Initialisation scheme (default `'default'`: each layer's own); see `applyInitScheme`. */
+  readonly init?: InitScheme;
 }
+
+/**
+ * The options of `NetworkConfig` that are stored only when set (older checkpoints lack them).
+ *
+ * @category Networks
+ */
+export type OptionalNetworkKeys =
+  | 'vocabSize'
+  | 'cell'
+  | 'epsilon'
+  | 'leak'
+  | 'timeFeatures'
+  | 'stemMlp'
+  | 'branchNorm'
+  | 'dropoutPlacement'
+  | 'init';
 
 /**
  * A `NetworkConfig` with every default filled in.
  *
  * @category Networks
  */
-export type ResolvedNetworkConfig = Required<
-  Omit<NetworkConfig, 'vocabSize' | 'cell' | 'epsilon' | 'leak'>
-> & {
-  /** As in `NetworkConfig`. */
-  readonly cell: LayerConfig | readonly LayerConfig[];
-  /** As in `NetworkConfig`; absent for dense inputs. */
-  readonly vocabSize?: number;
-  /** As in `NetworkConfig`; absent unless set. */
-  readonly epsilon?: number;
-  /** As in `NetworkConfig`; absent unless set. */
-  readonly leak?: number;
-};
+export type ResolvedNetworkConfig = Required<Omit<NetworkConfig, OptionalNetworkKeys>> &
+  Pick<NetworkConfig, 'stemMlp' | 'branchNorm' | 'dropoutPlacement' | 'init' | 'timeFeatures'> & {
+    /** As in `NetworkConfig`. */
+    readonly cell: LayerConfig | readonly LayerConfig[];
+    /** As in `NetworkConfig`; absent for dense inputs. */
+    readonly vocabSize?: number;
+    /** As in `NetworkConfig`; absent unless set. */
+    readonly epsilon?: number;
+    /** As in `NetworkConfig`; absent unless set. */
+    readonly leak?: number;
+  };
 
 function unitInterval(name: string, v: number | undefined): number | undefined {
   if (v !== undefined && !(v >= 0 && v <= 1)) {
@@ -186,7 +227,43 @@ export function resolveNetworkConfig(config: NetworkConfig): ResolvedNetworkConf
     ...(config.vocabSize === undefined ? {} : { vocabSize: positiveInt('vocabSize', config.vocabSize) }),
     ...(config.epsilon === undefined ? {} : { epsilon: unitInterval('epsilon', config.epsilon) }),
     ...(config.leak === undefined ? {} : { leak: unitInterval('leak', config.leak) }),
+    ...resolveRecipeOptions(config),
   };
+  return out;
+}
+
+function resolveRecipeOptions(config: NetworkConfig): Partial<ResolvedNetworkConfig> {
+  const out: {
+    timeFeatures?: TimeFeaturesConfig;
+    stemMlp?: boolean;
+    branchNorm?: boolean;
+    dropoutPlacement?: 'all' | 'mlp';
+    init?: InitScheme;
+  } = {};
+  if (config.timeFeatures !== undefined) out.timeFeatures = resolveTimeFeatures(config.timeFeatures);
+  for (const key of ['stemMlp', 'branchNorm'] as const) {
+    const v = config[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean')
+      throw new ValueError('NetworkConfig', `${key} must be true or false, got ${JSON.stringify(v)}`);
+    out[key] = v;
+  }
+  if (config.dropoutPlacement !== undefined) {
+    if (config.dropoutPlacement !== 'all' && config.dropoutPlacement !== 'mlp')
+      throw new ValueError(
+        'NetworkConfig',
+        `dropoutPlacement must be 'all' or 'mlp', got '${config.dropoutPlacement}'`,
+      );
+    out.dropoutPlacement = config.dropoutPlacement;
+  }
+  if (config.init !== undefined) {
+    if (!INIT_SCHEMES.includes(config.init))
+      throw new ValueError(
+        'NetworkConfig',
+        `init must be one of ${INIT_SCHEMES.join(', ')}, got '${config.init}'`,
+      );
+    out.init = config.init;
+  }
   return out;
 }
 
@@ -246,18 +323,25 @@ export class Block extends Module {
   readonly #drop2: Dropout;
   readonly #norm2: Layer | null;
   readonly #mlp: GluMlp | null;
+  readonly #branchNorm: Layer | null;
+  /** Width of the time code concatenated to the cell input (0: none). */
+  readonly dTime: number;
 
   /**
-   * A block of width `dModel` holding `layer`.
+   * A block of width `dModel` holding `layer`; `last` marks the last block (no branch norm there).
    *
    * @param layer - The layer: one cell or a hybrid.
    * @param config - The resolved network config.
+   * @param last - Whether this is the network's last block.
    */
-  constructor(layer: LayerConfig, config: ResolvedNetworkConfig) {
+  constructor(layer: LayerConfig, config: ResolvedNetworkConfig, last = false) {
     super();
     const d = config.dModel;
-    const makeNorm = (): Layer => (config.norm === 'rms' ? new RMSNorm(d) : new LayerNorm(d));
-    this.#norm1 = this.addModule('norm1', makeNorm());
+    const makeNorm = (width = d): Layer =>
+      config.norm === 'rms' ? new RMSNorm(width) : new LayerNorm(width);
+    this.dTime = config.timeFeatures?.perBlock ? config.timeFeatures.dim : 0;
+    const dCell = d + this.dTime;
+    this.#norm1 = this.addModule('norm1', makeNorm(dCell));
     let dCombined: number;
     if (layer.type === 'hybrid') {
       const hybrid = layer as HybridConfig;
@@ -271,7 +355,7 @@ export class Block extends Module {
           `hybrid combine must be 'concat' or 'sum', got '${this.combine}'`,
         );
       }
-      this.cells = hybrid.cells.map((c) => createCell(c, d));
+      this.cells = hybrid.cells.map((c) => createCell(c, dCell));
       this.#cellNames = this.cells.map((_, i) => `cell${i}`);
       if (this.combine === 'sum') {
         const widths = this.cells.map((c) => c.dOut);
@@ -285,7 +369,7 @@ export class Block extends Module {
       } else dCombined = this.cells.reduce((s, c) => s + c.dOut, 0);
     } else {
       this.combine = 'single';
-      this.cells = [createCell(layer as CellConfig, d)];
+      this.cells = [createCell(layer as CellConfig, dCell)];
       this.#cellNames = ['cell'];
       dCombined = this.cells[0].dOut;
     }
@@ -297,8 +381,14 @@ export class Block extends Module {
       'proj',
       new Linear(dCombined, d, this.#projRelu ? { weightInit: nonNegative(uniformFanIn(dCombined)) } : {}),
     );
-    this.#gate = config.outGate ? this.addModule('gate', new Linear(d, d, { biasInit: constant(4) })) : null;
-    this.#drop1 = this.addModule('drop1', new Dropout(config.dropout));
+    this.#gate = config.outGate
+      ? this.addModule('gate', new Linear(dCell, d, { biasInit: constant(4) }))
+      : null;
+    this.#drop1 = this.addModule(
+      'drop1',
+      new Dropout(config.dropoutPlacement === 'mlp' ? 0 : config.dropout),
+    );
+    this.#branchNorm = config.branchNorm && !last ? this.addModule('branchNorm', makeNorm()) : null;
     this.#drop2 = this.addModule('drop2', new Dropout(config.dropout));
     this.addParam('gamma1', [d], onesInit(), { decay: false });
     if (config.mlpExpansion > 0) {
@@ -328,7 +418,7 @@ export class Block extends Module {
   }
 
   #finish(params: ParamTree, x: Tensor, xhat: Tensor, ys: Tensor[], ctx: ApplyContext): Tensor {
-    if (this.#gate && !this.#projRelu && !this.#drop1.active(ctx)) {
+    if (this.#gate && !this.#projRelu && !this.#branchNorm && !this.#drop1.active(ctx)) {
       // `x + γ1 ⊙ σ(x̂ W_g + b_g) ⊙ (y W_p + b_p)` after the two products, in one fused pass (the same
       // operations in the same order as the composite below).
       const proj = getSubtree(params, 'proj', 'Block');
@@ -348,6 +438,7 @@ export class Block extends Module {
     }
     let y = this.#proj.apply(getSubtree(params, 'proj', 'Block'), this.#combine(ys));
     if (this.#projRelu) y = relu(y);
+    if (this.#branchNorm) y = this.#branchNorm.apply(getSubtree(params, 'branchNorm', 'Block'), y);
     if (this.#gate) y = mul(sigmoid(this.#gate.apply(getSubtree(params, 'gate', 'Block'), xhat)), y);
     x = add(x, mul(this.#drop1.apply(params, y, ctx), getTensor(params, 'gamma1', 'Block')));
     return this.#mlpStage(params, x, ctx);
@@ -364,16 +455,31 @@ export class Block extends Module {
     return x;
   }
 
+  /** `x` with the time code appended when this block takes it (`time` `[B, T, p]` or `[B, p]`). */
+  #withTime(x: Tensor, time: Tensor | undefined): Tensor {
+    if (this.dTime === 0) return x;
+    if (!time) throw new ValueError('Block', 'this block takes time features but none were given');
+    return concat([x, time], -1);
+  }
+
   /**
-   * The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states).
+   * The whole sequence `[B, T, dModel]`, from `states` (default the cells' initial states); `time` is
+   * the time code `[B, T, p]` when the block takes it.
    *
    * @param params - The parameters of this module (its subtree of the model's parameters).
    * @param x - The block input, `[batch, time, dModel]`.
    * @param ctx - The per-call context: train mode and dropout seed.
    * @param states - Initial states of the cells (default: their own).
+   * @param time - The time code `[batch, time, p]`, when the block takes it.
    */
-  apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, states?: readonly CellState[]): BlockOutput {
-    const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
+  apply(
+    params: ParamTree,
+    x: Tensor,
+    ctx: ApplyContext = {},
+    states?: readonly CellState[],
+    time?: Tensor,
+  ): BlockOutput {
+    const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), this.#withTime(x, time));
     const ys: Tensor[] = [];
     const outStates: CellState[] = [];
     const rates: Tensor[] = [];
@@ -390,15 +496,23 @@ export class Block extends Module {
   }
 
   /**
-   * One step `[B, dModel]` (evaluation mode).
+   * One step `[B, dModel]` (evaluation mode; `ctx` passes ε and leak overrides to the cells); `time`
+   * is this step's time code `[B, p]` when the block takes it.
    *
    * @param params - The parameters of this module (its subtree of the model's parameters).
    * @param x - The block input of one step, `[batch, dModel]`.
    * @param states - The states of the block's cells after the previous step.
    * @param ctx - ε and leak overrides passed to the cells.
+   * @param time - This step's time code `[batch, p]`, when the block takes it.
    */
-  step(params: ParamTree, x: Tensor, states: readonly CellState[], ctx: ApplyContext = {}): BlockStep {
-    const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), x);
+  step(
+    params: ParamTree,
+    x: Tensor,
+    states: readonly CellState[],
+    ctx: ApplyContext = {},
+    time?: Tensor,
+  ): BlockStep {
+    const xhat = this.#norm1.apply(getSubtree(params, 'norm1', 'Block'), this.#withTime(x, time));
     const ys: Tensor[] = [];
     const outStates: CellState[] = [];
     this.cells.forEach((cell, i) => {
@@ -483,6 +597,10 @@ export class Network extends Module {
   readonly blocks: readonly Block[];
   readonly #input: Linear | Embedding;
   readonly #readout: Linear;
+  readonly #time: TimeFeatures | null;
+  readonly #timeProj: Linear | null;
+  readonly #stem: ResidualMlp | null;
+  readonly #head: ResidualMlp | null;
 
   /**
    * Builds the network of `config` (validated; defaults filled in).
@@ -497,11 +615,50 @@ export class Network extends Module {
       'input',
       c.vocabSize === undefined ? new Linear(c.dIn, c.dModel) : new Embedding(c.vocabSize, c.dModel),
     );
+    this.#time = c.timeFeatures ? this.addModule('time', new TimeFeatures(c.timeFeatures)) : null;
+    this.#timeProj = c.timeFeatures
+      ? this.addModule('timeProj', new Linear(c.dModel + c.timeFeatures.dim, c.dModel))
+      : null;
+    const stage = () =>
+      new ResidualMlp(c.dModel, { expansion: c.mlpExpansion || 4, dropout: c.dropout, norm: c.norm });
+    this.#stem = c.stemMlp ? this.addModule('stem', stage()) : null;
     const kinds = Array.isArray(c.cell) ? c.cell : [c.cell];
-    const blocks = Array.from({ length: c.nLayers }, (_, i) => new Block(kinds[i % kinds.length], c));
+    const blocks = Array.from(
+      { length: c.nLayers },
+      (_, i) => new Block(kinds[i % kinds.length], c, i === c.nLayers - 1),
+    );
     this.addModule('layers', new ModuleList(blocks));
     this.blocks = blocks;
+    this.#head = c.stemMlp ? this.addModule('head', stage()) : null;
     this.#readout = this.addModule('readout', new Linear(c.dModel, c.dOut));
+  }
+
+  /** Fresh parameters, under the config's initialisation scheme (`init`). */
+  override init(seed: number): ParamTree {
+    const params = super.init(seed);
+    const scheme = this.#config.init ?? 'default';
+    if (scheme === 'default') return params;
+    return applyInitScheme(params, this.#schemeLinears(), scheme, seed);
+  }
+
+  /** The Linear layers an init scheme re-draws: all but those of FQ-BMRU cells and their projections. */
+  #schemeLinears(): { path: string; keepBias: boolean }[] {
+    const out: { path: string; keepBias: boolean }[] = [];
+    const walk = (m: Module) => {
+      if (m instanceof FqBmru) return;
+      if (m instanceof Block && m.cells.some((cell) => cell instanceof FqBmru)) {
+        for (const [name, child] of m.children()) if (name !== 'proj') walk(child);
+        return;
+      }
+      if (m instanceof Linear) {
+        const name = m.path.split('.').pop();
+        out.push({ path: m.path, keepBias: name === 'wbeta' || name === 'gate' });
+        return;
+      }
+      for (const child of m.children().values()) walk(child);
+    };
+    walk(this);
+    return out;
   }
 
   /** The config with defaults filled in (what checkpoints store). */
@@ -541,12 +698,39 @@ export class Network extends Module {
     return this.#input.apply(getSubtree(params, 'input', 'Network'), x);
   }
 
+  /** The time code at int32 `positions` `[B]` or `[B, T]` (null without time features). */
+  #timeCode(params: ParamTree, positions: Tensor): Tensor | null {
+    if (!this.#time) return null;
+    // Without an offset table the module has no parameters, and a flattened tree drops its entry.
+    const own = this.#time.config.maxLength > 0 ? getSubtree(params, 'time', 'Network') : {};
+    return this.#time.codes(own, positions);
+  }
+
+  /** Embedded input with the time code concatenated and projected back, then the stem stage. */
+  #inputStage(params: ParamTree, h: Tensor, time: Tensor | null, ctx: ApplyContext): Tensor {
+    if (time && this.#timeProj) {
+      h = this.#timeProj.apply(getSubtree(params, 'timeProj', 'Network'), concat([h, time], -1));
+    }
+    return this.#stem ? this.#stem.apply(getSubtree(params, 'stem', 'Network'), h, ctx) : h;
+  }
+
+  /** The head stage before the readout (identity without `stemMlp`). */
+  #headStage(params: ParamTree, h: Tensor, ctx: ApplyContext): Tensor {
+    return this.#head ? this.#head.apply(getSubtree(params, 'head', 'Network'), h, ctx) : h;
+  }
+
+  /** The step counters `[B]` of a state (zeros when the state is absent or holds none). */
+  #startTime(state: NetworkState | undefined, batch: number): Tensor {
+    const entry = state?.[this.blocks.length]?.[0]?.t;
+    return entry ?? zeros([batch], { dtype: 'int32' });
+  }
+
   /**
    * The forward pass with the switching statistics and the final states.
    *
    * @param params - The parameters of this module (its subtree of the model's parameters).
    * @param x - The inputs, `[batch, time, dIn]` (int32 `[batch, time]` with `vocabSize`).
-   * @param ctx - The per-call context: train mode and dropout seed.
+   * @param ctx - The per-call context: train mode, dropout seed, ε and leak.
    * @param state - Initial states (default: the cells' own).
    */
   applyWithStats(params: ParamTree, x: Tensor, ctx: ApplyContext = {}, state?: NetworkState): NetworkOutput {
@@ -559,16 +743,32 @@ export class Network extends Module {
       );
     }
     let h = this.#embed(params, x);
+    const [B, T] = h.shape;
+    let time: Tensor | null = null;
+    let t0: Tensor | null = null;
+    if (this.#time) {
+      t0 = this.#startTime(state, B);
+      time = this.#timeCode(params, add(reshape(t0, [B, 1]), reshape(arange(T), [1, T])));
+    }
+    h = this.#inputStage(params, h, time, ctx);
     const layers = getSubtree(params, 'layers', 'Network');
     const rates: Tensor[] = [];
     const states: NetworkState = [];
     this.blocks.forEach((block, i) => {
-      const out = block.apply(getSubtree(layers, String(i), 'Network'), h, ctx, state?.[i]);
+      const out = block.apply(
+        getSubtree(layers, String(i), 'Network'),
+        h,
+        ctx,
+        state?.[i],
+        time ?? undefined,
+      );
       h = out.x;
       rates.push(...out.switchRates);
       states.push(out.states);
     });
-    const [B, T, D] = h.shape;
+    if (t0) states.push([{ t: add(t0, T) }]);
+    h = this.#headStage(params, h, ctx);
+    const D = h.shape[2];
     let pooled: Tensor;
     switch (this.config.readout) {
       case 'last':
@@ -623,7 +823,9 @@ export class Network extends Module {
    */
   initialState(params: ParamTree, batch: number): NetworkState {
     const layers = getSubtree(params, 'layers', 'Network');
-    return this.blocks.map((b, i) => b.initialState(getSubtree(layers, String(i), 'Network'), batch));
+    const state = this.blocks.map((b, i) => b.initialState(getSubtree(layers, String(i), 'Network'), batch));
+    if (this.#time) state.push([{ t: zeros([batch], { dtype: 'int32' }) }]);
+    return state;
   }
 
   /**
@@ -639,13 +841,22 @@ export class Network extends Module {
   step(params: ParamTree, x: Tensor, state: NetworkState, ctx: ApplyContext = {}): NetworkStep {
     ctx = this.#context({ epsilon: ctx.epsilon, leak: ctx.leak });
     let h = this.#embed(params, x);
+    let time: Tensor | null = null;
+    let t: Tensor | null = null;
+    if (this.#time) {
+      t = this.#startTime(state, h.shape[0]);
+      time = this.#timeCode(params, t);
+    }
+    h = this.#inputStage(params, h, time, {});
     const layers = getSubtree(params, 'layers', 'Network');
     const next: NetworkState = [];
     this.blocks.forEach((block, i) => {
-      const out = block.step(getSubtree(layers, String(i), 'Network'), h, state[i], ctx);
+      const out = block.step(getSubtree(layers, String(i), 'Network'), h, state[i], ctx, time ?? undefined);
       h = out.x;
       next.push(out.states);
     });
+    if (t) next.push([{ t: add(t, 1) }]);
+    h = this.#headStage(params, h, {});
     return { output: this.#readout.apply(getSubtree(params, 'readout', 'Network'), h), state: next };
   }
 }

@@ -8,9 +8,22 @@ import { cpuBackend } from '@mru/backend-cpu';
 import { gpujsBackend } from '@mru/backend-gpujs';
 import { webgpuBackend } from '@mru/backend-webgpu';
 import { nodeGpu } from '@mru/backend-webgpu/node';
-import { add, type Backend, mul, randn, setBackend, sum, type Tensor, valueAndGrad } from '@mru/core';
+import {
+  add,
+  type Backend,
+  mul,
+  randn,
+  reshape,
+  setBackend,
+  slice,
+  stack,
+  sum,
+  type Tensor,
+  tidy,
+  valueAndGrad,
+} from '@mru/core';
 import { afterAll, beforeAll, beforeEach, describe } from 'vitest';
-import { flattenTree, type ParamTree, unflattenTree } from '../src/index.js';
+import { flattenTree, type Network, type ParamTree, unflattenTree } from '../src/index.js';
 
 /** A named backend factory. */
 export interface BackendFactory {
@@ -128,4 +141,17 @@ export async function checkGradients(
     }
   }
   return report;
+}
+
+/** Runs `network.step` over a sequence `[B, T, D]` and stacks the outputs along time. */
+export function stepThrough(net: Network, params: ParamTree, x: Tensor): Tensor {
+  const [B, T, D] = x.shape;
+  let state = net.initialState(params, B);
+  const outs: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const r = tidy(() => net.step(params, reshape(slice(x, [0, t], [null, t + 1]), [B, D]), state));
+    state = r.state;
+    outs.push(r.output);
+  }
+  return stack(outs, 1);
 }

@@ -5,10 +5,8 @@ import {
   randn,
   reshape,
   slice,
-  stack,
   sum,
   type Tensor,
-  tidy,
   ValueError,
   valueAndGrad,
 } from '@mru/core';
@@ -24,22 +22,9 @@ import {
   resolveNetworkConfig,
   unflattenTree,
 } from '../src/index.js';
-import { checkGradients, describeOnBackends, values } from './helpers.js';
+import { checkGradients, describeOnBackends, stepThrough, values } from './helpers.js';
 
 const BASE: NetworkConfig = { dIn: 3, dModel: 8, dOut: 2, nLayers: 2, cell: { type: 'bmru', dState: 6 } };
-
-/** Runs `network.step` over the sequence and stacks the outputs. */
-function stepThrough(net: ReturnType<typeof createNetwork>, params: ParamTree, x: Tensor): Tensor {
-  const [B, T, D] = x.shape;
-  let state = net.initialState(params, B);
-  const outs: Tensor[] = [];
-  for (let t = 0; t < T; t++) {
-    const r = tidy(() => net.step(params, reshape(slice(x, [0, t], [null, t + 1]), [B, D]), state));
-    state = r.state;
-    outs.push(r.output);
-  }
-  return stack(outs, 1);
-}
 
 describeOnBackends('networks', () => {
   it('validates configs with clear errors and fills defaults', () => {

@@ -60,6 +60,17 @@ export function stepsOr(options: PresetOptions, def: number): string {
   return options.steps ?? String(def);
 }
 
+/**
+ * Network options per model on copy-first-input (issue 14). minGRU starts with its gates closed
+ * (`gateBias = -5`, every unit holding) and reads the step index (time features with a learned
+ * per-position offset, at the input and every block), so it can tell the first step from the others:
+ * measured at T = 100, test MSE 0.054 against 1.13 (chance) without; gate bias and plain time
+ * features at the input only also stayed at chance (docs/ablations.md).
+ */
+const COPY_RECIPE: Readonly<Partial<Record<ModelName, readonly string[]>>> = {
+  mingru: ['gateBias=-5', 'time=16', 'timeMax=128', 'timeBlocks=true'],
+};
+
 /** copy-first-input runs named `<model>-T<length>`, for every length and model. */
 export function copyRuns(
   models: readonly ModelName[],
@@ -72,7 +83,13 @@ export function copyRuns(
       runs.push({
         name: `${model}-T${T}`,
         model,
-        values: { ...common, task: 'copy-first-input', model, 'seq-len': String(T) },
+        values: {
+          ...common,
+          task: 'copy-first-input',
+          model,
+          'seq-len': String(T),
+          ...(COPY_RECIPE[model] ? { 'net-opt': COPY_RECIPE[model] } : {}),
+        },
       });
     }
   }

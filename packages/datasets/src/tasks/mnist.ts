@@ -9,12 +9,18 @@
  * 1/510, so `round(v * 255)` recovers the integer intensity exactly, and inputs are `intensity / 255`.
  *
  * Split: one seeded shuffle of the 10,000 digits with a fixed key (not the task seed), first 7,000 for
- * training, next 1,000 for validation, last 2,000 for testing, so every run tests on the same digits. The task seed only orders
- * the training epochs. Permuted MNIST applies one fixed seeded permutation of the 784 pixels (its own
+ * training, next 1,000 for validation, last 2,000 for testing, so every run tests on the same digits.
+ * The task seed only orders the training epochs. Permuted MNIST applies one fixed seeded permutation
+ * of the pixels (its own
  * option `permutationSeed`, default 0, also independent of the task seed).
+ *
+ * Two options serve cheaper or better-conditioned variants (issue 14): `downsample: f` averages
+ * `f x f` blocks of pixels (f = 2 gives the 14 x 14 = 196-step proxy the ablations use), and
+ * `pixelRange: 'centred'` shifts intensities to `[-0.5, 0.5]` (appended steps stay 0, which is then
+ * mid-grey rather than background: the zeros mark "after the digit" either way).
  */
 
-import { DatasetError } from '../errors.js';
+import { DatasetError, OptionError } from '../errors.js';
 import { MAX_LENGTH, MAX_SEED, type OptionSpec, resolveOptions, seedOption } from '../options.js';
 import { hashString, Rng, splitWords } from '../rng.js';
 import { finiteTask } from '../task.js';
@@ -125,8 +131,30 @@ export function mnistSplit(count: number): MnistSplit {
  * @param seed - The permutation seed (the task option `permutationSeed`).
  * @returns A permutation of `0..783`: step `t` shows pixel `permutation[t]`.
  */
-export function mnistPermutation(seed = 0): Int32Array {
-  return Rng.fromKey([hashString('mnist/permutation'), ...splitWords(seed)]).permutation(MNIST_PIXELS);
+export function mnistPermutation(seed = 0, pixels = MNIST_PIXELS): Int32Array {
+  return Rng.fromKey([hashString('mnist/permutation'), ...splitWords(seed)]).permutation(pixels);
+}
+
+/** The pooling factors `downsample` accepts: divisors of 28. */
+export const MNIST_DOWNSAMPLE_FACTORS: readonly number[] = [1, 2, 4, 7, 14, 28];
+
+/**
+ * Averages `factor x factor` blocks of a 28 x 28 image of integer intensities.
+ *
+ * @param image - 784 intensities, row-major.
+ * @param factor - A divisor of 28.
+ * @returns `(28 / factor)^2` mean intensities (not rounded), row-major.
+ */
+export function downsampleImage(image: ArrayLike<number>, factor: number): Float64Array {
+  const side = 28 / factor;
+  const out = new Float64Array(side * side);
+  for (let r = 0; r < 28; r++) {
+    for (let c = 0; c < 28; c++) {
+      out[Math.floor(r / factor) * side + Math.floor(c / factor)] += image[r * 28 + c];
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= factor * factor;
+  return out;
 }
 
 /** Options of {@link sequentialMnist}. */
@@ -135,6 +163,10 @@ export interface SequentialMnistOptions {
   readonly appendedZeros?: number;
   /** Seed of the training order, a non-negative safe integer (default 0). */
   readonly seed?: number;
+  /** Average `f x f` pixel blocks, `f` a divisor of 28 (default 1: the full 784 steps). */
+  readonly downsample?: number;
+  /** `'unit'`: intensities / 255 in `[0, 1]` (default); `'centred'`: shifted to `[-0.5, 0.5]`. */
+  readonly pixelRange?: 'unit' | 'centred';
 }
 
 /** Options of {@link permutedMnist}. */
@@ -154,6 +186,21 @@ export const sequentialMnistOptions: readonly OptionSpec[] = [
     description: 'zero steps appended after the 784 pixels',
   },
   seedOption('seed of the per-epoch training order (the split is fixed)'),
+  {
+    name: 'downsample',
+    kind: 'integer',
+    min: 1,
+    max: 28,
+    default: 1,
+    description: 'average f x f pixel blocks (a divisor of 28; 2 gives 14 x 14 = 196 steps)',
+  },
+  {
+    name: 'pixelRange',
+    kind: 'enum',
+    values: ['unit', 'centred'],
+    default: 'unit',
+    description: "pixel intensities in [0, 1] ('unit') or [-0.5, 0.5] ('centred')",
+  },
 ];
 
 /** The options of permuted MNIST, with ranges and defaults. */
@@ -189,26 +236,40 @@ export function mnistTask(data: MnistData, permuted: boolean, options?: Permuted
   const name = permuted ? 'permuted-mnist' : 'sequential-mnist';
   const resolved = resolveOptions(name, permuted ? permutedMnistOptions : sequentialMnistOptions, options);
   const zeros = resolved.appendedZeros as number;
-  const permutation = permuted ? mnistPermutation(resolved.permutationSeed as number) : undefined;
+  const factor = resolved.downsample as number;
+  if (!MNIST_DOWNSAMPLE_FACTORS.includes(factor)) {
+    throw new OptionError(
+      name,
+      'downsample',
+      `option 'downsample' must divide 28 (one of ${MNIST_DOWNSAMPLE_FACTORS.join(', ')}), got ${factor}`,
+    );
+  }
+  const pixels = (28 / factor) ** 2;
+  const shift = resolved.pixelRange === 'centred' ? 0.5 : 0;
+  const permutation = permuted ? mnistPermutation(resolved.permutationSeed as number, pixels) : undefined;
   const split = mnistSplit(data.count);
   const { images, labels } = data;
   return finiteTask({
     name,
-    description: `Classify an MNIST digit read one ${permuted ? 'permuted ' : ''}pixel per step${zeros > 0 ? `, followed by ${zeros} zeros` : ''}.`,
+    description: `Classify an MNIST digit read one ${permuted ? 'permuted ' : ''}pixel per step${factor > 1 ? ` (${28 / factor} x ${28 / factor} after ${factor} x ${factor} averaging)` : ''}${zeros > 0 ? `, followed by ${zeros} zeros` : ''}.`,
     options: resolved,
     seed: resolved.seed as number,
     sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
     inputFeatures: 1,
     outputSize: MNIST_CLASSES,
-    sequenceLength: MNIST_PIXELS + zeros,
+    sequenceLength: pixels + zeros,
     loss: 'cross-entropy',
     metric: 'accuracy',
     readout: 'last',
     fill(which, item, { inputs, targets }) {
       const digit = split[which][item];
       const offset = digit * MNIST_PIXELS;
-      for (let t = 0; t < MNIST_PIXELS; t++) {
-        inputs[t] = images[offset + (permutation ? permutation[t] : t)] / 255;
+      const image =
+        factor === 1
+          ? images.subarray(offset, offset + MNIST_PIXELS)
+          : downsampleImage(images.subarray(offset, offset + MNIST_PIXELS), factor);
+      for (let t = 0; t < pixels; t++) {
+        inputs[t] = image[permutation ? permutation[t] : t] / 255 - shift;
       }
       targets[0] = labels[digit];
     },

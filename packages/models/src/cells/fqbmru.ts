@@ -24,6 +24,7 @@ import {
   scan,
   sub,
   type Tensor,
+  ValueError,
 } from '@mru/core';
 import { constant, type Initializer, nonNegative, onesInit, uniformFanIn } from '../nn/init.js';
 import { Linear } from '../nn/layers.js';
@@ -43,7 +44,22 @@ export interface FqBmruOptions {
   readonly leak?: number;
   /** Sharpness `k` of the surrogate derivative (default 1). */
   readonly surrogateK?: number;
+  /**
+   * `'spec'` (default): the specified initialisation above. `'midband'` (ours, issue 14): `W_x` signed,
+   * a quarter of uniform fan-in, and `b_x = 0.325`, the centre of the initial hysteresis band
+   * `[β_lo, β_hi] ≈ [0.15, 0.5]`: a unit at rest holds (a memory must ignore the inputs after the one
+   * it stores), and learning grows the weights that push it above `β_hi` (set) or below `β_lo`
+   * (reset). Under `'spec'`, `ĥ >= b_x = 0.5 > β_lo` for every non-negative input: no unit can reset.
+   */
+  readonly init?: FqBmruInit;
 }
+
+/**
+ * Initialisations of the FQ-BMRU input map.
+ *
+ * @category Cells
+ */
+export type FqBmruInit = 'spec' | 'midband';
 
 /**
  * The gates of an FQ-BMRU step, each `[..., d_state]`.
@@ -55,6 +71,11 @@ export interface FqGates {
   readonly hold: Tensor;
   /** `H(ĥ - β_hi)`: 1 where the unit is set. */
   readonly zHi: Tensor;
+}
+
+/** Another initialiser's draw times `factor`. */
+function scaled(inner: Initializer, factor: number): Initializer {
+  return (shape, seed) => mul(inner(shape, seed), factor);
 }
 
 /** `scale * U(0.8, 1.2)`. */
@@ -100,9 +121,18 @@ export class FqBmru extends Cell {
     this.dOut = dState;
     this.leak = checkEpsilon('FqBmru', options.leak ?? 0, 'leak');
     this.surrogateK = options.surrogateK ?? 1;
+    const init = options.init ?? 'spec';
+    if (init !== 'spec' && init !== 'midband')
+      throw new ValueError('FqBmru', `init must be 'spec' or 'midband', got '${String(init)}'`);
     this.wx = this.addModule(
       'wx',
-      new Linear(dIn, dState, { weightInit: nonNegative(uniformFanIn(dIn)), biasInit: constant(0.5) }),
+      new Linear(
+        dIn,
+        dState,
+        init === 'spec'
+          ? { weightInit: nonNegative(uniformFanIn(dIn)), biasInit: constant(0.5) }
+          : { weightInit: scaled(uniformFanIn(dIn), 0.25), biasInit: constant(0.15 + 0.35 / 2) },
+      ),
     );
     this.addParam('beta1', [dState], jittered(0.15), { decay: false });
     this.addParam('delta', [dState], jittered(0.35), { decay: false });

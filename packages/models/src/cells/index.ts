@@ -7,7 +7,7 @@
 import { ValueError } from '@mru/core';
 import { Bmru } from './bmru.js';
 import type { Cell, CellType } from './cell.js';
-import { FqBmru } from './fqbmru.js';
+import { FqBmru, type FqBmruInit } from './fqbmru.js';
 import { Lru } from './lru.js';
 import { MinGru } from './mingru.js';
 import { Brc, Gru } from './sequential.js';
@@ -60,6 +60,10 @@ export interface CellConfig {
   readonly maxPhase?: number;
   /** mingru: log-space coefficients (default false). */
   readonly logSpace?: boolean;
+  /** mingru: initial gate bias (default: uniform fan-in); -5 starts the units holding. */
+  readonly gateBias?: number;
+  /** fqbmru: initialisation of the input map, `'spec'` (default) or `'midband'`. */
+  readonly fqInit?: FqBmruInit;
 }
 
 /**
@@ -83,11 +87,15 @@ export function createCell(config: CellConfig, dIn: number): Cell {
     case 'cmru':
       return new Bmru(dIn, dState, { type, epsilon: config.epsilon, surrogateK: config.surrogateK });
     case 'fqbmru':
-      return new FqBmru(dIn, dState, { leak: config.leak, surrogateK: config.surrogateK });
+      return new FqBmru(dIn, dState, {
+        leak: config.leak,
+        surrogateK: config.surrogateK,
+        init: config.fqInit,
+      });
     case 'lru':
       return new Lru(dIn, dState, { rMin: config.rMin, rMax: config.rMax, maxPhase: config.maxPhase });
     case 'mingru':
-      return new MinGru(dIn, dState, { logSpace: config.logSpace });
+      return new MinGru(dIn, dState, { logSpace: config.logSpace, gateBias: config.gateBias });
     case 'gru':
       return new Gru(dIn, dState);
     case 'brc':

@@ -14,7 +14,9 @@
  */
 import {
   add,
+  concat,
   exp,
+  full,
   ge,
   log,
   mul,
@@ -26,9 +28,11 @@ import {
   split,
   sub,
   type Tensor,
+  ValueError,
   where,
   zeros,
 } from '@mru/core';
+import { type Initializer, uniformFanIn } from '../nn/init.js';
 import { Linear } from '../nn/layers.js';
 import { getSubtree, type ParamTree } from '../tree.js';
 import { checkSequence, checkStepInput, lastStep } from './bmru.js';
@@ -54,6 +58,16 @@ export interface ScanCoefficients {
 export interface MinGruOptions {
   /** Compute the gate coefficients in log space (default false: the linear form). */
   readonly logSpace?: boolean;
+  /**
+   * Initial bias of the gate pre-activation `k_z` (default: uniform fan-in like the rest). A negative
+   * value (e.g. -5, `z ≈ 0.007`) starts every unit holding its state, which long-memory tasks need.
+   */
+  readonly gateBias?: number;
+}
+
+/** Bias init of `[k_h, k_z]`: uniform fan-in for the candidate half, `gateBias` for the gate half. */
+function splitBias(dIn: number, dState: number, gateBias: number): Initializer {
+  return (shape, seed) => concat([uniformFanIn(dIn)([dState], seed), full([shape[0] - dState], gateBias)], 0);
 }
 
 /**
@@ -85,7 +99,16 @@ export class MinGru extends Cell {
     this.dState = dState;
     this.dOut = dState;
     this.logSpace = options.logSpace ?? false;
-    this.w = this.addModule('w', new Linear(dIn, 2 * dState));
+    if (options.gateBias !== undefined && !Number.isFinite(options.gateBias))
+      throw new ValueError('MinGru', `gateBias must be a finite number, got ${options.gateBias}`);
+    this.w = this.addModule(
+      'w',
+      new Linear(
+        dIn,
+        2 * dState,
+        options.gateBias === undefined ? {} : { biasInit: splitBias(dIn, dState, options.gateBias) },
+      ),
+    );
   }
 
   /**

@@ -4,6 +4,7 @@
  * validation all come from this object.
  */
 import type { PresetFamily } from '../preset.js';
+import { ablateSmnist } from './ablate-smnist.js';
 import { horizon } from './horizon.js';
 import { persistentMemory } from './persistent-memory.js';
 import { quick } from './quick.js';
@@ -15,6 +16,7 @@ export const PRESETS = {
   'persistent-memory': persistentMemory,
   horizon,
   smnist,
+  'ablate-smnist': ablateSmnist,
 } as const satisfies Readonly<Record<string, PresetFamily>>;
 
 /** A preset name. */
