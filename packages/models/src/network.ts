@@ -633,7 +633,11 @@ export class Network extends Module {
     this.#readout = this.addModule('readout', new Linear(c.dModel, c.dOut));
   }
 
-  /** Fresh parameters, under the config's initialisation scheme (`init`). */
+  /**
+   * Fresh parameters, under the config's initialisation scheme (`init`).
+   *
+   * @param seed - The seed: the same seed gives the same parameters on every backend.
+   */
   override init(seed: number): ParamTree {
     const params = super.init(seed);
     const scheme = this.#config.init ?? 'default';

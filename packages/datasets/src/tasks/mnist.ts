@@ -129,7 +129,8 @@ export function mnistSplit(count: number): MnistSplit {
  * The fixed pixel permutation of permuted MNIST.
  *
  * @param seed - The permutation seed (the task option `permutationSeed`).
- * @returns A permutation of `0..783`: step `t` shows pixel `permutation[t]`.
+ * @param pixels - How many pixels a digit has (784, or fewer once downsampled).
+ * @returns A permutation of `0..pixels - 1`: step `t` shows pixel `permutation[t]`.
  */
 export function mnistPermutation(seed = 0, pixels = MNIST_PIXELS): Int32Array {
   return Rng.fromKey([hashString('mnist/permutation'), ...splitWords(seed)]).permutation(pixels);

@@ -27,7 +27,12 @@ export class ResidualMlp extends Layer {
   readonly #mlp: GluMlp;
   readonly #drop: Dropout;
 
-  /** A residual MLP stage on `dim` features. */
+  /**
+   * A residual MLP stage on `dim` features.
+   *
+   * @param dim - The feature width, in and out.
+   * @param options - The norm, the MLP's expansion and the dropout rate.
+   */
   constructor(dim: number, options: ResidualMlpOptions = {}) {
     super();
     this.dim = dim;
@@ -37,7 +42,13 @@ export class ResidualMlp extends Layer {
     this.addParam('gamma', [dim], onesInit(), { decay: false });
   }
 
-  /** The stage on `x` `[..., dim]`. */
+  /**
+   * The stage on `x` `[..., dim]`.
+   *
+   * @param params - The parameters of this module (its subtree of the model's parameters).
+   * @param x - The input, `[..., dim]`.
+   * @param ctx - The per-call context: train mode and dropout seed.
+   */
   apply(params: ParamTree, x: Tensor, ctx: ApplyContext = {}): Tensor {
     const h = this.#mlp.apply(
       getSubtree(params, 'mlp', 'ResidualMlp'),

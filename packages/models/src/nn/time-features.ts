@@ -81,7 +81,11 @@ export class TimeFeatures extends Module {
   /** The angular frequencies `ω_i`, `p / 2` of them. */
   readonly frequencies: Float32Array;
 
-  /** Time features of `config.dim` dimensions. */
+  /**
+   * Time features of `config.dim` dimensions.
+   *
+   * @param config - The code's width, its longest position and the learned offset.
+   */
   constructor(config: TimeFeaturesConfig) {
     super();
     this.config = resolveTimeFeatures(config);
