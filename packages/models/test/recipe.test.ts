@@ -4,6 +4,7 @@
  * the parallel form, gradients by finite differences, and the invariants each option promises.
  */
 import { arange, randn, reshape, slice, stack, ValueError, valueAndGrad } from '@mru/core';
+import { maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
   createNetwork,
@@ -17,7 +18,7 @@ import {
   TimeFeatures,
   unflattenTree,
 } from '../src/index.js';
-import { CPU, checkGradients, describeOnBackends, maxAbsDiff, stepThrough, values } from './helpers.js';
+import { CPU, checkGradients, describeOnBackends, stepThrough, values } from './helpers.js';
 
 const BASE: NetworkConfig = { dIn: 3, dModel: 8, dOut: 2, nLayers: 2, cell: { type: 'bmru', dState: 6 } };
 
