@@ -46,7 +46,7 @@ describe('--net-opt', () => {
       dropoutPlacement: 'mlp',
       init: 'lecun',
     });
-    const cells = (c.cell as { cells: { type: string; surrogateK?: number }[] }).cells;
+    const cells = (c.cell as unknown as { cells: { type: string; surrogateK?: number }[] }).cells;
     expect(cells.map((x) => x.surrogateK)).toEqual([0.5, undefined]);
     expect(applyNetOptions(c, ['time=0']).timeFeatures).toBeUndefined();
     const mingru = applyNetOptions({ ...HYBRID, cell: { type: 'mingru', dState: 4 } }, ['gateBias=-5']);
