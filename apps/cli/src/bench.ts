@@ -57,7 +57,7 @@ async function time(repeats: number, run: () => Promise<void>): Promise<number> 
 }
 
 async function readScalar(t: Tensor): Promise<number> {
-  const v = (await t.data())[0];
+  const v = await t.item();
   t.dispose();
   return v;
 }

@@ -92,7 +92,7 @@ export function annealContext(schedule: EpsilonScheduleOptions | undefined, step
 }
 
 async function read(t: Tensor): Promise<number> {
-  const v = (await t.data())[0];
+  const v = await t.item();
   t.dispose();
   return v;
 }
@@ -158,11 +158,13 @@ export async function trainStep(
   const norm = optimizer.lastGradNorm;
   const [loss, gradNorm, switchRate] = await Promise.all([
     read(value),
-    norm ? norm.data().then((d) => d[0]) : Promise.resolve(Number.NaN),
+    // The optimizer owns its norm: read, not disposed.
+    norm ? norm.item() : Promise.resolve(Number.NaN),
     aux ? read(aux) : Promise.resolve(undefined),
   ]);
-  const extraValues: Record<string, number> = {};
-  for (const [name, t] of Object.entries(extra)) extraValues[name] = await read(t);
+  const extraValues: Record<string, number> = Object.fromEntries(
+    await Promise.all(Object.entries(extra).map(async ([name, t]) => [name, await read(t)] as const)),
+  );
   return {
     params: next,
     metrics: {
