@@ -3,27 +3,26 @@
  * with `instanceof`: with two copies of core loaded (npm nests a second copy when a package pins
  * another version), a tensor made by one copy is "not a Tensor" to the other and every op fails with a
  * misleading dtype error. So each copy, when its module initialises, signs a list on `globalThis`
- * (keyed by a `Symbol.for`, which every copy and every realm-sharing bundle sees) with a token of its
- * own, its version and where it was loaded from. The second signature raises a `DuplicateCoreError`
+ * (keyed by a `Symbol.for`, which every copy and every realm-sharing bundle sees) with its own record:
+ * its version and where it was loaded from. The second signature raises a `DuplicateCoreError`
  * naming both copies and how to dedupe; afterwards either copy's `registerBackend`/`setBackend`
  * raises it too, so a program cannot go on with two cores silently.
  *
- * The token is a fresh object per module evaluation, not the URL: a bundler that inlines two copies
- * into one chunk gives both the same `import.meta.url`.
+ * A copy is recognised by the identity of its record, a fresh object per module evaluation, not by
+ * the URL: a bundler that inlines two copies into one chunk gives both the same `import.meta.url`.
  */
 import { DuplicateCoreError } from './errors.js';
 import { VERSION } from './version.js';
 
 /** One loaded copy of core. */
 interface CoreCopy {
-  readonly token: object;
   readonly version: string;
   readonly url: string;
 }
 
 const KEY = Symbol.for('@mru/core/copies');
 const g = globalThis as unknown as { [KEY]?: CoreCopy[] };
-const self: CoreCopy = Object.freeze({ token: {}, version: VERSION, url: import.meta.url });
+const self: CoreCopy = Object.freeze({ version: VERSION, url: import.meta.url });
 
 function describe(copies: readonly CoreCopy[]): string {
   return copies.map((c) => `${c.version} (${c.url})`).join(' and ');
@@ -47,7 +46,7 @@ function duplicateError(op: string, copies: readonly CoreCopy[]): DuplicateCoreE
 export function claimCore(): void {
   g[KEY] ??= [];
   const copies = g[KEY];
-  if (!copies.some((c) => c.token === self.token)) copies.push(self);
+  if (!copies.includes(self)) copies.push(self);
   if (copies.length > 1) throw duplicateError('@mru/core', copies);
 }
 
