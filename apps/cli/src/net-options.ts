@@ -7,7 +7,7 @@
  * every choice and a run is reproducible from its directory. Cell-level keys (`surrogateK`,
  * `gateBias`, `fqInit`) apply to every cell of the kind they concern, hybrids included.
  */
-import type { CellConfig, LayerConfig, NetworkConfig } from '@mru/models';
+import { type CellConfig, INIT_SCHEMES, type LayerConfig, type NetworkConfig } from '@mru/models';
 import { keyValueOptions } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -82,7 +82,7 @@ export const NET_OPTIONS: Readonly<Record<string, NetOptionDef>> = {
   },
   init: {
     help: 'default or lecun (N(0, 1/fan_in) weights, zero biases but b_beta and the gate)',
-    apply: (c, v) => ({ ...c, init: choice('init', v, ['default', 'lecun'] as const) }),
+    apply: (c, v) => ({ ...c, init: choice('init', v, INIT_SCHEMES) }),
   },
   surrogateK: {
     help: 'surrogate sharpness k of the BMRU/CMRU/FQ-BMRU cells (default 1)',
