@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ABLATION_SEEDS, ablationTable, meanStd, SMNIST_ABLATION, smnistAblation } from '../src/ablate.js';
 import { resolveTrainConfig } from '../src/config.js';
 import { UsageError } from '../src/errors.js';
+import { PRESETS } from '../src/experiments/presets/index.js';
 import { GRAD_NORM_PREFIX, gradNormChart, unprefixKeys } from '../src/grad-norms.js';
 import { applyNetOptions } from '../src/net-options.js';
 import type { RunOutcome } from '../src/runs.js';
@@ -68,6 +69,20 @@ describe('--net-opt', () => {
     });
     expect(config.network.cell).toMatchObject({ type: 'fqbmru', fqInit: 'midband' });
     expect(config.network.timeFeatures).toEqual({ dim: 8, maxLength: 0, base: 10000, perBlock: false });
+  });
+});
+
+describe('copy-first-input recipes', () => {
+  it('the persistent-memory preset gives minGRU and FQ-BMRU their options and the other cells none', async () => {
+    const { runs } = PRESETS['persistent-memory'].build({ quick: true, seed: '0', steps: undefined });
+    const byModel = new Map(runs.map((r) => [r.model, r.values['net-opt']]));
+    expect(byModel.get('fq-bmru')).toEqual(['fqInit=midband', 'time=16', 'stemMlp=true']);
+    expect(byModel.get('mingru')).toEqual(['gateBias=-5', 'time=16', 'timeMax=128', 'timeBlocks=true']);
+    for (const m of ['bmru', 'cmru', 'lru', 'hybrid'] as const) expect(byModel.get(m)).toBeUndefined();
+    const fq = runs.find((r) => r.model === 'fq-bmru');
+    const config = await resolveTrainConfig({ ...fq?.values });
+    expect(config.network.cell).toMatchObject({ type: 'fqbmru', fqInit: 'midband' });
+    expect(config.network).toMatchObject({ stemMlp: true, timeFeatures: { dim: 16, perBlock: false } });
   });
 });
 

@@ -62,7 +62,7 @@ export interface CellConfig {
   readonly logSpace?: boolean;
   /** mingru: initial gate bias (default: uniform fan-in); -5 starts the units holding. */
   readonly gateBias?: number;
-  /** fqbmru: initialisation of the input map, `'spec'` (default) or `'midband'`. */
+  /** fqbmru: initialisation of the input map, `'spec'` (default) or `'midband'` (every unit starts holding). */
   readonly fqInit?: FqBmruInit;
 }
 
