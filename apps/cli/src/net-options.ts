@@ -84,12 +84,30 @@ export const NET_OPTIONS: Readonly<Record<string, NetOptionDef>> = {
     help: 'default or lecun (N(0, 1/fan_in) weights, zero biases but b_beta and the gate)',
     apply: (c, v) => ({ ...c, init: choice('init', v, INIT_SCHEMES) }),
   },
+  switchPenalty: {
+    help: 'coefficient of the L2 penalty on the mean switching rate of the memory cells (default 0)',
+    apply: (c, v) => {
+      const coefficient = num('switchPenalty', v);
+      if (!(coefficient >= 0))
+        throw new UsageError(`--net-opt switchPenalty expects a number >= 0, got '${v}'`);
+      return { ...c, switchPenalty: coefficient };
+    },
+  },
   surrogateK: {
     help: 'surrogate sharpness k of the BMRU/CMRU/FQ-BMRU cells (default 1)',
     apply: (c, v) => ({
       ...c,
       cell: mapCells(c.cell, (cell) =>
         ['bmru', 'cmru', 'fqbmru'].includes(cell.type) ? { ...cell, surrogateK: num('surrogateK', v) } : cell,
+      ),
+    }),
+  },
+  betaBias: {
+    help: 'initial threshold bias b_beta of BMRU/CMRU cells (default 1; larger starts more units holding)',
+    apply: (c, v) => ({
+      ...c,
+      cell: mapCells(c.cell, (cell) =>
+        ['bmru', 'cmru'].includes(cell.type) ? { ...cell, betaBias: num('betaBias', v) } : cell,
       ),
     }),
   },

@@ -52,6 +52,14 @@ describe('--net-opt', () => {
     expect(applyNetOptions(c, ['time=0']).timeFeatures).toBeUndefined();
     const mingru = applyNetOptions({ ...HYBRID, cell: { type: 'mingru', dState: 4 } }, ['gateBias=-5']);
     expect(mingru.cell).toEqual({ type: 'mingru', dState: 4, gateBias: -5 });
+    const held = applyNetOptions(HYBRID, ['betaBias=3', 'switchPenalty=0.5']);
+    expect((held.cell as unknown as { cells: { betaBias?: number }[] }).cells.map((x) => x.betaBias)).toEqual(
+      [3, undefined],
+    );
+    expect(held.switchPenalty).toBe(0.5);
+    expect(() => applyNetOptions(HYBRID, ['switchPenalty=-1'])).toThrow(
+      /switchPenalty expects a number >= 0/,
+    );
   });
 
   it('rejects unknown keys and bad values with the valid ones', () => {

@@ -7,6 +7,8 @@ import { arange, mul, randn, reshape, slice, stack, sum, ValueError, valueAndGra
 import { maxAbsDiff } from '@mru/core/testing';
 import { expect, it } from 'vitest';
 import {
+  type Bmru,
+  createCell,
   createNetwork,
   FqBmru,
   flattenTree,
@@ -191,6 +193,21 @@ describeOnBackends('time features and the block recipe', () => {
     expect(b.slice(4)).toEqual([-5, -5, -5, -5]);
     expect(Math.max(...b.slice(0, 4).map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(3));
     expect(() => new MinGru(3, 4, { gateBias: Number.NaN })).toThrow(ValueError);
+  });
+
+  it('BMRU/CMRU betaBias sets the initial threshold bias, and a larger one holds more units', async () => {
+    const x = randn([4, 50, 8], 0, 1, { seed: 3 });
+    const switches = async (betaBias?: number) => {
+      const cell = createCell({ type: 'cmru', dState: 16, betaBias }, 8);
+      const params = cell.init(1);
+      const bias = await values(flattenTree(params)['wbeta.bias']);
+      expect(bias).toEqual(new Array(16).fill(betaBias ?? 1));
+      const { z } = (cell as Bmru).gates(params, x);
+      return (await values(z)).reduce((a, b) => a + b, 0);
+    };
+    const [one, three] = [await switches(), await switches(3)];
+    expect(three).toBeLessThan(one);
+    expect(() => createCell({ type: 'bmru', dState: 2, betaBias: Number.NaN }, 2)).toThrow(ValueError);
   });
 
   it("FQ-BMRU: under 'spec' no unit can reset at init; under 'midband' every unit holds and W_x still learns", async () => {

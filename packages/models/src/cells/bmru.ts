@@ -57,6 +57,12 @@ export interface BmruOptions {
   readonly epsilon?: number;
   /** Sharpness `k` of the surrogate derivative `k / (1 + (π k x)^2)` (default 1). */
   readonly surrogateK?: number;
+  /**
+   * Initial threshold bias `b_β` (default 1, the specified value). A larger one starts more units
+   * holding: a unit whose drive `|c|` exceeds `|β|` on the background input switches at every step,
+   * which for a CMRU (ε = 1) makes its state count the steps.
+   */
+  readonly betaBias?: number;
 }
 
 /**
@@ -193,7 +199,10 @@ export class Bmru extends Cell {
     this.epsilon = checkEpsilon('Bmru', options.epsilon ?? (this.type === 'cmru' ? 1 : 0));
     this.surrogateK = options.surrogateK ?? 1;
     this.wc = this.addModule('wc', new Linear(dIn, dState));
-    this.wbeta = this.addModule('wbeta', new Linear(dIn, dState, { biasInit: constant(1) }));
+    const betaBias = options.betaBias ?? 1;
+    if (!Number.isFinite(betaBias))
+      throw new ValueError('Bmru', `betaBias must be a finite number, got ${String(options.betaBias)}`);
+    this.wbeta = this.addModule('wbeta', new Linear(dIn, dState, { biasInit: constant(betaBias) }));
     this.addParam('alpha', [dState], onesInit(), { decay: false });
     this.addParam('s0', [dState], randomSign(), { decay: false });
   }

@@ -52,6 +52,8 @@ export interface CellConfig {
   readonly leak?: number;
   /** bmru/cmru/fqbmru: surrogate sharpness k (default 1). */
   readonly surrogateK?: number;
+  /** bmru/cmru: initial threshold bias b_β (default 1); larger starts more units holding. */
+  readonly betaBias?: number;
   /** lru: smallest initial |λ| (default 0.9). */
   readonly rMin?: number;
   /** lru: largest initial |λ| (default 0.999). */
@@ -85,7 +87,12 @@ export function createCell(config: CellConfig, dIn: number): Cell {
   switch (type) {
     case 'bmru':
     case 'cmru':
-      return new Bmru(dIn, dState, { type, epsilon: config.epsilon, surrogateK: config.surrogateK });
+      return new Bmru(dIn, dState, {
+        type,
+        epsilon: config.epsilon,
+        surrogateK: config.surrogateK,
+        betaBias: config.betaBias,
+      });
     case 'fqbmru':
       return new FqBmru(dIn, dState, {
         leak: config.leak,
