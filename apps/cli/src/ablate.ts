@@ -117,7 +117,7 @@ export function ablationTable(rows: readonly AblationRow[], outcomes: readonly R
     rows: rows.map((row) => {
       const runs = outcomes.filter((o) => o.spec.name.startsWith(`${row.id}-s`));
       const acc = runs.map((o) => o.test.accuracy ?? Number.NaN);
-      const seconds = meanStd(runs.map((o) => o.result.seconds)).mean;
+      const seconds = meanStd(runs.map((o) => o.result.totalSeconds)).mean;
       return [
         row.model,
         row.change,

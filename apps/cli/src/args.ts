@@ -395,17 +395,19 @@ export function keyValueOptions(raw: unknown, option = 'task-opt'): Record<strin
  * Help text for a command's options, one per line, aligned.
  *
  * @param accepted - Long option names.
- * @param overrides - Help texts that replace the shared ones for this command.
+ * @param overrides - Help texts (or a value placeholder and help text) that replace the shared ones for this command.
  * @returns The lines joined with newlines.
  */
 export function optionsHelp(
   accepted: readonly string[],
-  overrides: Readonly<Record<string, string>> = {},
+  overrides: Readonly<Record<string, string | { readonly value: string; readonly help: string }>> = {},
 ): string {
   const rows = accepted.map((name) => {
     const def = OPTIONS[name];
-    const flag = `${def.short ? `-${def.short}, ` : '    '}--${name}${def.value ? ` ${def.value}` : ''}`;
-    return [flag, overrides[name] ?? def.help] as const;
+    const override = overrides[name];
+    const value = typeof override === 'object' ? override.value : def.value;
+    const flag = `${def.short ? `-${def.short}, ` : '    '}--${name}${value ? ` ${value}` : ''}`;
+    return [flag, (typeof override === 'object' ? override.help : override) ?? def.help] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
   return rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n');

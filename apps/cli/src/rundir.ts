@@ -96,7 +96,7 @@ export interface TrainRecord {
   readonly gradNorms?: Readonly<Record<string, number>>;
   /** Live tensors on the backend after the step (constant over a run: nothing leaks). */
   readonly liveTensors: number;
-  /** Seconds since this process started training. */
+  /** Seconds of training since the run started, counted on over every resumed session. */
   readonly elapsed: number;
 }
 

@@ -7,15 +7,17 @@
  * extra task options (e.g. 10x and 100x longer sequences), so every number in a results table comes
  * from what the run directory holds.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dispose } from '@mru/core';
 import { type Batch, createTask, type Metrics } from '@mru/datasets';
 import { evaluate } from '@mru/models';
 import { loadNetworkCheckpoint } from '@mru/models/node';
-import { resolveTrainConfig } from './config.js';
+import { resolveTrainConfig, type TrainConfig } from './config.js';
+import { RunError } from './errors.js';
 import type { ModelName } from './models.js';
 import type { ProgressStream } from './progress.js';
-import { type TrainResult, trainRun } from './train.js';
+import { loadResume, type ResumeState, type TrainResult, trainRun } from './train.js';
 
 /** Tolerance of the "within" score of regression tasks: |prediction - target| < 0.25. */
 export const WITHIN_TOLERANCE = 0.25;
@@ -59,6 +61,13 @@ export interface RunJob {
   readonly label: string;
   /** The experiment's name (recorded in config.json). */
   readonly experiment: string;
+  /**
+   * Continue the run from its directory's `last.safetensors` when there is one (`mru experiment
+   * --resume`); a finished run is then rescored, not retrained.
+   */
+  readonly resume?: boolean;
+  /** Stop training after this step (`mru experiment --stop-at`); continue later with `resume`. */
+  readonly stopAt?: number;
 }
 
 /** Test metrics with the tolerance score of regression tasks. */
@@ -142,17 +151,26 @@ export async function executeRun(
   signal?: AbortSignal,
 ): Promise<RunOutcome> {
   const config = await resolveTrainConfig(job.spec.values);
+  const last = join(job.out, 'last.safetensors');
+  const resume = job.resume && existsSync(last) ? await resumeMatching(last, config) : undefined;
+  if (resume?.warning) progress?.write(`${job.label}: ${resume.warning}\n`);
+  const stopAt = job.stopAt !== undefined && job.stopAt < config.steps ? job.stopAt : undefined;
+  if (resume && stopAt !== undefined && resume.step >= stopAt) {
+    dispose([resume.params, resume.optimizer.tensors]);
+    throw new RunError(`--stop-at ${stopAt} is not after step ${resume.step} of ${last}`);
+  }
   const result = await trainRun(config, {
     out: job.out,
     backend: job.backend,
     progress,
     label: job.label,
     signal,
+    resume,
+    stopAt,
     extra: { experiment: job.experiment },
   });
   if (result.stopped)
     return { spec: job.spec, result, test: { loss: Number.NaN, count: 0, sequences: 0 }, extra: {} };
-  const last = join(job.out, 'last.safetensors');
   const test = await scoreCheckpoint(last, job.spec.values, config.evalBatches, config.evalBatchSize);
   const extra: Record<string, Metrics> = {};
   for (const e of job.spec.extraEvals ?? []) {
@@ -160,4 +178,32 @@ export async function executeRun(
     extra[e.label] = await scoreCheckpoint(last, e.values, e.batches, e.batch);
   }
   return { spec: job.spec, result, test, extra };
+}
+
+/**
+ * Loads `path` to continue a run of an experiment, refusing a checkpoint trained with other options
+ * than the preset gives now (another `--seed` or `--steps`, or another version of the preset).
+ */
+async function resumeMatching(path: string, config: TrainConfig): Promise<ResumeState> {
+  const resume = await loadResume(path);
+  const field = (c: TrainConfig, key: string) => canonical((c as unknown as Record<string, unknown>)[key]);
+  const differs = Object.keys({ ...config, ...resume.config }).filter(
+    (key) => field(config, key) !== field(resume.config, key),
+  );
+  if (differs.length > 0) {
+    dispose([resume.params, resume.optimizer.tensors]);
+    throw new RunError(
+      `cannot resume ${path}: it was trained with other options than this experiment gives (${differs.join(', ')} differ); use the --seed and --steps it was started with, or another --out`,
+    );
+  }
+  return resume;
+}
+
+/** JSON with sorted keys, so that two equal configs compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

@@ -46,7 +46,7 @@ import { RunError } from './errors.js';
 import { GRAD_NORM_PREFIX, prefixKeys, unprefixKeys } from './grad-norms.js';
 import { taskLength } from './limits.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
-import { type EvalRecord, type MetricRecord, RunDirectory } from './rundir.js';
+import { type EvalRecord, type MetricRecord, RunDirectory, type TrainRecord } from './rundir.js';
 import { CLI_VERSION } from './version.js';
 
 /** A checkpoint read back for resuming, validated. */
@@ -103,6 +103,11 @@ export interface TrainResult {
   readonly paramCount: number;
   /** Wall-clock seconds of this process's training (evaluations included). */
   readonly seconds: number;
+  /**
+   * Wall-clock seconds of the run's training over every session, resumed ones included (the earlier
+   * sessions' time as of their last metrics line).
+   */
+  readonly totalSeconds: number;
   /** The test split scored at the end (else the last evaluation; null if none happened). */
   readonly final: Metrics | null;
   /** The task's headline metric. */
@@ -311,6 +316,9 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
 
   const dir = new RunDirectory(options.out);
   const records: MetricRecord[] = resume ? dir.truncateMetrics(startStep) : dir.truncateMetrics(-1);
+  // Training time of the sessions before this one, from the last metrics line they kept (the
+  // checkpoint holds no wall-clock time, so that a resumed run's files equal an uninterrupted one's).
+  const earlier = records.filter((r): r is TrainRecord => r.type === 'train').at(-1)?.elapsed ?? 0;
   const paramCount = network.paramCount();
   dir.writeConfig({
     mru: CLI_VERSION,
@@ -324,6 +332,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
   const title = `${config.model} on ${config.task}`;
   // A checkpoint's network config carries the ε (and leak) it was trained at, so loading it elsewhere
   // (`mru eval`, experiment reports) evaluates the function that was trained.
+  const t0 = performance.now();
   const save = async (file: string, state: FitState) =>
     saveCheckpoint(dir.file(file), state.params, {
       config: { ...network.config, ...state.context },
@@ -360,7 +369,6 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
     label: options.label,
     stream: options.progress,
   });
-  const t0 = performance.now();
   let lastLoss = Number.NaN;
   let final: Metrics | null = null;
   let result: FitResult<Metrics>;
@@ -408,7 +416,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
               gradNorm: m.gradNorm,
               gradNorms: unprefixKeys(m, GRAD_NORM_PREFIX),
               liveTensors: memory().tensors,
-              elapsed: (performance.now() - t0) / 1000,
+              elapsed: earlier + (performance.now() - t0) / 1000,
             };
             dir.appendMetric(record);
             records.push(record);
@@ -478,6 +486,7 @@ export async function trainRun(config: TrainConfig, options: TrainRunOptions): P
     stopped,
     paramCount,
     seconds,
+    totalSeconds: earlier + seconds,
     final: final ?? lastEval(records),
     metric: task.metric,
     best,

@@ -383,4 +383,52 @@ describe('mru bench and mru experiment', () => {
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| model | T | params | test MSE |');
     expect(existsSync(join(out, 'bmru-T200', 'last.safetensors'))).toBe(true);
   });
+
+  it('--stop-at then --resume gives the results of an uninterrupted experiment', async () => {
+    const base = ['experiment', 'quick', '--steps', '4', '--jobs', '1', '--quiet'];
+    const whole = join(root, 'exp-whole');
+    expect((await run([...base, '--out', whole])).code).toBe(0);
+    const split = join(root, 'exp-split');
+    const stopped = await run([...base, '--stop-at', '2', '--out', split]);
+    expect(stopped.code).toBe(0);
+    expect(stopped.err).toContain(
+      `stopped every run at step 2; continue with: mru experiment quick --steps 4 --resume ${split}`,
+    );
+    expect(existsSync(join(split, 'results.json'))).toBe(false);
+    const resumed = await run([...base, '--resume', split]);
+    expect(resumed.err).toBe('');
+    expect(resumed.code).toBe(0);
+    const scores = (dir: string) =>
+      JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).runs.map(
+        (r: { name: string; steps: number; test: unknown; best: unknown }) => [
+          r.name,
+          r.steps,
+          r.test,
+          r.best,
+        ],
+      );
+    expect(scores(split)).toEqual(scores(whole));
+    // Training time counts on across the sessions: the resumed lines' elapsed continue the stopped ones'.
+    const elapsed = readFileSync(join(split, 'bmru-T200', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((r) => r.type === 'train')
+      .map((r) => r.elapsed);
+    expect(elapsed).toHaveLength(4);
+    expect(elapsed).toEqual([...elapsed].sort((a, b) => a - b));
+    // A finished experiment is rescored, not retrained: the metrics files stay as they were.
+    const metrics = readFileSync(join(split, 'lru-T200', 'metrics.jsonl'), 'utf8');
+    expect((await run([...base, '--resume', split])).code).toBe(0);
+    expect(readFileSync(join(split, 'lru-T200', 'metrics.jsonl'), 'utf8')).toBe(metrics);
+    expect(scores(split)).toEqual(scores(whole));
+    // Other options than the runs were trained with are refused, naming them.
+    const other = await run([...base, '--seed', '1', '--resume', split]);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/cannot resume .*bmru-T200.*seed/);
+    expect((await run([...base, '--resume', split, '--force'])).code).toBe(2);
+    expect((await run([...base, '--resume', join(root, 'no-such-experiment')])).err).toContain(
+      'no such experiment directory',
+    );
+  });
 });

@@ -114,7 +114,7 @@ describe('ablation harness', () => {
       ({
         spec: { name, model: 'bmru', values: {} },
         test: { accuracy, loss: 1, count: 1, sequences: 0 },
-        result: { paramCount: 10, seconds: 2 },
+        result: { paramCount: 10, seconds: 2, totalSeconds: 2 },
         extra: {},
       }) as unknown as RunOutcome;
     const table = ablationTable(SMNIST_ABLATION.slice(0, 1), [

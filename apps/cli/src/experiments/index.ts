@@ -11,10 +11,12 @@
  * only checks the options and sequences the steps; the presets, their verdicts, the report, the
  * worker pool and the interrupt each have a module of their own in this folder.
  */
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { choiceOption, intOption, type ParsedArgs } from '../args.js';
 import { BACKEND_NAMES, useBackend } from '../backend.js';
 import { resolveTrainConfig, timestamp } from '../config.js';
+import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { checkRunDirectory, RunDirectory } from '../rundir.js';
 import type { RunJob } from '../runs.js';
@@ -32,16 +34,25 @@ export const EXPERIMENT_OPTIONS: readonly string[] = [
   'steps',
   'jobs',
   'quick',
+  'stop-at',
+  'resume',
   'force',
   'quiet',
   'help',
 ];
 
 /** Help texts of options whose meaning differs for `mru experiment`. */
-export const EXPERIMENT_OPTION_HELP: Readonly<Record<string, string>> = {
+export const EXPERIMENT_OPTION_HELP: Readonly<
+  Record<string, string | { readonly value: string; readonly help: string }>
+> = {
   out: 'experiment directory (default runs/experiment-NAME-<time>)',
   steps: "training steps of every run (default: the preset's)",
   seed: 'seed of every run (default 0)',
+  'stop-at': 'stop every run after step N (continue later with --resume)',
+  resume: {
+    value: 'DIR',
+    help: 'continue the experiment in DIR (stopped runs go on, finished ones are rescored)',
+  },
 };
 
 /**
@@ -60,14 +71,24 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
   const steps = v.steps === undefined ? undefined : String(intOption('steps', v.steps, 1, 1));
   // Every option is checked before anything is created: a bad --jobs once left an empty directory.
   const jobsWanted = intOption('jobs', v.jobs, defaultJobs(), 1, 64);
+  const stopAt = v['stop-at'] === undefined ? undefined : intOption('stop-at', v['stop-at'], 1, 1);
+  const resume = v.resume === undefined ? undefined : String(v.resume);
+  if (resume !== undefined) {
+    if (v.out !== undefined && resolve(String(v.out)) !== resolve(resume))
+      throw new UsageError('--resume DIR continues the experiment in DIR; give no other --out');
+    if (v.force) throw new UsageError('--resume continues the runs in DIR; --force would overwrite them');
+    if (!existsSync(resume) || !statSync(resume).isDirectory())
+      throw new UsageError(`--resume ${resume}: no such experiment directory`);
+  }
   const preset = PRESETS[name].build({ quick, seed, steps });
   const out =
-    v.out === undefined
+    resume ??
+    (v.out === undefined
       ? join('runs', `experiment-${name}${quick ? '-quick' : ''}-${timestamp()}`)
-      : String(v.out);
+      : String(v.out));
   // Resolve every run first, so a bad preset fails before any training.
   for (const run of preset.runs) await resolveTrainConfig(run.values);
-  checkRunDirectory(out, { force: v.force === true, command: 'experiment' });
+  if (resume === undefined) checkRunDirectory(out, { force: v.force === true, command: 'experiment' });
   await useBackend(backend);
   const dir = new RunDirectory(out);
   const progress = v.quiet ? undefined : io.stderr;
@@ -79,19 +100,25 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
     backend,
     label: `[${i + 1}/${preset.runs.length}] ${run.name}`,
     experiment: name,
+    resume: resume !== undefined,
+    stopAt,
   }));
   const parallel = Math.min(jobs.length, jobsWanted);
   if (parallel > 1 && !WORKER_AVAILABLE)
     io.stderr.write('note: running one run at a time (the compiled worker is not available)\n');
   const outcomes = await runAll(jobs, WORKER_AVAILABLE ? parallel : 1, progress);
-  if (outcomes.some((o) => o.result.stopped)) {
+  const command = `mru experiment ${name}${quick ? ' --quick' : ''}${v.seed !== undefined ? ` --seed ${seed}` : ''}${steps ? ` --steps ${steps}` : ''}`;
+  const stopped = outcomes.filter((o) => o.result.stopped);
+  if (stopped.length > 0) {
+    // Every run stopped at --stop-at, or some were interrupted: either way each run's last checkpoint
+    // holds its progress, and the same command with --resume picks them all up.
+    const atStop = stopAt !== undefined && stopped.every((o) => o.result.step === stopAt);
     io.stderr.write(
-      'experiment interrupted; each run can be continued with mru train --resume <run>/last.safetensors\n',
+      `${atStop ? `stopped every run at step ${stopAt}` : 'experiment interrupted'}; continue with: ${command} --resume ${out}\n`,
     );
-    return 130;
+    return atStop ? 0 : 130;
   }
   const seconds = (performance.now() - started) / 1000;
-  const command = `mru experiment ${name}${quick ? ' --quick' : ''}${v.seed !== undefined ? ` --seed ${seed}` : ''}${steps ? ` --steps ${steps}` : ''}`;
   writeReport({ name, preset, quick, command, backend, seconds, outcomes }, dir, io);
   return 0;
 }

@@ -32,8 +32,9 @@ export function copyTable(outcomes: readonly RunOutcome[]): Table {
       fmt(o.test.mse),
       pct(o.test.within),
       fmt(o.result.best?.value),
-      formatDuration(o.result.seconds),
-      o.result.stepsPerSecond.toFixed(2),
+      formatDuration(o.result.totalSeconds),
+      // A run only rescored in this session (`--resume` of a finished run) trained no steps here.
+      o.result.seconds > 0 ? o.result.stepsPerSecond.toFixed(2) : '-',
     ]),
   };
 }
@@ -110,7 +111,7 @@ export function writeReport(input: ReportInput, dir: RunDirectory, io: Io): void
       values: o.spec.values,
       paramCount: o.result.paramCount,
       steps: o.result.step,
-      seconds: o.result.seconds,
+      seconds: o.result.totalSeconds,
       stepsPerSecond: o.result.stepsPerSecond,
       test: o.test,
       headline: headline(o.result.metric, o.test),

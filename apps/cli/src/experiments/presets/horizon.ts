@@ -57,7 +57,7 @@ export const horizon: PresetFamily = {
               `${pct(o.test.accuracy)} (${pct(o.test.sequenceAccuracy)})`,
               `${pct(o.extra['10T']?.accuracy)} (${pct(o.extra['10T']?.sequenceAccuracy)})`,
               `${pct(o.extra['100T']?.accuracy)} (${pct(o.extra['100T']?.sequenceAccuracy)})`,
-              formatDuration(o.result.seconds),
+              formatDuration(o.result.totalSeconds),
             ]),
           },
         },

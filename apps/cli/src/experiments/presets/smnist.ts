@@ -64,7 +64,7 @@ export const smnist: PresetFamily = {
               String(o.result.paramCount),
               pct(o.test.accuracy),
               fmt(o.test.loss),
-              formatDuration(o.result.seconds),
+              formatDuration(o.result.totalSeconds),
             ]),
           },
         },
