@@ -382,6 +382,15 @@ describe('mru bench and mru experiment', () => {
     expect(results.runs.every((x: { steps: number }) => x.steps === 2)).toBe(true);
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| model | T | params | test MSE |');
     expect(existsSync(join(out, 'bmru-T200', 'last.safetensors'))).toBe(true);
+    // Both runs' validation curves on one chart, linked from the report.
+    expect(results.curves).toEqual(['curves-copy-first-input-T200.svg']);
+    const curves = readFileSync(join(out, 'curves-copy-first-input-T200.svg'), 'utf8');
+    expect(curves).toContain('>bmru</text>');
+    expect(curves).toContain('>lru</text>');
+    expect(existsSync(join(out, 'curves-copy-first-input-T200.png'))).toBe(true);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain(
+      '![curves-copy-first-input-T200](curves-copy-first-input-T200.svg)',
+    );
   });
 
   it('--stop-at then --resume gives the results of an uninterrupted experiment', async () => {

@@ -20,6 +20,7 @@ import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { checkRunDirectory, RunDirectory } from '../rundir.js';
 import type { RunJob } from '../runs.js';
+import { writeCurves } from './curves.js';
 import { defaultJobs, runAll, WORKER_AVAILABLE } from './pool.js';
 import { type ExperimentName, PRESETS } from './presets/index.js';
 import { writeReport } from './report.js';
@@ -119,6 +120,7 @@ export async function experimentCommand(args: ParsedArgs, name: ExperimentName, 
     return atStop ? 0 : 130;
   }
   const seconds = (performance.now() - started) / 1000;
-  writeReport({ name, preset, quick, command, backend, seconds, outcomes }, dir, io);
+  const curves = await writeCurves(outcomes, dir);
+  writeReport({ name, preset, quick, command, backend, seconds, outcomes, curves }, dir, io);
   return 0;
 }

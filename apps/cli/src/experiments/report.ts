@@ -1,7 +1,8 @@
 /**
  * The report of a finished experiment: the tables and the verdict on stdout, and the same in
  * `results.md` (for people) and `results.json` (for programs), with the command that reproduces it
- * and, for every run, the `mru train` command that reproduces that run alone.
+ * and, for every run, the `mru train` command that reproduces that run alone; `results.md` also shows
+ * the validation curves (`curves.ts`).
  */
 import { writeFileSync } from 'node:fs';
 import type { Io } from '../io.js';
@@ -10,6 +11,7 @@ import type { RunDirectory } from '../rundir.js';
 import { type RunOutcome, WITHIN_TOLERANCE } from '../runs.js';
 import { fmt, formatMarkdownTable, formatTable, pct, type Table } from '../table.js';
 import { headline } from '../train.js';
+import type { CurvesResult } from './curves.js';
 import type { CaptionedTable, Preset } from './preset.js';
 
 /** The usual table of copy-first-input runs: one row a run. */
@@ -55,6 +57,8 @@ export interface ReportInput {
   readonly seconds: number;
   /** The outcomes, in the preset's order. */
   readonly outcomes: readonly RunOutcome[];
+  /** The validation curves drawn into the experiment directory. */
+  readonly curves: CurvesResult;
 }
 
 /** The `mru train` command line of one run. */
@@ -73,7 +77,7 @@ function trainCommand(o: RunOutcome): string {
  * @param io - Output streams.
  */
 export function writeReport(input: ReportInput, dir: RunDirectory, io: Io): void {
-  const { preset, outcomes, seconds } = input;
+  const { preset, outcomes, seconds, curves } = input;
   const tables: CaptionedTable[] = preset.tables(outcomes);
   const verdict = preset.verdict(outcomes);
   io.stdout.write(`\n${preset.title}\n`);
@@ -81,6 +85,7 @@ export function writeReport(input: ReportInput, dir: RunDirectory, io: Io): void
   io.stdout.write(
     `\nclaim: ${preset.claim}\nresult: ${verdict}\ntotal time ${formatDuration(seconds)}; results in ${dir.path}/results.md\n`,
   );
+  for (const line of curves.skipped) io.stdout.write(`no curves for ${line}\n`);
   const md = [
     `# ${preset.title}`,
     '',
@@ -91,6 +96,15 @@ export function writeReport(input: ReportInput, dir: RunDirectory, io: Io): void
     `Result: ${verdict}`,
     '',
     ...tables.flatMap((t) => [`## ${t.caption}`, '', formatMarkdownTable(t.table), '']),
+    ...(curves.written.length + curves.skipped.length > 0
+      ? [
+          '## Validation curves',
+          '',
+          ...curves.written.map((c) => `![${c}](${c}.svg)`),
+          ...curves.skipped.map((line) => `No chart for ${line}.`),
+          '',
+        ]
+      : []),
     '## Runs',
     '',
     ...outcomes.map((o) => `- \`${o.spec.name}/\`: \`${trainCommand(o)}\``),
@@ -105,6 +119,7 @@ export function writeReport(input: ReportInput, dir: RunDirectory, io: Io): void
     seconds,
     claim: preset.claim,
     verdict,
+    curves: curves.written.map((c) => `${c}.svg`),
     runs: outcomes.map((o) => ({
       name: o.spec.name,
       model: o.spec.model,
