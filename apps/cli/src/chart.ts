@@ -88,6 +88,13 @@ export interface ChartLayout {
   }[];
   /** Each reference line with its y pixel. */
   readonly references: readonly { readonly label: string; readonly pixel: number }[];
+  /** The legend's box: where in the plot it covers the least of the curves and reference lines. */
+  readonly legend: {
+    readonly x: number;
+    readonly y: number;
+    readonly width: number;
+    readonly height: number;
+  };
   /** The spec it came from. */
   readonly spec: ChartSpec;
 }
@@ -184,7 +191,60 @@ export function layoutChart(spec: ChartSpec): ChartLayout {
       .map(([x, y]) => [px(x), py(y)] as [number, number]),
   }));
   const references = refs.filter((r) => !logY || r.y > 0).map((r) => ({ label: r.label, pixel: py(r.y) }));
-  return { width, height, plot, xTicks, yTicks, logY, series, references, spec };
+  const legend = placeLegend(plot, series, references);
+  return { width, height, plot, xTicks, yTicks, logY, series, references, legend, spec };
+}
+
+/**
+ * The legend's box, in the place where it hides the least: the curves are sampled every few pixels
+ * along their segments, the reference lines along their width (their labels sit at the right end),
+ * and of the four corners and the middles of the two side edges, the one holding the fewest samples
+ * wins, the top right on a tie (where a falling loss leaves room). An accuracy curve that climbs to
+ * the top right pushes the legend elsewhere.
+ */
+function placeLegend(
+  plot: ChartLayout['plot'],
+  series: ChartLayout['series'],
+  references: ChartLayout['references'],
+): ChartLayout['legend'] {
+  const width = 152;
+  const height = series.length * 16 + 4;
+  const samples: [number, number][] = [];
+  for (const s of series) {
+    s.pixels.forEach(([x, y], i) => {
+      samples.push([x, y]);
+      const next = s.pixels[i + 1];
+      if (!next) return;
+      const n = Math.ceil(Math.hypot(next[0] - x, next[1] - y) / 4);
+      for (let k = 1; k < n; k++) samples.push([x + ((next[0] - x) * k) / n, y + ((next[1] - y) * k) / n]);
+    });
+  }
+  // A reference label is drawn just above its line, so the band above the line counts too.
+  for (const r of references)
+    for (let x = plot.left; x <= plot.right; x += 4) samples.push([x, r.pixel], [x, r.pixel - 10]);
+  const inset = 4;
+  const corners = [
+    { x: plot.right - inset - width, y: plot.top + inset },
+    { x: plot.right - inset - width, y: plot.bottom - inset - height },
+    { x: plot.left + inset, y: plot.top + inset },
+    { x: plot.left + inset, y: plot.bottom - inset - height },
+    // Halfway down an edge, where corners are all taken (curves that rise to the top at one end
+    // and start from chance at the other).
+    { x: plot.right - inset - width, y: Math.round((plot.top + plot.bottom - height) / 2) },
+    { x: plot.left + inset, y: Math.round((plot.top + plot.bottom - height) / 2) },
+  ];
+  const covered = (c: { x: number; y: number }) =>
+    samples.filter(([x, y]) => x >= c.x && x <= c.x + width && y >= c.y && y <= c.y + height).length;
+  let best = corners[0]!;
+  let fewest = covered(best);
+  for (const c of corners.slice(1)) {
+    const n = covered(c);
+    if (n < fewest) {
+      best = c;
+      fewest = n;
+    }
+  }
+  return { ...best, width, height };
 }
 
 function escapeXml(s: string): string {
@@ -207,6 +267,8 @@ export function renderSvg(spec: ChartSpec): string {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" font-family="sans-serif" font-size="12">`,
   );
+  // The title element names the picture for screen readers and for viewers that show it on hover.
+  out.push(`<title>${escapeXml(L.spec.title)}</title>`);
   out.push(`<rect width="${L.width}" height="${L.height}" fill="#ffffff"/>`);
   out.push(
     `<text x="${L.width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
@@ -257,18 +319,19 @@ export function renderSvg(spec: ChartSpec): string {
         out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="3" fill="${s.color}"/>`);
     }
   }
-  // The legend sits over the plot's top right corner: a light backing keeps it legible over curves.
+  // The legend sits in the emptiest corner (layoutChart): a light backing keeps it legible over curves.
+  const G = L.legend;
   if (L.series.length > 0) {
     out.push(
-      `<rect x="${plot.right - 156}" y="${plot.top + 4}" width="152" height="${L.series.length * 16 + 4}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`,
+      `<rect x="${G.x}" y="${G.y}" width="${G.width}" height="${G.height}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`,
     );
   }
   L.series.forEach((s, i) => {
-    const y = plot.top + 14 + i * 16;
+    const y = G.y + 10 + i * 16;
     out.push(
-      `<line x1="${plot.right - 150}" x2="${plot.right - 128}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2.5"/>`,
+      `<line x1="${G.x + 6}" x2="${G.x + 28}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2.5"/>`,
     );
-    out.push(`<text x="${plot.right - 122}" y="${y + 4}">${escapeXml(s.label)}</text>`);
+    out.push(`<text x="${G.x + 34}" y="${y + 4}">${escapeXml(s.label)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -250,3 +250,39 @@ describe('converters and tables', () => {
     expect(text.split('\n')).toEqual(['model     mse', '-----  ------', 'bmru     0.01', 'lru    0.9531']);
   });
 });
+
+describe('chart legend', () => {
+  const chart = (points: [number, number][]) =>
+    layoutChart({
+      title: 't',
+      xLabel: 'step',
+      yLabel: 'accuracy',
+      yScale: 'linear',
+      series: [{ label: 'a', points }],
+      references: [{ label: 'chance 0.1', y: 0.1 }],
+    });
+
+  it('stays at the top right when the curve leaves it free', () => {
+    const L = chart([
+      [0, 0.9],
+      [50, 0.5],
+      [100, 0.2],
+    ]);
+    expect(L.legend).toEqual({ x: L.plot.right - 4 - 152, y: L.plot.top + 4, width: 152, height: 20 });
+  });
+
+  it('moves off a curve that climbs to the top right, and off the chance line’s label', () => {
+    // Rising to 1 along the top and resting on the chance line at the bottom right: the top left is free.
+    const L = chart([
+      [0, 0.1],
+      [10, 0.1],
+      [20, 0.95],
+      [100, 1],
+    ]);
+    expect(L.legend).toEqual({ x: L.plot.left + 4, y: L.plot.top + 4, width: 152, height: 20 });
+    const svg = renderSvg(L.spec);
+    expect(svg).toContain(`<rect x="${L.plot.left + 4}" y="${L.plot.top + 4}" width="152" height="20"`);
+    // The chart names itself for screen readers.
+    expect(svg).toContain('<title>t</title>');
+  });
+});
