@@ -319,7 +319,7 @@ export function renderSvg(spec: ChartSpec): string {
         out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="3" fill="${s.color}"/>`);
     }
   }
-  // The legend sits in the emptiest corner (layoutChart): a light backing keeps it legible over curves.
+  // The legend sits where it hides the least (layoutChart): a light backing keeps it legible over curves.
   const G = L.legend;
   if (L.series.length > 0) {
     out.push(
