@@ -7,6 +7,7 @@
  * same data the test curve is scored on.
  */
 import type { Task } from '@mru/datasets';
+import { formatTick, type ReferenceLine } from './chart.js';
 
 /** A task's chance level on its loss and on its headline metric. */
 export interface ChanceLevel {
@@ -55,4 +56,15 @@ export function chanceLevel(task: Task, batches = 4, batchSize = 256): ChanceLev
   }
   const mse = variance / outputs;
   return { loss: mse, metric: mse, basis: 'best constant' };
+}
+
+/**
+ * The dashed line a chart draws at a chance level, labelled with how it was obtained.
+ *
+ * @param chance - The task's chance level.
+ * @param y - Which of its values the chart's axis shows (`chance.loss` or `chance.metric`).
+ * @returns The reference line.
+ */
+export function chanceReference(chance: ChanceLevel, y: number): ReferenceLine {
+  return { label: `chance (${chance.basis}) ${formatTick(y)}`, y };
 }

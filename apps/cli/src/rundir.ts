@@ -31,8 +31,8 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Task } from '@mru/datasets';
-import { type ChanceLevel, chanceLevel } from './chance.js';
-import { type ChartSpec, formatTick, renderSvg, svgToPng } from './chart.js';
+import { type ChanceLevel, chanceLevel, chanceReference } from './chance.js';
+import { type ChartSpec, renderSvg, svgToPng } from './chart.js';
 import { RunError, UsageError } from './errors.js';
 import { gradNormChart } from './grad-norms.js';
 
@@ -219,7 +219,6 @@ export class RunDirectory {
   writePlots(records: readonly MetricRecord[], task: Task, title: string): void {
     this.#chance ??= chanceLevel(task);
     const chance = this.#chance;
-    const chanceLine = (y: number) => [{ label: `chance (${chance.basis}) ${formatTick(y)}`, y }];
     const train = records.filter((r): r is TrainRecord => r.type === 'train');
     // The curves follow the validation split; the one test score at the end is not a curve.
     const evals = records.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'validation');
@@ -232,7 +231,7 @@ export class RunDirectory {
         { label: 'train', points: train.map((r) => [r.step, r.loss]) },
         { label: 'validation', points: evals.map((r) => [r.step, r.loss]) },
       ],
-      references: chanceLine(chance.loss),
+      references: [chanceReference(chance, chance.loss)],
     });
     const norms = gradNormChart(train, title);
     if (norms) this.writeChart('grad-norms', norms);
@@ -243,7 +242,7 @@ export class RunDirectory {
       yLabel: 'accuracy',
       yScale: 'linear',
       series: [{ label: 'validation accuracy', points: evals.map((r) => [r.step, r.accuracy ?? r.loss]) }],
-      references: chanceLine(chance.metric),
+      references: [chanceReference(chance, chance.metric)],
     });
   }
 }

@@ -124,7 +124,7 @@ export function isBetter(metric: 'mse' | 'accuracy', a: number, b: number): bool
 }
 
 /** The headline value of metrics for a task's metric kind. */
-export function headline(metric: 'mse' | 'accuracy', m: Metrics): number {
+export function headline(metric: 'mse' | 'accuracy', m: Pick<Metrics, 'loss' | 'mse' | 'accuracy'>): number {
   return (metric === 'mse' ? m.mse : m.accuracy) ?? m.loss;
 }
 

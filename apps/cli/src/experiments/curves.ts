@@ -11,11 +11,12 @@
  * seeds) is left out and said so: one colour for two runs would make the chart lie.
  */
 import { createTask, type TaskName } from '@mru/datasets';
-import { chanceLevel } from '../chance.js';
-import { formatTick, PALETTE, type Series } from '../chart.js';
+import { chanceLevel, chanceReference } from '../chance.js';
+import { PALETTE, type Series } from '../chart.js';
 import { resolveTrainConfig } from '../config.js';
 import { type EvalRecord, RunDirectory } from '../rundir.js';
 import type { RunOutcome } from '../runs.js';
+import { headline } from '../train.js';
 
 /** What {@link writeCurves} drew and what it left out. */
 export interface CurvesResult {
@@ -66,7 +67,7 @@ export async function writeCurves(outcomes: readonly RunOutcome[], dir: RunDirec
       return {
         // The model names a run unless two runs of the group share it (seeds, options): then the run's.
         label: unique ? o.spec.model : o.spec.name,
-        points: evals.map((r) => [r.step, (mse ? r.mse : r.accuracy) ?? r.loss] as const),
+        points: evals.map((r) => [r.step, headline(task.metric, r)] as const),
       };
     });
     const chance = chanceLevel(task);
@@ -76,7 +77,7 @@ export async function writeCurves(outcomes: readonly RunOutcome[], dir: RunDirec
       yLabel: mse ? 'MSE' : 'accuracy',
       ...(mse ? {} : { yScale: 'linear' as const }),
       series,
-      references: [{ label: `chance (${chance.basis}) ${formatTick(chance.metric)}`, y: chance.metric }],
+      references: [chanceReference(chance, chance.metric)],
     });
     written.push(name);
   }
